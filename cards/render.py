@@ -1,0 +1,185 @@
+"""Recommendations → CDS Hooks 2.0.1 cards (CONTRACT.md "Cards").
+
+A card's uuid (and its suggestions') is derived from the hookInstance and the concern, so the
+same call always yields the same cards and feedback can be matched to what was shown.
+Optional fields that would be empty are left out, never sent as null, "" or [].
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cards.medication_request import new_order, updated_draft
+from rules.catalogue import RULES_BY_ID
+from rules.model import DoseChange, InputUsed, NewMedication, Recommendation
+
+SOURCE_LABEL = "Korean expert panel: lenalidomide/dexamethasone in RRMM"
+GUIDELINE_CITATION = (
+    "Korean expert-panel review: lenalidomide/dexamethasone in relapsed or refractory "
+    "multiple myeloma"
+)
+RULE_SYSTEM = "http://lenadex.org/rule"
+OVERRIDE_SYSTEM = "http://lenadex.org/override-reason"
+SUMMARY_LIMIT = 139  # the standard: summary "<140 characters"
+_CARD_NAMESPACE = uuid.UUID("5e0b8f3c-1f0e-4d55-9a53-3a2f0c1d7e61")
+
+# Reasons a clinician may give for not following a card (Codings, as the standard asks).
+OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
+    ("clinical-judgement", "Clinical judgement: benefit outweighs risk for this patient"),
+    ("data-outdated", "The patient data shown is outdated or wrong"),
+    ("specialist-decision", "Decided with the treating specialist"),
+    ("patient-declined", "Patient declined"),
+)
+RENAL_OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
+    ("renal-function-improving", "Renal function is improving"),
+)
+
+
+def to_cards(
+    recommendations: Sequence[Recommendation],
+    *,
+    hook_instance: str,
+    patient_id: str,
+    drafts_by_id: Mapping[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Cards in the order given (the engine sorts critical → warning → info)."""
+    return [
+        _card(r, hook_instance=hook_instance, patient_id=patient_id, drafts_by_id=drafts_by_id)
+        for r in recommendations
+    ]
+
+
+def _card(
+    recommendation: Recommendation,
+    *,
+    hook_instance: str,
+    patient_id: str,
+    drafts_by_id: Mapping[str, dict[str, Any]],
+) -> dict[str, Any]:
+    card_id = _uuid(hook_instance, recommendation.concern)
+    first_rule = RULES_BY_ID[recommendation.rule_ids[0]]
+    card: dict[str, Any] = {
+        "uuid": card_id,
+        "summary": _shorten(recommendation.summary),
+        "indicator": recommendation.severity,
+        "detail": detail_markdown(recommendation),
+        "source": {
+            "label": SOURCE_LABEL,
+            "topic": {"system": RULE_SYSTEM, "code": first_rule.id, "display": _shorten(first_rule.summary)},
+        },
+    }
+    suggestions = _suggestions(recommendation, card_id, patient_id, drafts_by_id)
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = recommendation.selection
+    if recommendation.severity in ("warning", "critical"):
+        reasons = OVERRIDE_REASONS
+        if any(rule_id.startswith("R-RENAL") for rule_id in recommendation.rule_ids):
+            reasons = RENAL_OVERRIDE_REASONS + reasons
+        card["overrideReasons"] = [
+            {"system": OVERRIDE_SYSTEM, "code": code, "display": display} for code, display in reasons
+        ]
+    extension: dict[str, Any] = {"org.lenadex.rules": list(recommendation.rule_ids)}
+    if recommendation.dose is not None:
+        extension["org.lenadex.dose"] = dose_extension(recommendation.dose)
+    card["extension"] = extension
+    return card
+
+
+def dose_extension(dose: DoseChange) -> dict[str, Any]:
+    """{"drug": "lenalidomide", "mg": 10, "everyHours": 24, "days": "1-21/28"}."""
+    regimen = dose.regimen
+    extension: dict[str, Any] = {"drug": dose.drug}
+    if regimen.dose is not None:
+        extension["mg"] = int(regimen.dose) if float(regimen.dose).is_integer() else regimen.dose
+    if regimen.every_hours is not None:
+        hours = regimen.every_hours
+        extension["everyHours"] = int(hours) if float(hours).is_integer() else hours
+    if regimen.days_label:
+        extension["days"] = regimen.days_label
+    return extension
+
+
+def detail_markdown(recommendation: Recommendation) -> str:
+    """The finding, the arithmetic, the inputs, what to order and the guideline section.
+
+    Patient data inside the text is HTML-escaped: EHRs render detail Markdown including raw
+    HTML, so nothing from the record may be echoed as markup.
+    """
+    parts = [html.escape(paragraph, quote=False) for paragraph in recommendation.rationale]
+    if recommendation.inputs:
+        parts.append("**Inputs used**\n\n" + "\n".join(_input_line(i) for i in recommendation.inputs))
+    if recommendation.data_needed:
+        parts.append("**To order or record:** " + html.escape(", ".join(recommendation.data_needed), quote=False))
+    parts.append(
+        f"Guideline: *{recommendation.section}* — {GUIDELINE_CITATION}. "
+        f"Rules: {', '.join(recommendation.rule_ids)}."
+    )
+    return "\n\n".join(parts)
+
+
+def _input_line(used: InputUsed) -> str:
+    line = f"- {used.name}: {used.value}"
+    if used.when is not None:
+        line += f" ({used.when.isoformat()})"
+    if used.note and used.note != used.value:
+        line += f" — as recorded: {used.note}"
+    return html.escape(line, quote=False)
+
+
+def _suggestions(
+    recommendation: Recommendation,
+    card_id: str,
+    patient_id: str,
+    drafts_by_id: Mapping[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    suggestions = []
+    for index, action in enumerate(recommendation.actions):
+        if isinstance(action, DoseChange):
+            draft = drafts_by_id.get(action.order_id)
+            if draft is None:  # the order is not in this call's drafts: nothing to update
+                continue
+            resource = updated_draft(draft, action.drug, action.regimen)
+            fhir_action: dict[str, Any] = {
+                "type": "update", "description": action.description, "resource": resource,
+            }
+        elif isinstance(action, NewMedication):
+            fhir_action = {
+                "type": "create",
+                "description": action.description,
+                "resource": new_order(action.drug, action.regimen, patient_id),
+            }
+        else:  # pragma: no cover - the union is closed
+            continue
+        suggestion: dict[str, Any] = {
+            "label": _shorten(action.label, 80),
+            "uuid": _uuid(card_id, f"suggestion-{index}"),
+            "actions": [fhir_action],
+        }
+        if action.recommended:
+            suggestion["isRecommended"] = True
+        suggestions.append(suggestion)
+    if recommendation.selection == "at-most-one":
+        _keep_one_recommended(suggestions)
+    return suggestions
+
+
+def _keep_one_recommended(suggestions: list[dict[str, Any]]) -> None:
+    """The standard allows at most one isRecommended under at-most-one."""
+    seen = False
+    for suggestion in suggestions:
+        if suggestion.get("isRecommended"):
+            if seen:
+                del suggestion["isRecommended"]
+            seen = True
+
+
+def _uuid(scope: str, name: str) -> str:
+    return str(uuid.uuid5(_CARD_NAMESPACE, f"{scope}/{name}"))
+
+
+def _shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

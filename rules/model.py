@@ -1,0 +1,303 @@
+"""The typed boundary of the rules core.
+
+Everything the rules read (``PatientSnapshot``, ``MedicationOrder``, ``Evaluation``) and
+everything they return (``Recommendation`` with its proposed actions) is a frozen dataclass
+defined here. fhir_mappings/ builds the inputs from FHIR; cards/ turns the outputs into CDS
+Hooks cards. Nothing here knows about FHIR JSON, Flask or the clock.
+
+Units are fixed so that rules never convert: creatinine mg/dL, weight kg, height cm, ANC and
+platelets cells/µL, clearance mL/min, eGFR mL/min/1.73 m², ALT/AST U/L, TSH mIU/L.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+Severity = Literal["info", "warning", "critical"]
+Sex = Literal["female", "male", "other", "unknown"]
+Hook = Literal["order-select", "order-sign", "patient-view"]
+
+SEVERITY_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One usable observation value, already in the rules' unit for its kind."""
+
+    value: float
+    unit: str
+    when: date
+    code: str = ""
+    """The LOINC (or other) code it was recorded under, shown to the clinician."""
+    comparator: str | None = None
+    """'<', '<=', '>=' or '>' when the laboratory reported a bound, not a value."""
+    original: str = ""
+    """The value and unit as received (e.g. '122 umol/L'), for the card's inputs list."""
+
+    def shown(self, digits: int = 1) -> str:
+        """The value as cards show it, with its comparator and unit."""
+        number = f"{self.value:,.{digits}f}" if digits else f"{self.value:,.0f}"
+        return f"{self.comparator or ''}{number} {self.unit}"
+
+
+@dataclass(frozen=True)
+class ClinicalCondition:
+    """A problem-list or encounter diagnosis, classified by fhir_mappings/ into a category.
+
+    Categories used by the rules (see fhir_mappings/terminology.py for their code sets):
+    multiple-myeloma, dialysis, esrd, ckd, dvt, pe, vte, heart-failure, pulmonary-disease,
+    active-infection, arterial-thromboembolism, thrombophilia, immobilization, pregnancy,
+    heavy-marrow-infiltration, aggressive-disease, spinal-cord-compression, hypercalcemia,
+    bone-pain, renal-failure, neutropenia-history, infection-history, pelvic-hip-femur-fracture,
+    central-venous-catheter, disease-progression, asian-ethnicity.
+    """
+
+    category: str
+    display: str
+    active: bool = True
+    onset: date | None = None
+    recorded: date | None = None
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class ClinicalProcedure:
+    """A procedure of interest: dialysis (hemodialysis, peritoneal) or autologous stem-cell
+    transplantation ('asct')."""
+
+    category: str
+    display: str
+    performed: date | None = None
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """A medication schedule in one shape, whatever the FHIR dosage looked like.
+
+    ``every_hours`` is the interval between doses on dosing days (24 = once daily,
+    48 = every other day, 168 = weekly). ``cycle_days`` lists the dosing days of a cycle
+    (1-based) when the schedule is cyclic, with ``cycle_length_days`` its length.
+    """
+
+    dose: float | None = None
+    dose_unit: str | None = None
+    """'mg', 'IU' or 'ug' as ordered; lenalidomide and dexamethasone are always 'mg'."""
+    every_hours: float | None = None
+    cycle_days: tuple[int, ...] = ()
+    cycle_length_days: int | None = None
+    route: str | None = None
+    text: str | None = None
+
+    @property
+    def days_label(self) -> str:
+        """'1-21/28' style label of the cyclic days, or '' when not cyclic."""
+        if not self.cycle_days or not self.cycle_length_days:
+            return ""
+        return f"{compact_days(self.cycle_days)}/{self.cycle_length_days}"
+
+    def mg_per_cycle(self) -> float | None:
+        """Total mg over one cycle (e.g. dexamethasone 40 mg d1,8,15,22/28 → 160)."""
+        if self.dose is None or self.dose_unit != "mg":
+            return None
+        if self.cycle_days and self.cycle_length_days:
+            return self.dose * len(self.cycle_days)
+        if self.every_hours:
+            return self.dose * 24.0 / self.every_hours * 28.0
+        return None
+
+
+def compact_days(days: tuple[int, ...]) -> str:
+    """(1,2,3,4,9,10,11,12) → '1-4,9-12'."""
+    runs: list[str] = []
+    ordered = sorted(set(days))
+    start = prev = ordered[0]
+    for day in ordered[1:] + [None]:  # type: ignore[list-item]
+        if day is not None and day == prev + 1:
+            prev = day
+            continue
+        runs.append(str(start) if start == prev else f"{start}-{prev}")
+        if day is not None:
+            start = prev = day
+    return ",".join(runs)
+
+
+@dataclass(frozen=True)
+class MedicationOrder:
+    """A MedicationRequest, classified by drug.
+
+    ``drug`` is the ingredient key the rules use: lenalidomide, dexamethasone, bortezomib,
+    thalidomide, pomalidomide, melphalan, cyclophosphamide, carfilzomib, ixazomib,
+    daratumumab, isatuximab, elotuzumab, panobinostat, doxorubicin, vincristine,
+    bendamustine, selinexor, enoxaparin, dalteparin, heparin, warfarin, aspirin,
+    rivaroxaban, apixaban, dabigatran, edoxaban, filgrastim, pegfilgrastim, epoetin,
+    darbepoetin, trimethoprim-sulfamethoxazole, levofloxacin, ciprofloxacin, moxifloxacin,
+    penicillin, amoxicillin; or 'other'.
+    """
+
+    id: str
+    drug: str
+    status: str
+    """FHIR status: draft, active, on-hold, completed, stopped, cancelled, entered-in-error…"""
+    display: str = ""
+    authored: date | None = None
+    regimen: Regimen | None = None
+    is_draft: bool = False
+    """True for the orders in the hook's draftOrders (what the clinician is writing now)."""
+    selected: bool = False
+    """True for order-select's selections (the order the clinician is looking at)."""
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ("active", "on-hold") and not self.is_draft
+
+    @property
+    def ever_given(self) -> bool:
+        """A past or current order (not a mistake, not merely planned)."""
+        return self.status in ("active", "on-hold", "completed", "stopped") and not self.is_draft
+
+
+@dataclass(frozen=True)
+class PatientSnapshot:
+    """What the rules know of one patient, at one moment."""
+
+    patient_id: str
+    birth_date: date | None = None
+    sex: Sex | None = None
+    creatinine: Measurement | None = None  # mg/dL
+    weight: Measurement | None = None  # kg
+    height: Measurement | None = None  # cm
+    bmi: Measurement | None = None  # kg/m2
+    measured_crcl: Measurement | None = None  # mL/min
+    egfr: Measurement | None = None  # mL/min/1.73m2
+    anc: Measurement | None = None  # cells/uL
+    anc_history: tuple[Measurement, ...] = ()
+    """Usable ANC values, newest first (includes ``anc``)."""
+    platelets: Measurement | None = None  # cells/uL
+    platelet_history: tuple[Measurement, ...] = ()
+    ecog: Measurement | None = None
+    pregnancy_test: Measurement | None = None
+    """82810-3 pregnancy status: value 1 = pregnant, 0 = not pregnant."""
+    alt: Measurement | None = None
+    ast: Measurement | None = None
+    tsh: Measurement | None = None
+    creatinine_history: tuple[Measurement, ...] = ()
+    conditions: tuple[ClinicalCondition, ...] = ()
+    procedures: tuple[ClinicalProcedure, ...] = ()
+    medications: tuple[MedicationOrder, ...] = ()
+    data_problems: tuple[str, ...] = ()
+    """What the mappers saw but could not use (e.g. 'creatinine 1.2 without a unit'),
+    so that a "data needed" card can say why a value is missing."""
+
+    def age_on(self, today: date) -> int | None:
+        if self.birth_date is None:
+            return None
+        years = today.year - self.birth_date.year
+        if (today.month, today.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years
+
+    def has_condition(self, *categories: str, active_only: bool = True) -> bool:
+        return any(
+            c.category in categories and (c.active or not active_only) for c in self.conditions
+        )
+
+    def conditions_in(self, *categories: str) -> tuple[ClinicalCondition, ...]:
+        return tuple(c for c in self.conditions if c.category in categories)
+
+    def orders_of(self, *drugs: str) -> tuple[MedicationOrder, ...]:
+        return tuple(m for m in self.medications if m.drug in drugs)
+
+    def active_orders_of(self, *drugs: str) -> tuple[MedicationOrder, ...]:
+        return tuple(m for m in self.medications if m.drug in drugs and m.is_active)
+
+    def drafts_of(self, *drugs: str) -> tuple[MedicationOrder, ...]:
+        return tuple(m for m in self.medications if m.drug in drugs and m.is_draft)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The call the rules answer: which hook, on which date, under which policy profile."""
+
+    hook: Hook
+    today: date
+    region: str = "KR"
+    """'KR' applies the Korean reimbursement policy table; anything else skips it."""
+    freshness_days: dict[str, int] = field(default_factory=dict)
+    """Overrides of the default freshness windows of rules/freshness.py, by input name."""
+
+
+# --- what the rules return -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputUsed:
+    """One input a recommendation used, as the card lists it."""
+
+    name: str
+    value: str
+    when: date | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DoseChange:
+    """Update a draft order (same id) to a new dose and schedule."""
+
+    order_id: str
+    drug: str
+    regimen: Regimen
+    label: str
+    description: str
+    recommended: bool = True
+
+
+@dataclass(frozen=True)
+class NewMedication:
+    """Create a new MedicationRequest (prophylaxis, G-CSF, …)."""
+
+    drug: str
+    regimen: Regimen
+    label: str
+    description: str
+    recommended: bool = False
+
+
+ProposedAction = DoseChange | NewMedication
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What one rule (or a combination of rules) says about one clinical concern."""
+
+    rule_ids: tuple[str, ...]
+    concern: str
+    """One card per concern: 'lenalidomide-dose', 'dexamethasone', 'vte-prophylaxis', …"""
+    severity: Severity
+    summary: str
+    rationale: tuple[str, ...]
+    """Paragraphs of Markdown: the finding, the arithmetic and what the guideline says."""
+    section: str
+    """The guideline section the recommendation comes from (its heading)."""
+    inputs: tuple[InputUsed, ...] = ()
+    actions: tuple[ProposedAction, ...] = ()
+    selection: Literal["at-most-one", "any"] = "at-most-one"
+    dose: DoseChange | None = None
+    """For a dose card: the recommended lenalidomide (or dexamethasone) dose, even when the
+    draft already matches and so no action is proposed."""
+    data_needed: tuple[str, ...] = ()
+    """What to order or record before the rule can give an answer."""
+
+
+@dataclass(frozen=True)
+class OrdersUnderReview:
+    """The draft orders a hook call asks about (empty for patient-view)."""
+
+    lenalidomide: tuple[MedicationOrder, ...] = ()
+    dexamethasone: tuple[MedicationOrder, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        return bool(self.lenalidomide or self.dexamethasone)

@@ -1,0 +1,232 @@
+"""Kidney function and the renal starting-dose tiers (guideline: Renal insufficiency).
+
+"Lenalidomide undergoes minimal metabolism in humans and is eliminated predominantly via
+urinary excretion in an unchanged form. Consequently, lenalidomide dosing must be adjusted
+based on creatinine clearance (assessed using the Cockcroft-Gault or MDRD equations)."
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rules.dose_ladder import EVERY_OTHER_DAY_HOURS, ONCE_DAILY_HOURS, lenalidomide_regimen
+from rules.freshness import is_fresh, staleness_note
+from rules.model import Evaluation, InputUsed, Measurement, PatientSnapshot, Regimen
+
+SECTION = "Renal insufficiency"
+
+# R-CRCL-CG: CrCl = (140 − age) × weight_kg / (72 × Scr_mg/dL), × 0.85 if female.
+CG_AGE_FROM = 140.0
+CG_DIVISOR = 72.0
+CG_FEMALE_FACTOR = 0.85
+
+
+@dataclass(frozen=True)
+class RenalTier:
+    rule_id: str
+    name: str
+    lower_ml_min: float
+    """The tier holds clearances >= this bound (and below the next tier's bound)."""
+    regimen: Regimen
+    advice: str
+
+
+# Clinical rules section 3, renal tiers (guideline Fig. 1 with the prescribing-information doses).
+# Tiers compare the unrounded clearance: 59.6 is moderate, 60.0 is normal.
+RENAL_TIERS: tuple[RenalTier, ...] = (
+    RenalTier(
+        "R-RENAL-NORMAL", "normal renal function or mild impairment (CrCl ≥ 60 mL/min)", 60.0,
+        lenalidomide_regimen(25.0, ONCE_DAILY_HOURS),
+        "standard dose 25 mg once daily on days 1–21 of each 28-day cycle",
+    ),
+    RenalTier(
+        "R-RENAL-MODERATE", "moderate renal impairment (CrCl 30 to < 60 mL/min)", 30.0,
+        lenalidomide_regimen(10.0, ONCE_DAILY_HOURS),
+        "10 mg once daily on days 1–21 of each 28-day cycle; may increase to 15 mg after "
+        "2 cycles if tolerated and not responding",
+    ),
+    RenalTier(
+        "R-RENAL-SEVERE", "severe renal impairment (CrCl < 30 mL/min), not on dialysis", 0.0,
+        lenalidomide_regimen(15.0, EVERY_OTHER_DAY_HOURS),
+        "15 mg every 48 hours on days 1–21 of each 28-day cycle",
+    ),
+)
+DIALYSIS_TIER = RenalTier(
+    "R-RENAL-DIALYSIS", "end-stage renal disease on dialysis", 0.0,
+    lenalidomide_regimen(5.0, ONCE_DAILY_HOURS),
+    "5 mg once daily on days 1–21 of each 28-day cycle; on dialysis days give the dose "
+    "after dialysis",
+)
+
+DIALYSIS_CATEGORIES = ("dialysis", "esrd")
+
+
+def tier_for_clearance(clearance_ml_min: float) -> RenalTier:
+    for tier in RENAL_TIERS:
+        if clearance_ml_min >= tier.lower_ml_min:
+            return tier
+    return RENAL_TIERS[-1]
+
+
+Method = Literal["cockcroft-gault", "measured-crcl", "egfr", "dialysis"]
+
+
+@dataclass(frozen=True)
+class RenalFunction:
+    """Kidney function as the dose rules use it."""
+
+    tier: RenalTier
+    method: Method
+    clearance_ml_min: float | None
+    inputs: tuple[InputUsed, ...]
+    explanation: str
+    """Markdown: the arithmetic or the substitution, as the card shows it."""
+    rule_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RenalDataNeeded:
+    """Kidney function cannot be established from the data at hand (R-DATA-RENAL)."""
+
+    missing: tuple[str, ...]
+    inputs: tuple[InputUsed, ...]
+
+
+def _input(name: str, measurement: Measurement, digits: int = 2) -> InputUsed:
+    return InputUsed(name, measurement.shown(digits), measurement.when, measurement.original)
+
+
+def _cockcroft_gault(age: int, weight_kg: float, creatinine_mg_dl: float, female: bool) -> float:
+    clearance = (CG_AGE_FROM - age) * weight_kg / (CG_DIVISOR * creatinine_mg_dl)
+    return clearance * CG_FEMALE_FACTOR if female else clearance
+
+
+def assess_renal_function(
+    snapshot: PatientSnapshot, evaluation: Evaluation
+) -> RenalFunction | RenalDataNeeded:
+    """Kidney function from the freshest usable data, or what is missing to know it.
+
+    Order of preference (clinical rules section 2): dialysis status; Cockcroft-Gault from
+    fresh creatinine, weight, age and sex; a measured creatinine clearance; an eGFR.
+    """
+    dialysis = [c for c in snapshot.conditions if c.category in DIALYSIS_CATEGORIES and c.active]
+    dialysis_procedures = [p for p in snapshot.procedures if p.category == "dialysis"]
+    if dialysis or dialysis_procedures:
+        found = dialysis[0].display if dialysis else dialysis_procedures[0].display
+        when = dialysis[0].onset if dialysis else dialysis_procedures[0].performed
+        return RenalFunction(
+            tier=DIALYSIS_TIER,
+            method="dialysis",
+            clearance_ml_min=None,
+            inputs=(InputUsed("dialysis", found, when),),
+            explanation=f"Patient on dialysis (*{found}*): creatinine clearance is not a "
+            "guide to dosing.",
+            rule_ids=("R-RENAL-DIALYSIS",),
+        )
+
+    age = snapshot.age_on(evaluation.today)
+    creatinine, weight = snapshot.creatinine, snapshot.weight
+    missing: list[str] = []
+    seen: list[InputUsed] = []
+    if creatinine is None:
+        missing.append("serum creatinine")
+    elif not is_fresh(creatinine, "creatinine", evaluation):
+        missing.append(f"a current serum creatinine (last {creatinine.shown(2)} is "
+                       f"{staleness_note(creatinine, 'creatinine', evaluation)})")
+        seen.append(_input("creatinine (stale)", creatinine))
+    if weight is None:
+        missing.append("body weight")
+    elif not is_fresh(weight, "weight", evaluation):
+        missing.append(f"a current body weight (last {weight.shown(1)} is "
+                       f"{staleness_note(weight, 'weight', evaluation)})")
+        seen.append(_input("weight (stale)", weight, 1))
+    if age is None:
+        missing.append("date of birth (age)")
+
+    if not missing and creatinine is not None and weight is not None and age is not None:
+        computed = _clearance_from_creatinine(snapshot, creatinine, weight, age)
+        if isinstance(computed, RenalFunction):
+            return computed
+        missing.extend(computed)
+
+    for substitute in _substitutes(snapshot, evaluation):
+        note = "; ".join(missing)
+        return RenalFunction(
+            tier=substitute.tier,
+            method=substitute.method,
+            clearance_ml_min=substitute.clearance_ml_min,
+            inputs=substitute.inputs + tuple(seen),
+            explanation=substitute.explanation
+            + f" Used because Cockcroft-Gault could not be computed (missing {note}).",
+            rule_ids=substitute.rule_ids,
+        )
+    return RenalDataNeeded(tuple(missing), tuple(seen))
+
+
+def _clearance_from_creatinine(
+    snapshot: PatientSnapshot, creatinine: Measurement, weight: Measurement, age: int
+) -> RenalFunction | list[str]:
+    if creatinine.value <= 0 or weight.value <= 0:
+        return ["a plausible creatinine and weight (a zero or negative value was recorded)"]
+    sexes = {"female": (True,), "male": (False,)}.get(snapshot.sex or "", (True, False))
+    values = [_cockcroft_gault(age, weight.value, creatinine.value, female) for female in sexes]
+    tiers = {tier_for_clearance(v).rule_id for v in values}
+    if len(tiers) > 1:
+        return ["the patient's sex (Cockcroft-Gault differs for women and men, and the two "
+                "results fall in different dose tiers)"]
+    clearance = min(values)
+    tier = tier_for_clearance(clearance)
+    # A creatinine reported as a bound ("<0.5") bounds the clearance the other way: the tier
+    # is known only when the computed clearance already sits in the outermost tier.
+    below_bound = creatinine.comparator in ("<", "<=") and tier is not RENAL_TIERS[0]
+    above_bound = creatinine.comparator in (">", ">=") and tier is not RENAL_TIERS[-1]
+    if below_bound or above_bound:
+        return [f"an exact creatinine (reported as {creatinine.shown(2)}, a bound)"]
+    sex_note = {"female": " × 0.85 (female)", "male": " (male)"}.get(
+        snapshot.sex or "", " (sex not recorded: the lower, female value is used)")
+    arithmetic = (
+        f"(140 − {age} y) × {weight.value:g} kg / (72 × {creatinine.value:.2f} mg/dL)"
+        f"{sex_note} = **{clearance:.1f} mL/min**"
+    )
+    inputs = (
+        _input("serum creatinine", creatinine),
+        _input("body weight", weight, 1),
+        InputUsed("age", f"{age} years"),
+        InputUsed("sex", snapshot.sex or "not recorded"),
+    )
+    return RenalFunction(
+        tier=tier,
+        method="cockcroft-gault",
+        clearance_ml_min=clearance,
+        inputs=inputs,
+        explanation=f"Creatinine clearance by Cockcroft-Gault (actual body weight): {arithmetic}.",
+        rule_ids=("R-CRCL-CG", tier.rule_id),
+    )
+
+
+def _substitutes(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[RenalFunction]:
+    found: list[RenalFunction] = []
+    crcl = snapshot.measured_crcl
+    if crcl is not None and crcl.comparator is None and is_fresh(crcl, "measured_crcl", evaluation):
+        tier = tier_for_clearance(crcl.value)
+        found.append(RenalFunction(
+            tier=tier, method="measured-crcl", clearance_ml_min=crcl.value,
+            inputs=(_input("measured creatinine clearance", crcl, 1),),
+            explanation=f"Measured creatinine clearance **{crcl.shown(1)}** (LOINC {crcl.code}).",
+            rule_ids=("R-CRCL-CG", tier.rule_id),
+        ))
+    egfr = snapshot.egfr
+    if egfr is not None and egfr.comparator in (None, ">", ">=") and is_fresh(egfr, "egfr", evaluation):
+        tier = tier_for_clearance(egfr.value)
+        # "> 60" still places the patient in the top tier; any other bound is ambiguous.
+        if egfr.comparator is None or tier is RENAL_TIERS[0]:
+            found.append(RenalFunction(
+                tier=tier, method="egfr", clearance_ml_min=egfr.value,
+                inputs=(_input("eGFR", egfr, 1),),
+                explanation=f"Estimated GFR **{egfr.shown(1)}** (LOINC {egfr.code}) used in "
+                "place of creatinine clearance (the guideline allows MDRD); eGFR is "
+                "normalised to 1.73 m² and may differ from the patient's own clearance.",
+                rule_ids=("R-CRCL-CG", tier.rule_id),
+            ))
+    return found

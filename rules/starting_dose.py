@@ -1,0 +1,244 @@
+"""The lenalidomide dose of a draft order: renal tier, cytopenia at start, age.
+
+One card per draft lenalidomide order (concern 'lenalidomide-dose'), combining:
+- the renal tier (R-CRCL-CG and R-RENAL-*; R-DATA-RENAL when kidney function is unknown),
+- cytopenia at start (R-CYTO-START): one dose step lower on top of the renal tier,
+- no reduction for age alone (R-AGE-NOREDUCE).
+An order that already matches the recommendation gets no dose card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rules.dose_ladder import describe, one_step_lower, same_dose_and_frequency
+from rules.freshness import is_fresh, staleness_note
+from rules.model import (
+    DoseChange,
+    Evaluation,
+    InputUsed,
+    Measurement,
+    MedicationOrder,
+    PatientSnapshot,
+    Recommendation,
+    Regimen,
+)
+from rules.renal import SECTION as RENAL_SECTION
+from rules.renal import RenalDataNeeded, RenalFunction, assess_renal_function
+
+CYTOPENIA_SECTION = "Cytopenia"
+
+# R-CYTO-START (guideline: Cytopenia): "Lenalidomide should be used with caution in patients
+# with baseline thrombocytopenia (platelet count <50,000/µL or <30,000/µL in patients with
+# heavy marrow infiltration with myeloma) or neutropenia (ANC <1,000/µL)".
+START_ANC_BELOW_PER_UL = 1_000.0
+START_PLATELETS_BELOW_PER_UL = 50_000.0
+START_PLATELETS_BELOW_MARROW_INFILTRATION_PER_UL = 30_000.0
+
+
+def lenalidomide_dose(
+    snapshot: PatientSnapshot, evaluation: Evaluation, orders: tuple[MedicationOrder, ...]
+) -> list[Recommendation]:
+    """Dose recommendations for the draft lenalidomide orders under review."""
+    if not orders:
+        return []
+    renal = assess_renal_function(snapshot, evaluation)
+    return [r for r in (_dose_for_order(snapshot, evaluation, renal, o) for o in orders) if r]
+
+
+def _dose_for_order(
+    snapshot: PatientSnapshot,
+    evaluation: Evaluation,
+    renal: RenalFunction | RenalDataNeeded,
+    order: MedicationOrder,
+) -> Recommendation | None:
+    ordered = describe(order.regimen) if order.regimen else "dose not stated"
+    if isinstance(renal, RenalDataNeeded):
+        return Recommendation(
+            rule_ids=("R-DATA-RENAL",),
+            concern="lenalidomide-dose",
+            severity="warning",
+            summary="Lenalidomide: renal function unknown — order serum creatinine (and weight) "
+            "before choosing the dose",
+            rationale=(
+                "Kidney function could not be established, so **no starting dose is suggested**.",
+                "Missing: " + "; ".join(renal.missing) + ".",
+                "Lenalidomide is eliminated unchanged in urine; the starting dose depends on "
+                "creatinine clearance (25 mg at ≥ 60 mL/min, 10 mg at 30–59, 15 mg every 48 h "
+                "below 30, 5 mg daily on dialysis).",
+                f"Ordered: lenalidomide {ordered}.",
+            ),
+            section=RENAL_SECTION,
+            inputs=renal.inputs,
+            data_needed=("serum creatinine", "body weight"),
+        )
+
+    target = renal.tier.regimen
+    rule_ids = list(renal.rule_ids)
+    inputs = list(renal.inputs)
+    rationale = [renal.explanation, f"Renal tier: {renal.tier.name} — {renal.tier.advice}."]
+    section = RENAL_SECTION
+
+    cbc = _cytopenia_at_start(snapshot, evaluation)
+    if isinstance(cbc, CountsNeeded):  # no dose can be confirmed without current counts
+        missing, seen = cbc.missing, cbc.seen
+        return Recommendation(
+            rule_ids=tuple(rule_ids + ["R-CYTO-START"]),
+            concern="lenalidomide-dose",
+            severity="warning",
+            summary=f"Lenalidomide: blood counts needed before the starting dose (kidney function "
+            f"allows at most {describe(target)})",
+            rationale=tuple(rationale) + (
+                "Missing: " + "; ".join(missing) + ". With ANC < 1,000/µL or platelets "
+                "< 50,000/µL the dose is one step lower, so **no dose is suggested** until a "
+                "current CBC is available.",
+                f"Ordered: lenalidomide {ordered}.",
+            ),
+            section=CYTOPENIA_SECTION,
+            inputs=tuple(inputs + seen),
+            data_needed=("complete blood count with differential",),
+        )
+    cytopenic = bool(cbc.findings)
+    inputs.extend(cbc.inputs)
+    if cytopenic:
+        rule_ids.append("R-CYTO-START")
+        section = CYTOPENIA_SECTION
+        lower = one_step_lower(target)
+        rationale.append(
+            "Cytopenia at start: " + " and ".join(cbc.findings) + ": start with caution **one dose step lower**, check the CBC weekly, "
+            "and give G-CSF for neutropenia and/or platelet transfusion as needed."
+        )
+        if lower is None:
+            return Recommendation(
+                rule_ids=tuple(rule_ids),
+                concern="lenalidomide-dose",
+                severity="warning",
+                summary=f"Lenalidomide: no dose step below {describe(target)} — consider "
+                "interruption and specialist review",
+                rationale=tuple(rationale) + (
+                    "The dose ladder ends at 5 mg: consider delaying or discontinuing "
+                    "lenalidomide and discuss with a myeloma specialist.",
+                    f"Ordered: lenalidomide {ordered}.",
+                ),
+                section=section,
+                inputs=tuple(inputs),
+            )
+        target = lower
+
+    regimen = target
+    if same_dose_and_frequency(order.regimen, regimen):
+        if cytopenic:
+            return Recommendation(
+                rule_ids=tuple(rule_ids),
+                concern="lenalidomide-dose",
+                severity="warning",
+                summary="Lenalidomide started with cytopenia: check the CBC weekly; G-CSF or "
+                "platelet transfusion as needed",
+                rationale=tuple(rationale) + (f"The order ({ordered}) already matches.",),
+                section=section,
+                inputs=tuple(inputs),
+            )
+        return None
+
+    ordered_daily = _daily_mg(order.regimen)
+    target_daily = _daily_mg(regimen) or 0.0
+    lower_than_needed = ordered_daily is not None and ordered_daily < target_daily
+    if lower_than_needed and not cytopenic and not _explained_by_earlier_treatment(snapshot):
+        rule_ids.append("R-AGE-NOREDUCE")
+        rationale.append(
+            "No lenalidomide dose reduction is needed for age or disease stage alone "
+            "(guideline: Elderly patients)."
+        )
+    severity = "info" if lower_than_needed else "warning"
+    change = DoseChange(
+        order_id=order.id,
+        drug="lenalidomide",
+        regimen=regimen,
+        label=f"Change to lenalidomide {describe(regimen)}",
+        description=f"Lenalidomide {ordered} → {describe(regimen)}",
+    )
+    rationale.append(f"Ordered: lenalidomide {ordered}. Recommended: **{describe(regimen)}**.")
+    clearance = renal.clearance_ml_min
+    finding = f"CrCl {clearance:.0f} mL/min" if clearance is not None else renal.tier.name
+    if renal.method == "egfr" and clearance is not None:
+        finding = f"eGFR {clearance:.0f}"
+    if cytopenic:
+        finding += ", cytopenia"
+    summary = f"Lenalidomide: {finding} — start {describe(regimen)}"
+    if order.regimen and order.regimen.dose is not None:
+        summary += f", not {order.regimen.dose:g} mg"
+    return Recommendation(
+        rule_ids=tuple(dict.fromkeys(rule_ids)),
+        concern="lenalidomide-dose",
+        severity=severity,
+        summary=summary,
+        rationale=tuple(rationale),
+        section=section,
+        inputs=tuple(inputs),
+        actions=(change,),
+        dose=change,
+    )
+
+
+def _daily_mg(regimen: Regimen | None) -> float | None:
+    if regimen is None or regimen.dose is None or not regimen.every_hours:
+        return None
+    return regimen.dose * 24.0 / regimen.every_hours
+
+
+def _explained_by_earlier_treatment(snapshot: PatientSnapshot) -> bool:
+    """A lower dose is explained when the patient was on lenalidomide before (earlier
+    toxicity reductions) or has had neutropenia."""
+    earlier = any(m.ever_given for m in snapshot.orders_of("lenalidomide"))
+    return earlier or snapshot.has_condition("neutropenia-history", active_only=False)
+
+
+@dataclass(frozen=True)
+class StartCounts:
+    findings: list[str]
+    """Empty when the counts are above the R-CYTO-START limits."""
+    inputs: list[InputUsed]
+
+
+@dataclass(frozen=True)
+class CountsNeeded:
+    missing: list[str]
+    seen: list[InputUsed]
+
+
+def _cytopenia_at_start(snapshot: PatientSnapshot, evaluation: Evaluation) -> StartCounts | CountsNeeded:
+    """The blood counts at start, or what is missing or stale."""
+    missing: list[str] = []
+    seen: list[InputUsed] = []
+    for name, value in (("anc", snapshot.anc), ("platelets", snapshot.platelets)):
+        label = "ANC" if name == "anc" else "platelet count"
+        if value is None:
+            missing.append(label)
+        elif not is_fresh(value, name, evaluation):
+            missing.append(f"a current {label} (last {value.shown(0)} is "
+                           f"{staleness_note(value, name, evaluation)})")
+            seen.append(InputUsed(f"{label} (stale)", value.shown(0), value.when, value.original))
+    if missing:
+        return CountsNeeded(missing, seen)
+    anc, platelets = snapshot.anc, snapshot.platelets
+    assert anc is not None and platelets is not None
+    infiltrated = snapshot.has_condition("heavy-marrow-infiltration")
+    platelet_limit = (
+        START_PLATELETS_BELOW_MARROW_INFILTRATION_PER_UL if infiltrated else START_PLATELETS_BELOW_PER_UL
+    )
+    findings = []
+    if _below(anc, START_ANC_BELOW_PER_UL):
+        findings.append(f"ANC {anc.shown(0)} (< 1,000/µL)")
+    if _below(platelets, platelet_limit):
+        findings.append(f"platelets {platelets.shown(0)} (< {platelet_limit:,.0f}/µL"
+                        + (", heavy marrow infiltration" if infiltrated else "") + ")")
+    inputs = [
+        InputUsed("ANC", anc.shown(0), anc.when, anc.original),
+        InputUsed("platelets", platelets.shown(0), platelets.when, platelets.original),
+    ]
+    return StartCounts(findings, inputs)
+
+
+def _below(value: Measurement, limit: float) -> bool:
+    # A count reported as '<x' lies below the limit when x <= limit.
+    return value.value < limit or (value.comparator in ("<", "<=") and value.value <= limit)

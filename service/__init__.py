@@ -1,0 +1,1 @@
+"""The web shell: Flask app, request validation, prefetch, and the store."""

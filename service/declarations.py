@@ -1,0 +1,89 @@
+"""The CDS services, each declared once: id, hook, title, description, prefetch.
+
+Discovery (GET /cds-services) is generated from these declarations, and the hook endpoint
+looks the service up here, so a service cannot be listed without being served or vice versa.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir_mappings.terminology import OBSERVATION_LOINC_CODES
+
+PATIENT = "{{context.patientId}}"
+
+# Prefetch templates (2.0.1 tokens only). Observations are limited to the LOINC codes the rules
+# read, newest first, so an EHR with years of labs sends what matters.
+PREFETCH: dict[str, str] = {
+    "patient": f"Patient/{PATIENT}",
+    "observations": (
+        f"Observation?patient={PATIENT}&code="
+        + ",".join(f"http://loinc.org|{code}" for code in OBSERVATION_LOINC_CODES)
+        + "&_sort=-date&_count=500"
+    ),
+    "conditions": f"Condition?patient={PATIENT}",
+    "medications": f"MedicationRequest?patient={PATIENT}",
+    "procedures": f"Procedure?patient={PATIENT}",
+}
+
+
+@dataclass(frozen=True)
+class CdsService:
+    id: str
+    hook: str
+    title: str
+    description: str
+    prefetch: dict[str, str] = field(default_factory=lambda: dict(PREFETCH))
+    usage_requirements: str = (
+        "For adults with relapsed or refractory multiple myeloma treated with lenalidomide and "
+        "dexamethasone. Needs current serum creatinine, body weight and a CBC with differential."
+    )
+
+    def discovery(self) -> dict[str, Any]:
+        return {
+            "hook": self.hook,
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "prefetch": self.prefetch,
+            "usageRequirements": self.usage_requirements,
+        }
+
+
+SERVICES: tuple[CdsService, ...] = (
+    CdsService(
+        id="lenalidomide-order-select",
+        hook="order-select",
+        title="Lenalidomide/dexamethasone order check",
+        description=(
+            "When a lenalidomide or dexamethasone order is selected for a patient with relapsed "
+            "or refractory myeloma: the lenalidomide starting dose for the patient's kidney "
+            "function and blood counts, the dexamethasone schedule, thrombosis and infection "
+            "prophylaxis, pregnancy precautions and the indication — with one-click fixes to "
+            "the order."
+        ),
+    ),
+    CdsService(
+        id="lenalidomide-order-sign",
+        hook="order-sign",
+        title="Lenalidomide/dexamethasone check at signing",
+        description=(
+            "The same checks as at selection, on the final draft orders just before they are "
+            "signed; critical problems (pregnancy, severe neutropenia or thrombocytopenia, a "
+            "dose too high for kidney function) are flagged as critical."
+        ),
+    ),
+    CdsService(
+        id="lenalidomide-patient-view",
+        hook="patient-view",
+        title="Lenalidomide treatment monitoring",
+        description=(
+            "When the chart of a patient on lenalidomide is opened: neutropenia and low "
+            "platelets needing a delay, interruption or dose step, a change in kidney function, "
+            "overdue blood counts or liver/thyroid tests, and missing prophylaxis."
+        ),
+    ),
+)
+
+SERVICES_BY_ID: dict[str, CdsService] = {service.id: service for service in SERVICES}
