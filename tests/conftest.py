@@ -1,0 +1,52 @@
+"""Shared fixtures: paths to the spec material, a real HTTP server running the service."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from service.app import create_app
+from service.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+
+
+@dataclass
+class LiveService:
+    base_url: str
+    settings: Settings
+
+
+@pytest.fixture
+def service_settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'lenadex.sqlite3'}")
+
+
+@pytest.fixture
+def start_service() -> Iterator[Callable[[Settings], LiveService]]:
+    """Start the Flask app in a real threaded HTTP server on a free port of 127.0.0.1."""
+    running = []
+
+    def start(settings: Settings) -> LiveService:
+        server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return LiveService(f"http://127.0.0.1:{server.server_port}", settings)
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_service(start_service: Callable[[Settings], LiveService], service_settings: Settings) -> LiveService:
+    return start_service(service_settings)
