@@ -46,8 +46,16 @@ def one_step_lower(regimen: Regimen) -> Regimen | None:
     return lenalidomide_regimen(lower[0], regimen.every_hours or ONCE_DAILY_HOURS)
 
 
+def daily_mg(regimen: Regimen | None) -> float | None:
+    """Mean mg per dosing day (15 mg every 48 hours → 7.5), to compare regimens of different
+    frequency on the same d1-21/28 cycle."""
+    if regimen is None or regimen.dose is None or not regimen.every_hours or regimen.every_hours <= 0:
+        return None
+    return regimen.dose * 24.0 / regimen.every_hours
+
+
 def frequency_words(every_hours: float | None) -> str:
-    if every_hours is None:
+    if every_hours is None or every_hours <= 0:  # 0 would divide by zero below
         return "(frequency not stated)"
     if every_hours == ONCE_DAILY_HOURS:
         return "once daily"

@@ -41,6 +41,20 @@ class Measurement:
         number = f"{self.value:,.{digits}f}" if digits else f"{self.value:,.0f}"
         return f"{self.comparator or ''}{number} {self.unit}"
 
+    def is_below(self, limit: float) -> bool | None:
+        """Whether the true value lies below ``limit``; None when a reported bound leaves it
+        open (e.g. ANC '<1,200' against 1,000). Clinical rules: a value with a comparator is
+        used only when the bound decides the question."""
+        if self.comparator is None:
+            return self.value < limit
+        if self.comparator == "<":
+            return True if self.value <= limit else None
+        if self.comparator == "<=":
+            return True if self.value < limit else None
+        if self.comparator in (">", ">="):
+            return False if self.value >= limit else None
+        return None
+
 
 @dataclass(frozen=True)
 class ClinicalCondition:
@@ -111,17 +125,13 @@ class Regimen:
 
 def compact_days(days: tuple[int, ...]) -> str:
     """(1,2,3,4,9,10,11,12) → '1-4,9-12'."""
-    runs: list[str] = []
-    ordered = sorted(set(days))
-    start = prev = ordered[0]
-    for day in ordered[1:] + [None]:  # type: ignore[list-item]
-        if day is not None and day == prev + 1:
-            prev = day
-            continue
-        runs.append(str(start) if start == prev else f"{start}-{prev}")
-        if day is not None:
-            start = prev = day
-    return ",".join(runs)
+    runs: list[tuple[int, int]] = []
+    for day in sorted(set(days)):
+        if runs and day == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.dose_ladder import describe, one_step_lower, same_dose_and_frequency
+from rules.dose_ladder import daily_mg, describe, one_step_lower, same_dose_and_frequency
 from rules.freshness import is_fresh, staleness_note
 from rules.model import (
     DoseChange,
     Evaluation,
     InputUsed,
-    Measurement,
     MedicationOrder,
     PatientSnapshot,
     Recommendation,
-    Regimen,
+    Severity,
 )
 from rules.renal import SECTION as RENAL_SECTION
 from rules.renal import RenalDataNeeded, RenalFunction, assess_renal_function
@@ -140,8 +139,8 @@ def _dose_for_order(
             )
         return None
 
-    ordered_daily = _daily_mg(order.regimen)
-    target_daily = _daily_mg(regimen) or 0.0
+    ordered_daily = daily_mg(order.regimen)
+    target_daily = daily_mg(regimen) or 0.0
     lower_than_needed = ordered_daily is not None and ordered_daily < target_daily
     if lower_than_needed and not cytopenic and not _explained_by_earlier_treatment(snapshot):
         rule_ids.append("R-AGE-NOREDUCE")
@@ -149,7 +148,7 @@ def _dose_for_order(
             "No lenalidomide dose reduction is needed for age or disease stage alone "
             "(guideline: Elderly patients)."
         )
-    severity = "info" if lower_than_needed else "warning"
+    severity: Severity = "info" if lower_than_needed else "warning"
     change = DoseChange(
         order_id=order.id,
         drug="lenalidomide",
@@ -159,9 +158,11 @@ def _dose_for_order(
     )
     rationale.append(f"Ordered: lenalidomide {ordered}. Recommended: **{describe(regimen)}**.")
     clearance = renal.clearance_ml_min
-    finding = f"CrCl {clearance:.0f} mL/min" if clearance is not None else renal.tier.name
+    # One decimal, as clinical rules section 2 asks: rounded to "60", a CrCl of 59.6 would
+    # read as the normal tier on a card recommending the moderate-tier dose.
+    finding = f"CrCl {clearance:.1f} mL/min" if clearance is not None else renal.tier.name
     if renal.method == "egfr" and clearance is not None:
-        finding = f"eGFR {clearance:.0f}"
+        finding = f"eGFR {clearance:.1f}"
     if cytopenic:
         finding += ", cytopenia"
     summary = f"Lenalidomide: {finding} — start {describe(regimen)}"
@@ -178,12 +179,6 @@ def _dose_for_order(
         actions=(change,),
         dose=change,
     )
-
-
-def _daily_mg(regimen: Regimen | None) -> float | None:
-    if regimen is None or regimen.dose is None or not regimen.every_hours:
-        return None
-    return regimen.dose * 24.0 / regimen.every_hours
 
 
 def _explained_by_earlier_treatment(snapshot: PatientSnapshot) -> bool:
@@ -226,19 +221,25 @@ def _cytopenia_at_start(snapshot: PatientSnapshot, evaluation: Evaluation) -> St
     platelet_limit = (
         START_PLATELETS_BELOW_MARROW_INFILTRATION_PER_UL if infiltrated else START_PLATELETS_BELOW_PER_UL
     )
-    findings = []
-    if _below(anc, START_ANC_BELOW_PER_UL):
-        findings.append(f"ANC {anc.shown(0)} (< 1,000/µL)")
-    if _below(platelets, platelet_limit):
-        findings.append(f"platelets {platelets.shown(0)} (< {platelet_limit:,.0f}/µL"
-                        + (", heavy marrow infiltration" if infiltrated else "") + ")")
     inputs = [
         InputUsed("ANC", anc.shown(0), anc.when, anc.original),
         InputUsed("platelets", platelets.shown(0), platelets.when, platelets.original),
     ]
+    anc_low = anc.is_below(START_ANC_BELOW_PER_UL)
+    platelets_low = platelets.is_below(platelet_limit)
+    # A reported bound that leaves the question open ('<1,200' against 1,000) is not a count:
+    # the dose is not chosen from it (clinical rules, safety principle 1).
+    undecided = [
+        f"an exact {label} (reported as {value.shown(0)}, a bound)"
+        for label, value, low in (("ANC", anc, anc_low), ("platelet count", platelets, platelets_low))
+        if low is None
+    ]
+    if undecided:
+        return CountsNeeded(undecided, inputs)
+    findings = []
+    if anc_low:
+        findings.append(f"ANC {anc.shown(0)} (< 1,000/µL)")
+    if platelets_low:
+        findings.append(f"platelets {platelets.shown(0)} (< {platelet_limit:,.0f}/µL"
+                        + (", heavy marrow infiltration" if infiltrated else "") + ")")
     return StartCounts(findings, inputs)
-
-
-def _below(value: Measurement, limit: float) -> bool:
-    # A count reported as '<x' lies below the limit when x <= limit.
-    return value.value < limit or (value.comparator in ("<", "<=") and value.value <= limit)

@@ -37,13 +37,23 @@ class StandInFhirServer:
     """When set, the fault applies only to paths starting with one of these."""
     required_token: str | None = None
     requests_seen: list[dict[str, Any]] = field(default_factory=list)
+    max_in_flight: int = 0
+    """The most requests it was answering at the same time (shows parallel fetching)."""
+    _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- WSGI --------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        response = self._respond(request)
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            response = self._respond(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         return response(environ, start_response)
 
     def _respond(self, request: Request) -> Response:

@@ -1,0 +1,503 @@
+"""Every code the mappings recognise, declared once (CLINICAL_RULES.md §1, CODES.md).
+
+Observations are matched by LOINC only: a local code, or a SNOMED code on a lab result, is not
+enough to know what was measured or in which specimen (Observation-f204 of the HL7 examples is a
+creatinine under a local code, and it stays unused). Medications, conditions and procedures are
+matched by code first and by words second, because orders and problem lists often carry only
+product codes, local codes or free text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# --- code systems -------------------------------------------------------------------------
+
+LOINC_SYSTEMS = frozenset({"http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"})
+SNOMED_SYSTEMS = frozenset({"http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96"})
+ICD10_SYSTEMS = frozenset(
+    {
+        "http://hl7.org/fhir/sid/icd-10-cm",
+        "http://hl7.org/fhir/sid/icd-10",
+        "urn:oid:2.16.840.1.113883.6.90",
+        "urn:oid:2.16.840.1.113883.6.3",
+    }
+)
+ICD10_PCS_SYSTEMS = frozenset({"http://www.cms.gov/Medicare/Coding/ICD10", "urn:oid:2.16.840.1.113883.6.4"})
+CPT_SYSTEMS = frozenset({"http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12"})
+RXNORM_SYSTEMS = frozenset({"http://www.nlm.nih.gov/research/umls/rxnorm", "urn:oid:2.16.840.1.113883.6.88"})
+ATC_SYSTEMS = frozenset({"http://www.whocc.no/atc", "urn:oid:2.16.840.1.113883.6.73"})
+EDQM_SYSTEMS = frozenset({"http://standardterms.edqm.eu"})
+UCUM_SYSTEM = "http://unitsofmeasure.org"
+
+
+# --- observations (LOINC) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabKind:
+    """One thing the rules measure. ``name`` is the PatientSnapshot field it fills."""
+
+    name: str
+    label: str
+    """How notes and cards name it ('ANC', 'creatinine')."""
+    loinc: frozenset[str]
+
+
+CREATININE = LabKind(
+    "creatinine", "creatinine", frozenset({"2160-0", "38483-4", "14682-9", "77140-2", "59826-8"})
+)
+# 2164-2 is a 24-hour urine clearance, 33558-8 of unspecified duration, 35591-7 the
+# Cockcroft-Gault prediction reported by some laboratories.
+MEASURED_CRCL = LabKind("measured_crcl", "creatinine clearance", frozenset({"2164-2", "33558-8", "35591-7"}))
+EGFR = LabKind(
+    "egfr",
+    "eGFR",
+    frozenset({"33914-3", "48642-3", "48643-1", "77147-7", "62238-1", "98979-8", "69405-9"}),
+)
+# 770-8 is neutrophils as a percentage of leukocytes: not an absolute count, so not here.
+ANC = LabKind("anc", "ANC", frozenset({"751-8", "26499-4", "753-4"}))
+PLATELETS = LabKind("platelets", "platelets", frozenset({"777-3", "26515-7", "778-1", "49497-1"}))
+WEIGHT = LabKind("weight", "body weight", frozenset({"29463-7"}))
+HEIGHT = LabKind("height", "body height", frozenset({"8302-2"}))
+BMI = LabKind("bmi", "BMI", frozenset({"39156-5"}))
+ECOG = LabKind("ecog", "ECOG performance status", frozenset({"89247-1"}))
+PREGNANCY_STATUS = LabKind("pregnancy_test", "pregnancy status", frozenset({"82810-3"}))
+ALT = LabKind("alt", "ALT", frozenset({"1742-6"}))
+AST = LabKind("ast", "AST", frozenset({"1920-8"}))
+TSH = LabKind("tsh", "TSH", frozenset({"3016-3"}))
+
+LAB_KINDS: tuple[LabKind, ...] = (
+    CREATININE, MEASURED_CRCL, EGFR, ANC, PLATELETS, WEIGHT, HEIGHT, BMI, ECOG,
+    PREGNANCY_STATUS, ALT, AST, TSH,
+)  # fmt: skip
+
+# Declared for completeness of the guideline's inputs; the snapshot has no field for them yet.
+INR_LOINC = frozenset({"6301-6", "34714-6"})
+HEMOGLOBIN_LOINC = frozenset({"718-7"})
+
+LAB_KIND_BY_LOINC: dict[str, LabKind] = {code: kind for kind in LAB_KINDS for code in kind.loinc}
+
+OBSERVATION_LOINC_CODES: tuple[str, ...] = tuple(code for kind in LAB_KINDS for code in sorted(kind.loinc))
+"""The LOINC codes the rules read, for the prefetch query (service/declarations.py)."""
+
+# ECOG answer list LL529-9: LA9622-7 … LA9627-6 are grades 0 … 5.
+ECOG_ANSWERS: dict[str, int] = {
+    "LA9622-7": 0,
+    "LA9623-5": 1,
+    "LA9624-3": 2,
+    "LA9625-0": 3,
+    "LA9626-8": 4,
+    "LA9627-6": 5,
+}
+
+# Pregnancy status answers (LOINC answer codes and their SNOMED equivalents): 1 pregnant, 0 not.
+PREGNANCY_ANSWERS: dict[str, float] = {
+    "LA15173-0": 1.0,
+    "77386006": 1.0,
+    "LA26683-5": 0.0,
+    "60001007": 0.0,
+}
+
+
+# --- words --------------------------------------------------------------------------------
+
+
+def words(*phrases: str) -> re.Pattern[str]:
+    """A case-insensitive whole-word pattern for any of the phrases.
+
+    Phrases are regular expressions; a space in a phrase also matches a hyphen or several
+    spaces ('deep vein thrombosis' matches 'deep-vein  thrombosis').
+    """
+    alternatives = "|".join(phrase.replace(" ", r"[\s\-]+") for phrase in phrases)
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w])", re.IGNORECASE)
+
+
+# A problem-list text that denies or doubts the condition names it without having it.
+NEGATED_TEXT = re.compile(
+    r"^\s*(?:no|not|denies|denied|negative for|absence of|absent|without|"
+    r"rule[sd]? out|r/o|ruled out|possible|suspected|query|\?)\b",
+    re.IGNORECASE,
+)
+
+
+# --- medications --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrugTerms:
+    """How a drug the rules care about is recognised on an order or a Medication."""
+
+    key: str
+    rxnorm: frozenset[str]
+    """Ingredient codes, and product codes (SCD/SBD) where we know them."""
+    atc: frozenset[str]
+    names: re.Pattern[str]
+    """Ingredient and brand names, whole words, any case."""
+
+
+def _drug(key: str, rxnorm: set[str], atc: set[str], *names: str) -> DrugTerms:
+    return DrugTerms(key, frozenset(rxnorm), frozenset(atc), words(*names))
+
+
+# Order matters for text: the first drug whose words match wins, so the more specific names
+# come first (pegfilgrastim before filgrastim, darbepoetin before epoetin, the heparins
+# before heparin).
+DRUGS: tuple[DrugTerms, ...] = (
+    _drug(
+        "lenalidomide",
+        # ingredient; capsule products (SCD) and Revlimid 25 mg (SBD) from CODES.md
+        {"342369", "1242231", "602910", "602912", "643712", "643720", "1428947", "643722"},
+        {"L04AX04"},
+        "lenalidomide?", "revlimid", "lenangio",
+    ),
+    _drug("dexamethasone", {"3264"}, {"H02AB02"}, "dexamethasone?", "decadron", "dexamethason"),
+    _drug("bortezomib", {"358258"}, {"L01XG01", "L01XX32"}, "bortezomib", "velcade"),
+    _drug("thalidomide", {"10432"}, {"L04AX02"}, "thalidomide?", "thalomid"),
+    _drug("pomalidomide", {"1369713"}, {"L04AX06"}, "pomalidomide?", "pomalyst", "imnovid"),
+    _drug("melphalan", {"6718"}, {"L01AA03"}, "melphalan", "alkeran", "evomela"),
+    _drug("cyclophosphamide", {"3002"}, {"L01AA01"}, "cyclophosphamide", "cytoxan", "endoxan"),
+    _drug("carfilzomib", set(), {"L01XG02"}, "carfilzomib", "kyprolis"),
+    _drug("ixazomib", set(), {"L01XG03"}, "ixazomib", "ninlaro"),
+    _drug("daratumumab", set(), {"L01FC01"}, "daratumumab", "darzalex"),
+    _drug("isatuximab", set(), {"L01FC02"}, "isatuximab", "sarclisa"),
+    _drug("elotuzumab", set(), set(), "elotuzumab", "empliciti"),
+    _drug("panobinostat", set(), set(), "panobinostat", "farydak"),
+    _drug("doxorubicin", {"3639"}, {"L01DB01"}, "doxorubicin", "adriamycin", "doxil", "caelyx", "myocet"),
+    _drug("vincristine", {"11202"}, {"L01CA02"}, "vincristine", "oncovin"),
+    _drug("bendamustine", set(), {"L01AA09"}, "bendamustine", "treanda", "bendeka", "levact"),
+    _drug("selinexor", set(), set(), "selinexor", "xpovio"),
+    _drug("enoxaparin", {"67108"}, {"B01AB05"}, "enoxaparin", "clexane", "lovenox"),
+    _drug("dalteparin", {"67109"}, {"B01AB04"}, "dalteparin", "fragmin"),
+    _drug("heparin", {"5224"}, {"B01AB01"}, "heparin"),
+    _drug("warfarin", {"11289"}, {"B01AA03"}, "warfarin", "coumadin", "jantoven", "marevan"),
+    _drug(
+        "aspirin", {"1191"}, {"B01AC06", "N02BA01"},
+        "aspirin", "acetylsalicylic acid", "acetylsalicylate",
+    ),  # fmt: skip
+    _drug("rivaroxaban", {"1114195"}, {"B01AF01"}, "rivaroxaban", "xarelto"),
+    _drug("apixaban", {"1364430"}, {"B01AF02"}, "apixaban", "eliquis"),
+    _drug("dabigatran", {"1037042"}, {"B01AE07"}, "dabigatran", "pradaxa"),
+    _drug("edoxaban", set(), {"B01AF03"}, "edoxaban", "savaysa", "lixiana"),
+    _drug(
+        "pegfilgrastim", {"338036"}, {"L03AA13"},
+        "peg filgrastim", "pegfilgrastim", "neulasta", "fulphila", "udenyca", "ziextenzo",
+    ),  # fmt: skip
+    _drug("filgrastim", {"68442"}, {"L03AA02"}, "filgrastim", "neupogen", "zarxio", "nivestym", "granix"),
+    _drug("darbepoetin", {"283838"}, {"B03XA02"}, "darbepoetin", "aranesp"),
+    _drug(
+        "epoetin", {"105694"}, {"B03XA01"},
+        "epoetin", "erythropoietin", "epogen", "procrit", "eprex", "retacrit",
+    ),  # fmt: skip
+    _drug(
+        "trimethoprim-sulfamethoxazole", set(), {"J01EE01"},
+        r"trimethoprim\s*(?:[/\-+,]|and|&)\s*sulfamethoxazole",
+        r"sulfamethoxazole\s*(?:[/\-+,]|and|&)\s*trimethoprim",
+        "co trimoxazole", "cotrimoxazole", "bactrim", "septra", r"tmp\s*[/\-]\s*smx", r"smx\s*[/\-]\s*tmp",
+    ),  # fmt: skip
+    _drug("levofloxacin", {"82122"}, {"J01MA12"}, "levofloxacin", "levaquin", "cravit", "tavanic"),
+    _drug("ciprofloxacin", {"2551"}, {"J01MA02"}, "ciprofloxacin", "cipro", "ciprobay", "ciproxin"),
+    _drug("moxifloxacin", set(), {"J01MA14"}, "moxifloxacin", "avelox"),
+    _drug("amoxicillin", {"723"}, {"J01CA04", "J01CR02"}, "amoxicillin", "amoxycillin", "amoxil", "augmentin"),
+    _drug(
+        "penicillin", set(), {"J01CE01", "J01CE02"},
+        "penicillin", "penicillin [gv]", "benzylpenicillin", "phenoxymethylpenicillin",
+    ),  # fmt: skip
+)
+
+DRUG_BY_RXNORM: dict[str, str] = {code: drug.key for drug in DRUGS for code in drug.rxnorm}
+DRUG_BY_ATC: dict[str, str] = {code: drug.key for drug in DRUGS for code in drug.atc}
+
+
+# --- conditions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConditionTerms:
+    """How one ClinicalCondition category is recognised on a Condition.
+
+    ICD-10 entries are prefixes without the dot ('I26' covers I26.0…I26.99). ``past_icd10``
+    are 'personal history of' codes: the record says the event happened, not that it is going
+    on, so the condition is mapped with active=False whatever its clinicalStatus.
+    """
+
+    category: str
+    snomed: frozenset[str] = frozenset()
+    icd10: tuple[str, ...] = ()
+    icd10_excluded: tuple[str, ...] = ()
+    past_icd10: tuple[str, ...] = ()
+    text: re.Pattern[str] | None = None
+
+
+def _condition(
+    category: str,
+    *,
+    snomed: set[str] | None = None,
+    icd10: tuple[str, ...] = (),
+    excluded: tuple[str, ...] = (),
+    past: tuple[str, ...] = (),
+    text: tuple[str, ...] = (),
+) -> ConditionTerms:
+    def bare(codes: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(code.replace(".", "").upper() for code in codes)
+
+    return ConditionTerms(
+        category=category,
+        snomed=frozenset(snomed or ()),
+        icd10=bare(icd10),
+        icd10_excluded=bare(excluded),
+        past_icd10=bare(past),
+        text=words(*text) if text else None,
+    )
+
+
+# Infections (ICD-10 chapter I and the common acute infections elsewhere), shared by
+# active-infection and infection-history.
+_INFECTION_ICD10 = (
+    "A", "B0", "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8",
+    "J09", "J10", "J11", "J12", "J13", "J14", "J15", "J16", "J17", "J18", "J20", "J21", "J22",
+    "N39.0", "L03", "R65.2", "K65.0", "M86",
+)  # fmt: skip
+_INFECTION_SNOMED = {"40733004", "233604007", "91302008", "68566005", "128045006"}
+_INFECTION_TEXT = (
+    "infection", "pneumonia", "sepsis", "septic", "bacteraemia", "bacteremia", "cellulitis",
+    "herpes zoster", "shingles", "influenza", "covid 19", "osteomyelitis", "urinary tract infection",
+)  # fmt: skip
+
+CONDITIONS: tuple[ConditionTerms, ...] = (
+    _condition(
+        "multiple-myeloma",
+        snomed={"109989006"},
+        icd10=("C90.0",),
+        text=("multiple myeloma", "plasma cell myeloma", "myelomatosis", "myeloma"),
+    ),
+    # Dependence on dialysis (Z99.2), encounters for dialysis (Z49), SNOMED 105502003.
+    _condition(
+        "dialysis",
+        snomed={"105502003"},
+        icd10=("Z99.2", "Z49"),
+        text=("dialysis", "haemodialysis", "hemodialysis", "on hd", "capd"),
+    ),
+    _condition(
+        "esrd",
+        snomed={"46177005", "433146000"},
+        icd10=("N18.6", "N18.5"),
+        text=("end stage renal disease", "end stage kidney disease", "esrd", "eskd", "ckd stage 5", "ckd 5"),
+    ),
+    _condition(
+        "ckd",
+        snomed={"709044004", "431855005", "431856006", "433144002", "431857002", "433146000", "46177005", "90688005"},
+        icd10=("N18", "I12", "I13"),
+        text=("chronic kidney disease", "chronic renal disease", "chronic renal failure", "chronic renal insufficiency", "ckd"),
+    ),  # fmt: skip
+    _condition(
+        "renal-failure",
+        snomed={"14669001", "42399005", "90688005"},
+        icd10=("N17", "N19"),
+        text=(
+            "renal failure", "kidney failure", "acute kidney injury", "aki", "renal insufficiency",
+            "cast nephropathy", "myeloma kidney",
+        ),
+    ),  # fmt: skip
+    _condition(
+        "dvt",
+        snomed={"128053003", "404223003"},
+        # I80/I82 are venous thromboses; the superficial ones and migratory thrombophlebitis
+        # are not deep vein thrombosis.
+        icd10=("I80", "I82"),
+        excluded=("I80.0", "I82.1", "I82.61", "I82.71", "I82.81"),
+        text=("deep vein thrombosis", "deep venous thrombosis", "dvt"),
+    ),
+    _condition(
+        "pe",
+        snomed={"59282003"},
+        icd10=("I26",),
+        past=("Z86.711",),
+        text=("pulmonary embolism", "pulmonary thromboembolism"),
+    ),
+    _condition(
+        "vte",
+        snomed={"429098002"},
+        past=("Z86.718",),
+        text=("venous thromboembolism", "vte", "venous thrombosis"),
+    ),
+    _condition(
+        "heart-failure",
+        snomed={"84114007", "42343007"},
+        icd10=("I50", "I11.0", "I13.0", "I13.2"),
+        text=("heart failure", "cardiac failure", "chf", "hfref", "hfpef"),
+    ),
+    _condition(
+        "pulmonary-disease",
+        snomed={"13645005", "195967001"},
+        icd10=("J41", "J42", "J43", "J44", "J45", "J47", "J84", "J96"),
+        text=(
+            "copd", "chronic obstructive pulmonary disease", "chronic obstructive lung disease",
+            "asthma", "emphysema", "interstitial lung disease", "pulmonary fibrosis", "bronchiectasis",
+            "chronic bronchitis", "respiratory failure",
+        ),
+    ),  # fmt: skip
+    _condition("active-infection", snomed=_INFECTION_SNOMED, icd10=_INFECTION_ICD10, text=_INFECTION_TEXT),
+    _condition(
+        "infection-history",
+        snomed=_INFECTION_SNOMED,
+        icd10=_INFECTION_ICD10 + ("Z86.1", "Z87.01"),
+        text=_INFECTION_TEXT + ("history of infections?", "recurrent infections?"),
+    ),
+    _condition(
+        "arterial-thromboembolism",
+        snomed={"22298006", "230690007"},
+        icd10=("I21", "I22", "I63", "I74"),
+        text=(
+            "myocardial infarction", "stroke", "cerebral infarction", "arterial thrombosis",
+            "arterial embolism", "arterial thromboembolism",
+        ),
+    ),  # fmt: skip
+    _condition(
+        "thrombophilia",
+        snomed={"234467004"},
+        icd10=("D68.5", "D68.6"),
+        text=(
+            "thrombophilia", "factor v leiden", "prothrombin gene mutation", "antiphospholipid",
+            "lupus anticoagulant", "protein [cs] deficiency", "antithrombin deficiency",
+        ),
+    ),  # fmt: skip
+    _condition(
+        "immobilization",
+        icd10=("Z74.0",),
+        text=("immobili[sz]ation", "immobili[sz]ed", "immobile", "immobility", "bedridden", "bedbound", "bed bound", "bed confinement"),
+    ),  # fmt: skip
+    _condition(
+        "pregnancy",
+        snomed={"77386006"},
+        icd10=("O", "Z33.1", "Z34", "Z3A"),
+        # The puerperium (O85-O92) and late effects (O94) are after the pregnancy.
+        excluded=("O85", "O86", "O87", "O88", "O89", "O90", "O91", "O92", "O94"),
+        text=("pregnant", "pregnancy"),
+    ),
+    _condition(
+        "heavy-marrow-infiltration",
+        text=(
+            r"(?:heavy|extensive|massive|diffuse|high|marked|severe) (?:bone )?marrow (?:infiltration|involvement|plasmacytosis)",
+            r"(?:bone )?marrow (?:infiltration|replacement) (?:by|with) (?:myeloma|plasma cells)",
+            r"packed marrow",
+        ),
+    ),
+    _condition(
+        "aggressive-disease",
+        icd10=("C90.1",),
+        text=(
+            r"aggressive (?:myeloma|disease|relapse)", "rapidly progressive", "extramedullary",
+            "plasma cell leuka?emia",
+        ),
+    ),  # fmt: skip
+    _condition(
+        "spinal-cord-compression",
+        icd10=("G95.2",),
+        text=("spinal cord compression", "cord compression", "mscc"),
+    ),
+    _condition(
+        "hypercalcemia",
+        snomed={"66931009"},
+        icd10=("E83.52",),
+        text=("hypercalca?emia",),
+    ),
+    _condition("bone-pain", snomed={"12584003"}, text=("bone pain", "ostealgia", "ossalgia", "osteodynia")),
+    _condition(
+        "neutropenia-history",
+        snomed={"165517008", "409089005"},
+        icd10=("D70",),
+        text=("neutropenia", "neutropenic", "agranulocytosis"),
+    ),
+    _condition(
+        "pelvic-hip-femur-fracture",
+        snomed={"5913000", "71620000"},
+        icd10=("S72", "S32.1", "S32.2", "S32.3", "S32.4", "S32.5", "S32.6", "S32.8", "S32.9"),
+        text=(
+            r"(?:hip|femu?r|femoral|pelvic|pelvis|acetabular|sacral) fracture",
+            r"fracture of (?:the )?(?:left |right )?(?:hip|femur|neck of femur|pelvis|acetabulum|sacrum)",
+        ),
+    ),
+    _condition(
+        "central-venous-catheter",
+        icd10=("Z45.2",),
+        text=(
+            "central venous catheter", "central line", "cvc", "picc", "hickman", "port a cath",
+            "portacath", "tunnell?ed (?:line|catheter)", "implanted port", "chemoport",
+        ),
+    ),  # fmt: skip
+    _condition(
+        "disease-progression",
+        text=("disease progression", "progressive disease", r"progression of (?:myeloma|disease)"),
+    ),
+    _condition(
+        "asian-ethnicity",
+        text=(
+            r"(?:east |south |southeast )?asian (?:ethnicity|ethnic origin|race|descent|origin|ancestry)",
+            r"(?:ethnicity|race)\W+(?:east )?asian",
+            r"(?:korean|chinese|japanese|vietnamese|taiwanese|filipino|thai) (?:ethnicity|ethnic origin|race|descent|origin|ancestry)",
+        ),
+    ),
+)
+
+# US Core race extension: OMB category 2028-9 is Asian.
+US_CORE_RACE_URL = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
+OMB_RACE_SYSTEM = "urn:oid:2.16.840.1.113883.6.238"
+OMB_ASIAN = "2028-9"
+
+
+# --- procedures ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcedureTerms:
+    category: str
+    snomed: frozenset[str] = frozenset()
+    cpt: frozenset[str] = frozenset()
+    icd10_pcs: frozenset[str] = frozenset()
+    text: re.Pattern[str] | None = None
+
+
+PROCEDURES: tuple[ProcedureTerms, ...] = (
+    ProcedureTerms(
+        "dialysis",
+        # hemodialysis, renal dialysis, peritoneal dialysis, dialysis procedure
+        snomed=frozenset({"302497006", "265764009", "71192002", "108241001"}),
+        # hemodialysis with one / repeated evaluations; other dialysis (peritoneal) likewise
+        cpt=frozenset({"90935", "90937", "90945", "90947"}),
+        # urinary filtration (hemodialysis) intermittent <6 h/day, prolonged intermittent,
+        # continuous; peritoneal dialysis (irrigation of peritoneal cavity with dialysate)
+        icd10_pcs=frozenset({"5A1D70Z", "5A1D80Z", "5A1D90Z", "3E1M39Z"}),
+        text=words("dialysis", "ha?emodialysis", "ha?emodiafiltration", "hemofiltration", "crrt", "capd"),
+    ),
+    ProcedureTerms(
+        "asct",
+        snomed=frozenset({"709115004"}),
+        cpt=frozenset({"38241"}),
+        text=words(
+            "asct", "auto sct", "autosct", "auto hsct",
+            "autologous (?:peripheral blood )?(?:ha?ematopoietic )?(?:stem cell|progenitor cell|bone marrow|hsc|pbsc)",
+            r"autologous transplant(?:ation)?",
+        ),
+    ),
+)
+
+
+# --- routes -------------------------------------------------------------------------------
+
+ROUTE_BY_SNOMED: dict[str, str] = {
+    "26643006": "oral",
+    "34206005": "subcutaneous",
+    "47625008": "intravenous",
+}
+ROUTE_BY_EDQM: dict[str, str] = {
+    "20053000": "oral",
+    "20066000": "subcutaneous",
+    "20045000": "intravenous",
+}
+ROUTE_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("oral", words(r"p\.?o\.?", "oral", "orally", "by mouth", "per os", "swallow")),
+    ("subcutaneous", words(r"s\.?c\.?", "subcut", "subcutaneous", "subcutaneously", "sub q", "subq", "sq")),
+    ("intravenous", words(r"i\.?v\.?", "intravenous", "intravenously", "ivpb", "iv push", "iv infusion")),
+)

@@ -1,0 +1,52 @@
+"""Validation with fhir.resources (R4B models, which read R4 JSON for these resources).
+
+Validation is the slow step (about 100 µs per Observation, DESIGN.md "Measured facts"), so the
+mappers call it only on resources already chosen by code and date. A resource that fails is
+reported, never raised: one malformed lab result must not take the whole hook call down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.medication import Medication
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.procedure import Procedure
+from pydantic import ValidationError
+
+from fhir_mappings.fhir_json import JsonObject
+
+MODELS: dict[str, Any] = {
+    "Condition": Condition,
+    "Medication": Medication,
+    "MedicationRequest": MedicationRequest,
+    "Observation": Observation,
+    "Patient": Patient,
+    "Procedure": Procedure,
+}
+
+
+def describe(resource: JsonObject) -> str:
+    """'Observation/r9' (or 'an Observation' without an id) for notes."""
+    kind = str(resource.get("resourceType", "resource"))
+    resource_id = resource.get("id")
+    return f"{kind}/{resource_id}" if isinstance(resource_id, str) and resource_id else f"a {kind}"
+
+
+def validation_problem(resource: JsonObject) -> str | None:
+    """None when the resource is valid FHIR, else a one-line note of why not."""
+    model = MODELS.get(str(resource.get("resourceType")))
+    if model is None:
+        return None
+    try:
+        model.model_validate(resource)
+    except ValidationError as error:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ())) or "resource"
+        return f"{describe(resource)} is not valid FHIR R4 ({where}: {first.get('msg', 'invalid')}); not used"
+    except Exception as error:  # fhir.resources raises its own errors for some shapes
+        return f"{describe(resource)} is not valid FHIR R4 ({type(error).__name__}); not used"
+    return None

@@ -1,0 +1,78 @@
+"""Fetching what the client did not prefetch: parallel, bounded, token-safe."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import requests
+
+from sandbox.catalogue import fhir_resources, hook_request
+from sandbox.fhir_server import StandInFhirServer
+from service.settings import Settings
+
+TOKEN = "very-secret-access-token"
+
+
+def fetching_request(slug: str, base_url: str) -> dict:
+    request = hook_request(slug, "order-select")
+    del request["prefetch"]
+    request["fhirServer"] = base_url
+    request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
+                                    "scope": "patient/*.read", "subject": "lenadex"}
+    return request
+
+
+def call(base: str, body: dict) -> requests.Response:
+    return requests.post(f"{base}/cds-services/lenalidomide-order-select", json=body, timeout=30)
+
+
+def test_keys_are_fetched_in_parallel(live_service):
+    stand_in = StandInFhirServer(fhir_resources("moderate-renal"), delay_seconds=0.2)
+    fhir = stand_in.start()
+    try:
+        assert call(live_service.base_url, fetching_request("moderate-renal", fhir.base_url)).status_code == 200
+    finally:
+        fhir.stop()
+    assert stand_in.max_in_flight >= 3, "the five prefetch keys should be fetched side by side"
+
+
+def test_a_hanging_server_ends_within_the_budget_with_412(start_service, tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.sqlite3'}",
+                        fetch_timeout_seconds=0.5, fetch_budget_seconds=1.0)
+    service = start_service(settings)
+    fhir = StandInFhirServer(fhir_resources("moderate-renal"), fault="hang", fault_paths=("/Condition",)).start()
+    try:
+        started = time.monotonic()
+        response = call(service.base_url, fetching_request("moderate-renal", fhir.base_url))
+        elapsed = time.monotonic() - started
+    finally:
+        fhir.stop()
+    assert response.status_code == 412
+    assert "conditions" in response.json()["issue"][0]["diagnostics"]
+    assert elapsed < 5.0, "the answer must not wait for the hanging server"
+
+
+def test_paging_that_loops_is_cut_off(live_service):
+    stand_in = StandInFhirServer(fhir_resources("moderate-renal"), page_size=1, fault="loop-paging",
+                                 fault_paths=("/Condition",))
+    fhir = stand_in.start()
+    try:
+        response = call(live_service.base_url, fetching_request("moderate-renal", fhir.base_url))
+    finally:
+        fhir.stop()
+    assert response.status_code == 200
+    condition_pages = [r for r in stand_in.requests_seen if r["path"] == "/Condition"]
+    assert 1 <= len(condition_pages) <= Settings().fetch_max_pages
+
+
+def test_the_token_is_never_logged(live_service, caplog):
+    caplog.set_level(logging.DEBUG)
+    fhir = StandInFhirServer(fhir_resources("moderate-renal"), fault="status-401").start()
+    try:
+        response = call(live_service.base_url, fetching_request("moderate-renal", fhir.base_url))
+    finally:
+        fhir.stop()
+    assert response.status_code == 412
+    assert TOKEN not in caplog.text
+    assert TOKEN not in response.text
