@@ -44,7 +44,9 @@ def read_demographics(record: PatientRecord, patient_id: str) -> Demographics:
     found.sex = SEXES.get(gender) if isinstance(gender, str) else None
     if _asian_race(patient):
         found.conditions.append(
-            ClinicalCondition(category="asian-ethnicity", display="Asian (race recorded on the Patient)", code=OMB_ASIAN)
+            ClinicalCondition(
+                category="asian-ethnicity", display="Asian (race recorded on the Patient)", code=OMB_ASIAN
+            )
         )
     return found
 
@@ -59,7 +61,9 @@ def _birth_date(patient: JsonObject, problems: list[str]) -> date | None:
     if parsed.precision in ("year", "month"):
         # Age is still close enough for the rules' bands, but the card should say it is
         # reckoned from the first day of the year (or month).
-        problems.append(f"birth date only to the {parsed.precision} ({parsed.text}); age reckoned from {parsed.start}")
+        problems.append(
+            f"birth date only to the {parsed.precision} ({parsed.text}); age reckoned from {parsed.start}"
+        )
     return parsed.start
 
 

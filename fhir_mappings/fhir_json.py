@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,6 +30,12 @@ def objects(value: Any) -> list[JsonObject]:
     return [item for item in as_list(value) if isinstance(item, dict)]
 
 
+def code_value(value: Any) -> str | None:
+    """A code element as a string, or None for anything else (a list, an object, a number):
+    safe to test against a set, which an unhashable list is not."""
+    return value if isinstance(value, str) else None
+
+
 def text_value(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
@@ -47,7 +53,7 @@ def codings(concept: Any) -> list[JsonObject]:
 
 def coded(coding: JsonObject, systems: frozenset[str]) -> str | None:
     """The code of a coding when its system is one of ``systems``."""
-    if coding.get("system") in systems:
+    if code_value(coding.get("system")) in systems:
         return text_value(coding.get("code"))
     return None
 
@@ -153,11 +159,11 @@ def parse_time(value: Any) -> FhirTime | None:
                 + zone.replace("Z", "+00:00")
             )
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
-            instant = moment.astimezone(timezone.utc)
+                moment = moment.replace(tzinfo=UTC)
+            instant = moment.astimezone(UTC)
             precision = "time"
         else:
-            instant = datetime(start.year, start.month, start.day, tzinfo=timezone.utc)
+            instant = datetime(start.year, start.month, start.day, tzinfo=UTC)
             precision = "day" if match["day"] else "month" if match["month"] else "year"
     except ValueError:
         return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from decimal import Decimal
 
 from rules.model import Measurement
@@ -22,6 +22,7 @@ from rules.model import Measurement
 from fhir_mappings.fhir_json import (
     FhirTime,
     JsonObject,
+    code_value,
     codings,
     coded,
     concept_label,
@@ -32,7 +33,7 @@ from fhir_mappings.fhir_json import (
     reference_key,
     text_value,
 )
-from fhir_mappings.record import PatientRecord, other_patient
+from fhir_mappings.record import PatientRecord
 from fhir_mappings.terminology import (
     ECOG,
     ECOG_ANSWERS,
@@ -45,7 +46,7 @@ from fhir_mappings.terminology import (
     LabKind,
 )
 from fhir_mappings.units import quantity_unit, quantity_unit_text, rules_unit, to_rules_unit
-from fhir_mappings.validation import describe, validation_problem
+from fhir_mappings.validation import validation_problem
 
 USABLE_STATUSES = frozenset({"final", "amended", "corrected"})
 # Statuses worth telling the clinician about: a result exists but is not (yet) final.
@@ -56,7 +57,7 @@ HISTORY_KINDS = {"anc": "anc_history", "platelets": "platelet_history", "creatin
 HISTORY_LENGTH = 20
 NOTES_PER_KIND = 3
 
-_NEVER = datetime.min.replace(tzinfo=timezone.utc)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class LabResults:
 def read_measurements(record: PatientRecord, patient_id: str) -> LabResults:
     results = LabResults()
     by_kind: dict[str, list[Candidate]] = {kind.name: [] for kind in LAB_KINDS}
-    for candidate in _candidates(record, patient_id, results.problems):
+    for candidate in _candidates(record, patient_id):
         by_kind[candidate.kind.name].append(candidate)
 
     validated: dict[int, str | None] = {}
@@ -98,17 +99,17 @@ def read_measurements(record: PatientRecord, patient_id: str) -> LabResults:
 # --- choosing candidates from raw JSON ------------------------------------------------------
 
 
-def _candidates(record: PatientRecord, patient_id: str, problems: list[str]) -> Iterator[Candidate]:
+def _candidates(record: PatientRecord, patient_id: str) -> Iterator[Candidate]:
     parent_times = _times_from_parents(record)
     for resource in record.of_type("Observation"):
         parts = [(resource, _lab_kind(resource.get("code")))]
-        parts += [(component, _lab_kind(component.get("code"))) for component in objects(resource.get("component"))]
+        parts += [
+            (component, _lab_kind(component.get("code"))) for component in objects(resource.get("component"))
+        ]
         matched = [(part, found) for part, found in parts if found is not None]
         if not matched:
             continue
-        someone_else = other_patient(resource, patient_id)
-        if someone_else is not None:
-            problems.append(f"{describe(resource)} is about Patient/{someone_else}, not this patient; not used")
+        if not record.is_about(resource, patient_id):
             continue
         time = _effective_time(resource, parent_times.get(PatientRecord.key_of(resource) or ""))
         released = parse_time(resource.get("issued"))
@@ -195,7 +196,7 @@ def _usable_values(kind: LabKind, candidates: list[Candidate], validated: dict[i
     limit = HISTORY_LENGTH if kind.name in HISTORY_KINDS else 1
     undated = [c for c in candidates if c.time is None or c.time.day is None]
     for candidate in undated:
-        if candidate.resource.get("status") in USABLE_STATUSES:
+        if code_value(candidate.resource.get("status")) in USABLE_STATUSES:
             found.note(_undated_note(candidate))
     dated = [c for c in candidates if c.time is not None and c.time.day is not None]
     # Newest first; at the same moment the later-issued (e.g. a correction) first.
@@ -237,7 +238,7 @@ def _measurement(candidate: Candidate, found: _Found, validated: dict[int, str |
     assert candidate.time is not None and candidate.time.day is not None
     label = candidate.kind.label
     day = candidate.time.day
-    status = candidate.resource.get("status")
+    status = code_value(candidate.resource.get("status"))
     if status not in USABLE_STATUSES:
         if status in PENDING_STATUSES:
             found.note(f"{label}{_shown_value(candidate.part)} on {day} is {status}, not final; not used")
@@ -272,7 +273,7 @@ def _quantity(candidate: Candidate, found: _Found) -> Measurement | None:
         found.note(f"{label} on {day} has no value; not used")
         return None
     comparator = quantity.get("comparator")
-    if comparator is not None and comparator not in COMPARATORS:
+    if comparator is not None and code_value(comparator) not in COMPARATORS:
         found.note(f"{label} {comparator}{number_text(value)} on {day} has an unusable comparator; not used")
         return None
     unit = quantity_unit(quantity)
@@ -289,7 +290,13 @@ def _quantity(candidate: Candidate, found: _Found) -> Measurement | None:
     if converted < 0:
         found.note(f"{label} {number_text(value)} {unit} on {day} is negative; not used")
         return None
-    return _made(candidate, converted, rules_unit(candidate.kind.name), comparator, _shown_value(candidate.part).strip())
+    return _made(
+        candidate,
+        converted,
+        rules_unit(candidate.kind.name),
+        comparator,
+        _shown_value(candidate.part).strip(),
+    )
 
 
 def _ecog(candidate: Candidate, found: _Found) -> Measurement | None:
@@ -303,7 +310,7 @@ def _ecog(candidate: Candidate, found: _Found) -> Measurement | None:
     elif isinstance(part.get("valueCodeableConcept"), dict):
         for coding in codings(part["valueCodeableConcept"]):
             code = text_value(coding.get("code"))
-            if code in ECOG_ANSWERS and coding.get("system") in (LOINC_SYSTEMS | {None}):
+            if code in ECOG_ANSWERS and code_value(coding.get("system")) in (LOINC_SYSTEMS | {None}):
                 grade = Decimal(ECOG_ANSWERS[code])
                 break
     elif isinstance(part.get("valueString"), str):
@@ -320,7 +327,7 @@ def _pregnancy_status(candidate: Candidate, found: _Found) -> Measurement | None
     concept = candidate.part.get("valueCodeableConcept")
     for coding in codings(concept):
         code = text_value(coding.get("code"))
-        if code in PREGNANCY_ANSWERS and coding.get("system") in (LOINC_SYSTEMS | SNOMED_SYSTEMS):
+        if code in PREGNANCY_ANSWERS and code_value(coding.get("system")) in (LOINC_SYSTEMS | SNOMED_SYSTEMS):
             return _made(candidate, PREGNANCY_ANSWERS[code], "", None, concept_label(concept) or code)
     found.note(f"pregnancy status on {day} is neither 'pregnant' nor 'not pregnant'; not used")
     return None

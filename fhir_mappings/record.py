@@ -7,6 +7,7 @@ resources up by type, or by the reference another resource uses for them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -36,6 +37,7 @@ class PatientRecord:
     def __init__(self, resources: Iterable[Any]) -> None:
         self._by_type: dict[str, list[JsonObject]] = {}
         self._by_reference: dict[str, JsonObject] = {}
+        self._foreign: Counter[tuple[str, str]] = Counter()
         for resource, full_url in flatten(list(resources)):
             kind = str(resource["resourceType"])
             key = self.key_of(resource)
@@ -69,12 +71,20 @@ class PatientRecord:
             found = self._by_reference.get(key) if key else None
         return found
 
+    def is_about(self, resource: JsonObject, patient_id: str) -> bool:
+        """False when a resource says it is about another patient (and counts it for a note).
 
-def other_patient(resource: JsonObject, patient_id: str) -> str | None:
-    """The other patient's id when a resource says it is about someone else.
+        The prefetch is patient-scoped, so this should not happen; if it does, using another
+        patient's creatinine for a dose is the worst mistake the service could make.
+        """
+        subject = referenced_patient(resource)
+        if subject is None or subject == patient_id:
+            return True
+        self._foreign[(str(resource.get("resourceType")), subject)] += 1
+        return False
 
-    The prefetch is patient-scoped, so this should not happen; if it does, using another
-    patient's creatinine for a dose is the worst mistake the service could make.
-    """
-    subject = referenced_patient(resource)
-    return subject if subject is not None and subject != patient_id else None
+    def other_patient_notes(self) -> list[str]:
+        return [
+            f"{count} {kind}{'s' if count > 1 else ''} about Patient/{subject}, not this patient; not used"
+            for (kind, subject), count in self._foreign.items()
+        ]

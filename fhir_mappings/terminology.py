@@ -150,7 +150,9 @@ DRUGS: tuple[DrugTerms, ...] = (
         # ingredient; capsule products (SCD) and Revlimid 25 mg (SBD) from CODES.md
         {"342369", "1242231", "602910", "602912", "643712", "643720", "1428947", "643722"},
         {"L04AX04"},
-        "lenalidomide?", "revlimid", "lenangio",
+        "lenalidomide?",
+        "revlimid",
+        "lenangio",
     ),
     _drug("dexamethasone", {"3264"}, {"H02AB02"}, "dexamethasone?", "decadron", "dexamethason"),
     _drug("bortezomib", {"358258"}, {"L01XG01", "L01XX32"}, "bortezomib", "velcade"),
@@ -173,37 +175,69 @@ DRUGS: tuple[DrugTerms, ...] = (
     _drug("heparin", {"5224"}, {"B01AB01"}, "heparin"),
     _drug("warfarin", {"11289"}, {"B01AA03"}, "warfarin", "coumadin", "jantoven", "marevan"),
     _drug(
-        "aspirin", {"1191"}, {"B01AC06", "N02BA01"},
-        "aspirin", "acetylsalicylic acid", "acetylsalicylate",
-    ),  # fmt: skip
+        "aspirin",
+        {"1191"},
+        {"B01AC06", "N02BA01"},
+        "aspirin",
+        "acetylsalicylic acid",
+        "acetylsalicylate",
+    ),
     _drug("rivaroxaban", {"1114195"}, {"B01AF01"}, "rivaroxaban", "xarelto"),
     _drug("apixaban", {"1364430"}, {"B01AF02"}, "apixaban", "eliquis"),
     _drug("dabigatran", {"1037042"}, {"B01AE07"}, "dabigatran", "pradaxa"),
     _drug("edoxaban", set(), {"B01AF03"}, "edoxaban", "savaysa", "lixiana"),
     _drug(
-        "pegfilgrastim", {"338036"}, {"L03AA13"},
-        "peg filgrastim", "pegfilgrastim", "neulasta", "fulphila", "udenyca", "ziextenzo",
-    ),  # fmt: skip
+        "pegfilgrastim",
+        {"338036"},
+        {"L03AA13"},
+        "peg filgrastim",
+        "pegfilgrastim",
+        "neulasta",
+        "fulphila",
+        "udenyca",
+        "ziextenzo",
+    ),
     _drug("filgrastim", {"68442"}, {"L03AA02"}, "filgrastim", "neupogen", "zarxio", "nivestym", "granix"),
     _drug("darbepoetin", {"283838"}, {"B03XA02"}, "darbepoetin", "aranesp"),
     _drug(
-        "epoetin", {"105694"}, {"B03XA01"},
-        "epoetin", "erythropoietin", "epogen", "procrit", "eprex", "retacrit",
-    ),  # fmt: skip
+        "epoetin",
+        {"105694"},
+        {"B03XA01"},
+        "epoetin",
+        "erythropoietin",
+        "epogen",
+        "procrit",
+        "eprex",
+        "retacrit",
+    ),
     _drug(
-        "trimethoprim-sulfamethoxazole", set(), {"J01EE01"},
+        "trimethoprim-sulfamethoxazole",
+        set(),
+        {"J01EE01"},
         r"trimethoprim\s*(?:[/\-+,]|and|&)\s*sulfamethoxazole",
         r"sulfamethoxazole\s*(?:[/\-+,]|and|&)\s*trimethoprim",
-        "co trimoxazole", "cotrimoxazole", "bactrim", "septra", r"tmp\s*[/\-]\s*smx", r"smx\s*[/\-]\s*tmp",
-    ),  # fmt: skip
+        "co trimoxazole",
+        "cotrimoxazole",
+        "bactrim",
+        "septra",
+        r"tmp\s*[/\-]\s*smx",
+        r"smx\s*[/\-]\s*tmp",
+    ),
     _drug("levofloxacin", {"82122"}, {"J01MA12"}, "levofloxacin", "levaquin", "cravit", "tavanic"),
     _drug("ciprofloxacin", {"2551"}, {"J01MA02"}, "ciprofloxacin", "cipro", "ciprobay", "ciproxin"),
     _drug("moxifloxacin", set(), {"J01MA14"}, "moxifloxacin", "avelox"),
-    _drug("amoxicillin", {"723"}, {"J01CA04", "J01CR02"}, "amoxicillin", "amoxycillin", "amoxil", "augmentin"),
     _drug(
-        "penicillin", set(), {"J01CE01", "J01CE02"},
-        "penicillin", "penicillin [gv]", "benzylpenicillin", "phenoxymethylpenicillin",
-    ),  # fmt: skip
+        "amoxicillin", {"723"}, {"J01CA04", "J01CR02"}, "amoxicillin", "amoxycillin", "amoxil", "augmentin"
+    ),
+    _drug(
+        "penicillin",
+        set(),
+        {"J01CE01", "J01CE02"},
+        "penicillin",
+        "penicillin [gv]",
+        "benzylpenicillin",
+        "phenoxymethylpenicillin",
+    ),
 )
 
 DRUG_BY_RXNORM: dict[str, str] = {code: drug.key for drug in DRUGS for code in drug.rxnorm}
@@ -287,19 +321,39 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
     ),
     _condition(
         "ckd",
-        snomed={"709044004", "431855005", "431856006", "433144002", "431857002", "433146000", "46177005", "90688005"},
+        snomed={
+            "709044004",
+            "431855005",
+            "431856006",
+            "433144002",
+            "431857002",
+            "433146000",
+            "46177005",
+            "90688005",
+        },
         icd10=("N18", "I12", "I13"),
-        text=("chronic kidney disease", "chronic renal disease", "chronic renal failure", "chronic renal insufficiency", "ckd"),
-    ),  # fmt: skip
+        text=(
+            "chronic kidney disease",
+            "chronic renal disease",
+            "chronic renal failure",
+            "chronic renal insufficiency",
+            "ckd",
+        ),
+    ),
     _condition(
         "renal-failure",
         snomed={"14669001", "42399005", "90688005"},
         icd10=("N17", "N19"),
         text=(
-            "renal failure", "kidney failure", "acute kidney injury", "aki", "renal insufficiency",
-            "cast nephropathy", "myeloma kidney",
+            "renal failure",
+            "kidney failure",
+            "acute kidney injury",
+            "aki",
+            "renal insufficiency",
+            "cast nephropathy",
+            "myeloma kidney",
         ),
-    ),  # fmt: skip
+    ),
     _condition(
         "dvt",
         snomed={"128053003", "404223003"},
@@ -333,11 +387,18 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
         snomed={"13645005", "195967001"},
         icd10=("J41", "J42", "J43", "J44", "J45", "J47", "J84", "J96"),
         text=(
-            "copd", "chronic obstructive pulmonary disease", "chronic obstructive lung disease",
-            "asthma", "emphysema", "interstitial lung disease", "pulmonary fibrosis", "bronchiectasis",
-            "chronic bronchitis", "respiratory failure",
+            "copd",
+            "chronic obstructive pulmonary disease",
+            "chronic obstructive lung disease",
+            "asthma",
+            "emphysema",
+            "interstitial lung disease",
+            "pulmonary fibrosis",
+            "bronchiectasis",
+            "chronic bronchitis",
+            "respiratory failure",
         ),
-    ),  # fmt: skip
+    ),
     _condition("active-infection", snomed=_INFECTION_SNOMED, icd10=_INFECTION_ICD10, text=_INFECTION_TEXT),
     _condition(
         "infection-history",
@@ -350,24 +411,42 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
         snomed={"22298006", "230690007"},
         icd10=("I21", "I22", "I63", "I74"),
         text=(
-            "myocardial infarction", "stroke", "cerebral infarction", "arterial thrombosis",
-            "arterial embolism", "arterial thromboembolism",
+            "myocardial infarction",
+            "stroke",
+            "cerebral infarction",
+            "arterial thrombosis",
+            "arterial embolism",
+            "arterial thromboembolism",
         ),
-    ),  # fmt: skip
+    ),
     _condition(
         "thrombophilia",
         snomed={"234467004"},
         icd10=("D68.5", "D68.6"),
         text=(
-            "thrombophilia", "factor v leiden", "prothrombin gene mutation", "antiphospholipid",
-            "lupus anticoagulant", "protein [cs] deficiency", "antithrombin deficiency",
+            "thrombophilia",
+            "factor v leiden",
+            "prothrombin gene mutation",
+            "antiphospholipid",
+            "lupus anticoagulant",
+            "protein [cs] deficiency",
+            "antithrombin deficiency",
         ),
-    ),  # fmt: skip
+    ),
     _condition(
         "immobilization",
         icd10=("Z74.0",),
-        text=("immobili[sz]ation", "immobili[sz]ed", "immobile", "immobility", "bedridden", "bedbound", "bed bound", "bed confinement"),
-    ),  # fmt: skip
+        text=(
+            "immobili[sz]ation",
+            "immobili[sz]ed",
+            "immobile",
+            "immobility",
+            "bedridden",
+            "bedbound",
+            "bed bound",
+            "bed confinement",
+        ),
+    ),
     _condition(
         "pregnancy",
         snomed={"77386006"},
@@ -379,7 +458,8 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
     _condition(
         "heavy-marrow-infiltration",
         text=(
-            r"(?:heavy|extensive|massive|diffuse|high|marked|severe) (?:bone )?marrow (?:infiltration|involvement|plasmacytosis)",
+            r"(?:heavy|extensive|massive|diffuse|high|marked|severe) (?:bone )?marrow "
+            r"(?:infiltration|involvement|plasmacytosis)",
             r"(?:bone )?marrow (?:infiltration|replacement) (?:by|with) (?:myeloma|plasma cells)",
             r"packed marrow",
         ),
@@ -388,10 +468,12 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
         "aggressive-disease",
         icd10=("C90.1",),
         text=(
-            r"aggressive (?:myeloma|disease|relapse)", "rapidly progressive", "extramedullary",
+            r"aggressive (?:myeloma|disease|relapse)",
+            "rapidly progressive",
+            "extramedullary",
             "plasma cell leuka?emia",
         ),
-    ),  # fmt: skip
+    ),
     _condition(
         "spinal-cord-compression",
         icd10=("G95.2",),
@@ -423,10 +505,18 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
         "central-venous-catheter",
         icd10=("Z45.2",),
         text=(
-            "central venous catheter", "central line", "cvc", "picc", "hickman", "port a cath",
-            "portacath", "tunnell?ed (?:line|catheter)", "implanted port", "chemoport",
+            "central venous catheter",
+            "central line",
+            "cvc",
+            "picc",
+            "hickman",
+            "port a cath",
+            "portacath",
+            "tunnell?ed (?:line|catheter)",
+            "implanted port",
+            "chemoport",
         ),
-    ),  # fmt: skip
+    ),
     _condition(
         "disease-progression",
         text=("disease progression", "progressive disease", r"progression of (?:myeloma|disease)"),
@@ -436,7 +526,8 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
         text=(
             r"(?:east |south |southeast )?asian (?:ethnicity|ethnic origin|race|descent|origin|ancestry)",
             r"(?:ethnicity|race)\W+(?:east )?asian",
-            r"(?:korean|chinese|japanese|vietnamese|taiwanese|filipino|thai) (?:ethnicity|ethnic origin|race|descent|origin|ancestry)",
+            r"(?:korean|chinese|japanese|vietnamese|taiwanese|filipino|thai) "
+            r"(?:ethnicity|ethnic origin|race|descent|origin|ancestry)",
         ),
     ),
 )
@@ -476,8 +567,12 @@ PROCEDURES: tuple[ProcedureTerms, ...] = (
         snomed=frozenset({"709115004"}),
         cpt=frozenset({"38241"}),
         text=words(
-            "asct", "auto sct", "autosct", "auto hsct",
-            "autologous (?:peripheral blood )?(?:ha?ematopoietic )?(?:stem cell|progenitor cell|bone marrow|hsc|pbsc)",
+            "asct",
+            "auto sct",
+            "autosct",
+            "auto hsct",
+            "autologous (?:peripheral blood )?(?:ha?ematopoietic )?"
+            "(?:stem cell|progenitor cell|bone marrow|hsc|pbsc)",
             r"autologous transplant(?:ation)?",
         ),
     ),

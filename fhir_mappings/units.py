@@ -29,10 +29,13 @@ class RulesUnit:
     """Folded unit (see ``fold_unit``) → the factor that turns a value in it into ``unit``."""
 
 
+_SUPERSCRIPTS = str.maketrans({sup: f"^{digit}" for digit, sup in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")})
+
+
 def fold_unit(unit: str) -> str:
     """Fold the spellings of one unit together: 'x10^9/L', '10*9/L' and '10⁹/l' alike."""
-    folded = unit.strip().replace("µ", "u").replace("μ", "u").replace("²", "2").replace("³", "3")
-    folded = folded.replace("⁹", "^9").replace("×", "x")
+    folded = unit.strip().replace("µ", "u").replace("μ", "u").replace("×", "x")
+    folded = folded.translate(_SUPERSCRIPTS)  # '10³' → '10^3', 'm²' → 'm^2'
     folded = re.sub(r"\s+", "", folded).lower()
     folded = re.sub(r"^x(?=10)", "", folded)  # 'x10*9/L' is how UCUM's display writes 10*9/L
     folded = re.sub(r"10\^", "10*", folded)
@@ -84,13 +87,19 @@ RULES_UNITS: dict[str, RulesUnit] = {
             normalised=(
                 1,
                 (
-                    "mL/min/{1.73_m2}", "mL/min/1.73m2", "mL/min/1.73_m2", "mL/min/{1.73m2}",
-                    "mL/min/(1.73m2)", "mL/min/1.73m^2", "mL/min/1.73 m²", "mL/min/1.73m*2",
+                    "mL/min/{1.73_m2}",
+                    "mL/min/1.73m2",
+                    "mL/min/1.73_m2",
+                    "mL/min/{1.73m2}",
+                    "mL/min/(1.73m2)",
+                    "mL/min/1.73m^2",
+                    "mL/min/1.73 m²",
+                    "mL/min/1.73m*2",
                     "mL/min/1.73.m2",
                 ),
             )
         ),
-    ),  # fmt: skip
+    ),
     "anc": RulesUnit("/uL", _CELL_COUNT),
     "platelets": RulesUnit("/uL", _CELL_COUNT),
     "weight": RulesUnit(

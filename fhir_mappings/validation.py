@@ -44,9 +44,10 @@ def validation_problem(resource: JsonObject) -> str | None:
     try:
         model.model_validate(resource)
     except ValidationError as error:
-        first = error.errors()[0] if error.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ())) or "resource"
-        return f"{describe(resource)} is not valid FHIR R4 ({where}: {first.get('msg', 'invalid')}); not used"
+        details = error.errors()
+        where = ".".join(str(part) for part in details[0]["loc"]) if details else ""
+        why = details[0]["msg"] if details else "invalid"
+        return f"{describe(resource)} is not valid FHIR R4 ({where or 'resource'}: {why}); not used"
     except Exception as error:  # fhir.resources raises its own errors for some shapes
         return f"{describe(resource)} is not valid FHIR R4 ({type(error).__name__}); not used"
     return None

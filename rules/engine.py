@@ -21,7 +21,19 @@ from rules.model import (
     PatientSnapshot,
     Recommendation,
 )
+from rules.dexamethasone import dexamethasone_schedule
+from rules.hematologic_toxicity import neutropenia, thrombocytopenia
+from rules.indication import indication, korean_reimbursement
+from rules.infection import infection_prophylaxis, vaccination
+from rules.monitoring import (
+    blood_count_monitoring,
+    liver_thyroid_monitoring,
+    renal_improvement,
+    second_primary_malignancy,
+)
 from rules.starting_dose import lenalidomide_dose
+from rules.teratogenicity import teratogenicity
+from rules.vte_prophylaxis import venous_thromboembolism
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +41,7 @@ FamilyFunction = Callable[[PatientSnapshot, Evaluation, OrdersUnderReview], Iter
 
 ORDER_HOOKS: tuple[Hook, ...] = ("order-select", "order-sign")
 ALL_HOOKS: tuple[Hook, ...] = ("order-select", "order-sign", "patient-view")
+VIEW_HOOK: tuple[Hook, ...] = ("patient-view",)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,24 @@ FAMILIES: tuple[RuleFamily, ...] = (
          "R-RENAL-DIALYSIS", "R-CYTO-START", "R-AGE-NOREDUCE"),
         _starting_dose,
     ),
+    # During treatment: patient-view on lenalidomide; order hooks for a new cycle.
+    RuleFamily("neutropenia", ALL_HOOKS, ("R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME"), neutropenia),
+    RuleFamily("thrombocytopenia", ALL_HOOKS, ("R-PLT-LOW",), thrombocytopenia),
+    RuleFamily("dexamethasone schedule", ORDER_HOOKS, ("R-DEX-HIGH", "R-DEX-AGE"), dexamethasone_schedule),
+    RuleFamily(
+        "venous thromboembolism", ALL_HOOKS,
+        ("R-VTE-HIGH", "R-VTE-STANDARD", "R-VTE-NONE", "R-VTE-IMPEDE", "R-VTE-ACTIVE"),
+        venous_thromboembolism,
+    ),
+    RuleFamily("infection prophylaxis", ALL_HOOKS, ("R-INF-PROPH",), infection_prophylaxis),
+    RuleFamily("vaccination", ORDER_HOOKS, ("R-INF-VACCINE",), vaccination),
+    RuleFamily("teratogenicity", ALL_HOOKS, ("R-TERATO-F", "R-TERATO-M"), teratogenicity),
+    RuleFamily("blood count monitoring", VIEW_HOOK, ("R-MON-CBC",), blood_count_monitoring),
+    RuleFamily("liver and thyroid monitoring", VIEW_HOOK, ("R-MON-LFT-TFT",), liver_thyroid_monitoring),
+    RuleFamily("renal improvement", VIEW_HOOK, ("R-RENAL-IMPROVED", "R-CRCL-CG"), renal_improvement),
+    RuleFamily("second primary malignancy", VIEW_HOOK, ("R-SPM",), second_primary_malignancy),
+    RuleFamily("indication", ORDER_HOOKS, ("R-IND-PRIOR",), indication),
+    RuleFamily("Korean reimbursement", ORDER_HOOKS, ("R-REIMB-KR",), korean_reimbursement),
 )
 
 

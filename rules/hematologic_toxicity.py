@@ -218,7 +218,9 @@ def thrombocytopenia(
         return [_exact_count_needed("thrombocytopenia", "R-PLT-LOW", "platelet count", platelets)]
     if not low:
         return []
-    changes, step_text = step_down(snapshot, evaluation, orders)
+    # The guideline leaves the choice (transfusion, modification, discontinuation) to the
+    # clinician: the card names the lower step but proposes no order change of its own.
+    _, step_text = step_down(snapshot, evaluation, orders)
     return [Recommendation(
         rule_ids=("R-PLT-LOW",),
         concern="thrombocytopenia",
@@ -233,9 +235,6 @@ def thrombocytopenia(
         ),
         section=SECTION,
         inputs=(count_input("platelets", platelets),),
-        actions=tuple(changes),
-        selection="any",
-        dose=changes[0] if changes else None,
     )]
 
 
@@ -246,8 +245,9 @@ def step_down(
     under review, and the sentence explaining it.
 
     No update is proposed when kidney function is unknown (safety principle 1: the dose card
-    asks for it) or when the kidneys already call for a lower dose than the step (the dose
-    card's recommendation is then the lower one).
+    asks for it), or when the lenalidomide dose card already recommends as low or lower: with
+    ANC < 1,000/µL or platelets < 50,000/µL it takes the renal-tier dose one step lower
+    (R-CYTO-START), and two cards must not propose two different doses for one draft.
     """
     current = current_lenalidomide(snapshot)
     drafts = orders.lenalidomide
@@ -262,13 +262,17 @@ def step_down(
     text = f"one dose step lower: {describe(reference)} → **{describe(target)}**."
     if not drafts:
         return (), text + " Apply it to the next cycle's order."
+    if usable_count(snapshot.platelets, "platelets", evaluation) is None:
+        # No dose from an incomplete blood count: low platelets could call for less still.
+        return (), text + " No change is proposed without a current platelet count."
     renal = assess_renal_function(snapshot, evaluation)
     if isinstance(renal, RenalDataNeeded):
         return (), text + " No change is proposed until kidney function is known (see the lenalidomide dose card)."
-    renal_daily, target_daily = daily_mg(renal.tier.regimen), daily_mg(target)
-    if renal_daily is not None and target_daily is not None and renal_daily < target_daily:
-        return (), text + (f" Kidney function calls for a lower dose still ({describe(renal.tier.regimen)}): "
-                           "see the lenalidomide dose card.")
+    dose_card = one_step_lower(renal.tier.regimen) or renal.tier.regimen
+    card_daily, target_daily = daily_mg(dose_card), daily_mg(target)
+    if card_daily is not None and target_daily is not None and card_daily <= target_daily:
+        return (), text + (f" The lenalidomide dose card (kidney function and cytopenia) already "
+                           f"recommends {describe(dose_card)}.")
     changes = []
     for draft in drafts:
         ordered = daily_mg(draft.regimen)

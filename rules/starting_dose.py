@@ -108,6 +108,17 @@ def _dose_for_order(
             "and give G-CSF for neutropenia and/or platelet transfusion as needed."
         )
         if lower is None:
+            # The renal-tier dose stays the ceiling: a draft above it is still brought down to
+            # it (without this, cytopenia on dialysis left a 25 mg draft unchanged).
+            ceiling = None
+            if not same_dose_and_frequency(order.regimen, target):
+                ceiling = DoseChange(
+                    order_id=order.id,
+                    drug="lenalidomide",
+                    regimen=target,
+                    label=f"Change to lenalidomide {describe(target)} (the lowest step)",
+                    description=f"Lenalidomide {ordered} → {describe(target)}",
+                )
             return Recommendation(
                 rule_ids=tuple(rule_ids),
                 concern="lenalidomide-dose",
@@ -117,10 +128,13 @@ def _dose_for_order(
                 rationale=tuple(rationale) + (
                     "The dose ladder ends at 5 mg: consider delaying or discontinuing "
                     "lenalidomide and discuss with a myeloma specialist.",
-                    f"Ordered: lenalidomide {ordered}.",
+                    f"Ordered: lenalidomide {ordered}."
+                    + (f" If it is given, at most **{describe(target)}**." if ceiling else ""),
                 ),
                 section=section,
                 inputs=tuple(inputs),
+                actions=(ceiling,) if ceiling else (),
+                dose=ceiling,
             )
         target = lower
 

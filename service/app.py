@@ -1,27 +1,38 @@
-"""The Flask application: discovery, hook calls, the rule catalogue, health.
+"""The Flask application: discovery, hook calls, feedback, the rule catalogue, health, metrics.
 
 Application factory: ``create_app(settings)``; everything the routes need hangs off the app
 (settings, store), so tests can build as many independent apps as they like.
+
+Every request is timed, counted (/metrics) and logged in one access line; every call of a
+known service's hook endpoint also leaves an audit record in the store (service/store/).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import date
+import time
+from datetime import date, datetime, timezone
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from rules.catalogue import RULES
+from service import metrics
+from service.auth import install_auth
+from service.cors import install_cors
 from service.declarations import SERVICES, SERVICES_BY_ID, CdsService
-from service.errors import ApiError, register_error_handlers
+from service.errors import ApiError, error_response, register_error_handlers
+from service.feedback import parse_feedback
 from service.hook_request import parse_hook_request
+from service.openapi import openapi
 from service.pipeline import answer_hook
 from service.prefetch import client_for, resolve_prefetch
 from service.settings import Settings
+from service.store import HookCall, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("lenadex.access")
 
 cds = Blueprint("cds", __name__)
 
@@ -30,10 +41,15 @@ def settings() -> Settings:
     return current_app.config["LENADEX_SETTINGS"]  # type: ignore[no-any-return]
 
 
+def store() -> Store:
+    return current_app.extensions["lenadex.store"]  # type: ignore[no-any-return]
+
+
 def _service(service_id: str) -> CdsService:
     service = SERVICES_BY_ID.get(service_id)
     if service is None:
         raise ApiError(404, f"unknown CDS service {service_id!r}; see GET /cds-services")
+    g.service_id = service.id  # for the access log, the metrics and the audit record
     return service
 
 
@@ -59,7 +75,11 @@ def discovery() -> Response:
 @cds.post("/cds-services/<service_id>")
 def call_hook(service_id: str) -> Response:
     service = _service(service_id)
-    hook_request, context = parse_hook_request(json_body(), service.hook)
+    body = json_body()
+    if isinstance(body, dict) and isinstance(body.get("hookInstance"), str) and len(body["hookInstance"]) <= 128:
+        g.hook_instance = body["hookInstance"]  # correlates the log lines even of a refused call
+    hook_request, context = parse_hook_request(body, service.hook)
+    g.patient_id = context.patientId  # hashed in the audit record, never logged
     config = settings()
     client = client_for(
         hook_request,
@@ -67,11 +87,37 @@ def call_hook(service_id: str) -> Response:
         budget_seconds=config.fetch_budget_seconds,
         max_pages=config.fetch_max_pages,
     )
+    client = metrics.counting_client(client, service.id)
     prefetched = resolve_prefetch(service.prefetch, hook_request, context, client)
     answer = answer_hook(
         hook_request, context, prefetched, today=date.today(), region=config.region, client=client
     )
+    cards = answer.response["cards"]
+    g.rule_ids = tuple(rule for r in answer.recommendations for rule in r.rule_ids)
+    g.card_uuids = tuple(str(card["uuid"]) for card in cards if card.get("uuid"))
+    metrics.count_cards(service.id, cards)
     return jsonify(answer.response)
+
+
+@cds.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    """Stored (committed) before the 200; a resent item is recognised and not counted twice;
+    an item about a card this service never showed is stored too, flagged as unknown."""
+    service = _service(service_id)
+    items = parse_feedback(json_body())
+    results = store().record_feedback(service.id, items)
+    for item, result in zip(items, results):
+        metrics.FEEDBACK.labels(
+            service.id, item.outcome, "new" if result.new else "duplicate", "known" if result.card_known else "unknown"
+        ).inc()
+        if not result.card_known:
+            log.info("feedback on card %s, which is in no audit record", item.card)
+    return jsonify({
+        "received": len(items),
+        "stored": sum(result.new for result in results),
+        "duplicates": sum(not result.new for result in results),
+        "unknownCards": sum(not result.card_known for result in results),
+    })
 
 
 @cds.get("/rules")
@@ -85,16 +131,77 @@ def rule_catalogue() -> Response:
 
 @cds.get("/healthz")
 def health() -> Response:
+    store().ping()  # StoreUnavailable → 503
     return jsonify({"status": "ok"})
 
 
-def create_app(config: Settings | None = None) -> Flask:
+@cds.get("/metrics")
+def prometheus_metrics() -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type)
+
+
+def _start_timer() -> None:
+    g.started = time.perf_counter()
+    g.received_at = datetime.now(timezone.utc)
+
+
+def _finish_request(response: Response) -> Response:
+    """Access log line, metrics and, for a hook call, the audit record."""
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    service_id = g.get("service_id")
+    endpoint = request.endpoint or "unmatched"
+    metrics.observe_request(endpoint, service_id or "", response.status_code, seconds)
+    access_log.info(
+        "%s %s %s", request.method, request.path[:200], response.status_code,
+        extra={"status": response.status_code, "latency_ms": round(seconds * 1000, 1)},
+    )
+    if endpoint == "cds.call_hook" and service_id:
+        call = HookCall(
+            service_id=service_id,
+            status=response.status_code,
+            latency_ms=round(seconds * 1000, 3),
+            received_at=g.get("received_at") or datetime.now(timezone.utc),
+            hook_instance=g.get("hook_instance"),
+            patient_id=g.get("patient_id"),
+            rule_ids=g.get("rule_ids", ()),
+            card_uuids=g.get("card_uuids", ()),
+        )
+        try:
+            store().record_hook_call(call)
+        except StoreUnavailable:
+            # The clinician still gets the cards: decision support matters more than its
+            # audit trail for one call. /healthz reports the store down meanwhile.
+            metrics.AUDIT_FAILURES.inc()
+            log.error("audit record of hook call %s could not be written", call.hook_instance)
+    return response
+
+
+def _store_unavailable(error: StoreUnavailable) -> Response:
+    log.error("store unavailable: %s", error)
+    return error_response(503, "the store is unavailable; retry later")
+
+
+def create_app(config: Settings | None = None, *, store: Store | None = None) -> Flask:
+    """The app; its store is opened and migrated to the newest schema here, unless given."""
     config = config or Settings()
+    if store is None:
+        store = Store(config.database_url, audit_salt=config.audit_salt)
+        store.migrate()
     app = Flask(__name__)
     app.config["LENADEX_SETTINGS"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.extensions["lenadex.store"] = store
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     register_error_handlers(app)
+    app.register_error_handler(StoreUnavailable, _store_unavailable)
+    # Order matters: the timer first (it must run even when a later step answers early),
+    # then CORS preflights (browsers send no token in them), then authentication.
+    app.before_request(_start_timer)
+    install_cors(app, config)
+    install_auth(app, config, store)
+    app.after_request(_finish_request)
     app.register_blueprint(cds)
+    app.register_blueprint(openapi)
     return app

@@ -8,13 +8,35 @@ import sys
 from service.settings import Settings
 
 
-def serve(args: argparse.Namespace) -> int:
-    overrides = {"host": args.host, "port": args.port}
-    config = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    from service.app import create_app
+def _worker_count(text: str) -> int:
+    if text == "auto":
+        return 0
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of workers, or 0/auto for one from the CPU count") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError("the number of workers cannot be negative")
+    return count
 
-    app = create_app(config)
+
+def serve(args: argparse.Namespace) -> int:
+    overrides = {"host": args.host, "port": args.port, "workers": args.workers}
+    config = Settings(**{k: v for k, v in overrides.items() if v is not None})
     print(f"lenadex: CDS services at http://{config.host}:{config.port}/cds-services", flush=True)
+    if config.workers != 1:
+        # Imported only here: prometheus_client must not be loaded before gunicorn's master
+        # has set up the metrics folder of its workers.
+        from service import gunicorn_conf
+
+        gunicorn_conf.serve(config)
+        return 0
+
+    from service.app import create_app
+    from service.logs import configure_logging
+
+    configure_logging(config)
+    app = create_app(config)
     app.run(host=config.host, port=config.port, threaded=True)
     return 0
 
@@ -25,7 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="start the CDS Hooks service")
     serve_parser.add_argument("--host", default=None, help="default 127.0.0.1 (LENADEX_HOST)")
     serve_parser.add_argument("--port", type=int, default=None, help="default 8080 (LENADEX_PORT)")
-    serve_parser.add_argument("--workers", type=int, default=1, help="N > 1: production server with N workers")
+    serve_parser.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=None,
+        help="1 (default, LENADEX_WORKERS): one process; N > 1: gunicorn with N workers; "
+        "0 or auto: gunicorn with 2 workers per CPU + 1",
+    )
     serve_parser.set_defaults(run=serve)
     args = parser.parse_args(argv)
     return int(args.run(args))

@@ -1,7 +1,7 @@
 """All configuration in one typed object; environment variables with the prefix LENADEX_.
 
 Defaults run locally with no setup: SQLite under ./var/, no authentication, CORS open,
-Korean reimbursement rules on.
+Korean reimbursement rules on. docs/operations.md lists every setting with its default.
 """
 
 from __future__ import annotations
@@ -17,13 +17,30 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = Field(
+        default=1,
+        ge=0,
+        description="1: a single process; N > 1: gunicorn with N workers; 0: gunicorn with a "
+        "worker count from the CPUs available",
+    )
+    threads: int = Field(default=4, ge=1, description="Threads per gunicorn worker")
+    request_timeout_seconds: int = Field(
+        default=30, ge=1, description="gunicorn kills a worker silent for longer than this"
+    )
     database_url: str = Field(
         default="sqlite:///var/lenadex.sqlite3",
         description="SQLAlchemy URL of the feedback and audit store (PostgreSQL: "
         "postgresql+psycopg://user@host/db).",
     )
+    audit_salt: str = Field(
+        default="",
+        description="HMAC-SHA256 key for the patient ids in the audit records. Empty: a random "
+        "key is generated once and kept in the store.",
+    )
     auth: Literal["off", "jwt"] = "off"
     jwks: str = Field(default="", description="Comma-separated JWKS file paths and/or https URLs")
+    jwks_cache_seconds: int = Field(default=300, ge=0, description="How long a fetched JWKS is used")
+    jwt_leeway_seconds: int = Field(default=30, ge=0, description="Clock skew allowed for exp and iat")
     trusted_issuers: str = Field(default="", description="Comma-separated issuer URLs")
     public_base_url: str = ""
     cors_origins: str = "*"
@@ -34,6 +51,7 @@ class Settings(BaseSettings):
     fetch_max_pages: int = 10
     sandbox_page: bool = True
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
 
     def csv(self, value: str) -> list[str]:
         return [item.strip() for item in value.split(",") if item.strip()]

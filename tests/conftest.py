@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from werkzeug.serving import make_server
 
 from service.app import create_app
 from service.settings import Settings
+from tests import openapi_check
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
@@ -23,28 +25,41 @@ class LiveService:
     settings: Settings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def responses_conform_to_the_openapi_document() -> Iterator[None]:
+    """Every response of a service started by the tests is checked against service/openapi.json."""
+    with openapi_check.checking_every_response():
+        yield
+
+
 @pytest.fixture
 def service_settings(tmp_path: Path) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path / 'lenadex.sqlite3'}")
 
 
-@pytest.fixture
-def start_service() -> Iterator[Callable[[Settings], LiveService]]:
-    """Start the Flask app in a real threaded HTTP server on a free port of 127.0.0.1."""
-    running = []
-
-    def start(settings: Settings) -> LiveService:
-        server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        return LiveService(f"http://127.0.0.1:{server.server_port}", settings)
-
-    yield start
-    for server, thread in running:
+@contextmanager
+def serving(settings: Settings) -> Iterator[LiveService]:
+    """The Flask app in a real threaded HTTP server on a free port of 127.0.0.1, for the block;
+    its responses are checked against the OpenAPI document."""
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    openapi_check.register(base_url)
+    try:
+        yield LiveService(base_url, settings)
+    finally:
+        openapi_check.unregister(base_url)
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def start_service() -> Iterator[Callable[[Settings], LiveService]]:
+    """Start the Flask app in a real threaded HTTP server on a free port of 127.0.0.1."""
+    with ExitStack() as running:
+        yield lambda settings: running.enter_context(serving(settings))
 
 
 @pytest.fixture

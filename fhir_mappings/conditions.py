@@ -1,0 +1,145 @@
+"""Conditions → ClinicalConditions in the categories the rules ask about.
+
+One Condition can fall in several categories (ESRD is also chronic kidney disease; a pneumonia
+is an active infection and a history of infection). Codes decide first; words in the code's
+text and displays decide when the code is local or missing, unless the text denies the
+condition ('no DVT', 'rule out PE').
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from rules.model import ClinicalCondition
+
+from fhir_mappings.fhir_json import (
+    JsonObject,
+    codings,
+    coded,
+    concept_label,
+    concept_texts,
+    parse_time,
+    status_code,
+)
+from fhir_mappings.record import PatientRecord
+from fhir_mappings.terminology import CONDITIONS, ICD10_SYSTEMS, NEGATED_TEXT, SNOMED_SYSTEMS
+from fhir_mappings.validation import describe, validation_problem
+
+ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})
+INACTIVE_STATUSES = frozenset({"inactive", "remission", "resolved"})
+IGNORED_VERIFICATIONS = frozenset({"entered-in-error", "refuted"})
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    code: str
+    past_event: bool = False
+    """A 'personal history of' code: the event is over, whatever the clinical status says."""
+
+
+@dataclass
+class ConditionList:
+    conditions: list[ClinicalCondition] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_conditions(record: PatientRecord, patient_id: str) -> ConditionList:
+    found = ConditionList()
+    for resource in record.of_type("Condition"):
+        if status_code(resource.get("verificationStatus")) in IGNORED_VERIFICATIONS:
+            continue
+        classes = classify_condition(resource.get("code"))
+        if not classes:
+            continue
+        if not record.is_about(resource, patient_id):
+            continue
+        problem = validation_problem(resource)
+        if problem is not None:
+            found.problems.append(problem)
+            continue
+        active = _is_active(resource)
+        onset = _day(resource, _onset_text(resource), "onset", found.problems)
+        recorded = _day(resource, resource.get("recordedDate"), "recorded date", found.problems)
+        display = concept_label(resource.get("code"))
+        for item in classes:
+            found.conditions.append(
+                ClinicalCondition(
+                    category=item.category,
+                    display=display,
+                    active=active and not item.past_event,
+                    onset=onset,
+                    recorded=recorded,
+                    code=item.code,
+                )
+            )
+    return found
+
+
+def classify_condition(concept: object) -> list[Classification]:
+    """Every category a Condition.code belongs to, by SNOMED CT and ICD-10 code, then words."""
+    found: dict[str, Classification] = {}
+    for coding in codings(concept):
+        snomed = coded(coding, SNOMED_SYSTEMS)
+        icd10 = coded(coding, ICD10_SYSTEMS)
+        bare_icd10 = icd10.replace(".", "").upper() if icd10 else None
+        for terms in CONDITIONS:
+            if terms.category in found:
+                continue
+            if snomed is not None and snomed in terms.snomed:
+                found[terms.category] = Classification(terms.category, snomed)
+            elif bare_icd10 is not None and icd10 is not None:
+                if terms.past_icd10 and bare_icd10.startswith(terms.past_icd10):
+                    found[terms.category] = Classification(terms.category, icd10, past_event=True)
+                elif (
+                    terms.icd10
+                    and bare_icd10.startswith(terms.icd10)
+                    and not (terms.icd10_excluded and bare_icd10.startswith(terms.icd10_excluded))
+                ):
+                    found[terms.category] = Classification(terms.category, icd10)
+    for text in concept_texts(concept):
+        if NEGATED_TEXT.search(text):
+            continue
+        for terms in CONDITIONS:
+            if terms.category not in found and terms.text is not None and terms.text.search(text):
+                found[terms.category] = Classification(terms.category, _first_code(concept))
+    return list(found.values())
+
+
+def _first_code(concept: object) -> str:
+    for coding in codings(concept):
+        code = coding.get("code")
+        if isinstance(code, str) and code:
+            return code
+    return ""
+
+
+def _is_active(resource: JsonObject) -> bool:
+    status = status_code(resource.get("clinicalStatus"))
+    if status in ACTIVE_STATUSES:
+        return True
+    if status in INACTIVE_STATUSES:
+        return False
+    # No (known) clinical status: R4 requires one unless the condition has abated, so an
+    # abatement is the best evidence that it is over.
+    return not any(key.startswith("abatement") for key in resource)
+
+
+def _onset_text(resource: JsonObject) -> object:
+    if "onsetDateTime" in resource:
+        return resource.get("onsetDateTime")
+    period = resource.get("onsetPeriod")
+    return period.get("start") if isinstance(period, dict) else None
+
+
+def _day(resource: JsonObject, value: object, what: str, problems: list[str]) -> date | None:
+    parsed = parse_time(value)
+    if parsed is None:
+        return None
+    if parsed.day is None:
+        problems.append(
+            f"{what} of {concept_label(resource.get('code')) or describe(resource)} only to the "
+            f"{parsed.precision} ({parsed.text}); taken as {parsed.start}"
+        )
+    return parsed.start

@@ -1,0 +1,579 @@
+"""Venous thromboembolism: prophylaxis by the guideline's Table 3, and an active DVT/PE.
+
+Guideline (Venous thromboembolism): "all patients to be treated with lenalidomide/
+dexamethasone therapy for RRMM should be assessed for their additional risk of VTE, with
+platelet counts checked prior to the start of therapy and the appropriate method of
+thromboprophylaxis considered (Table 3)."
+
+One family, two concerns: 'vte-treatment' (R-VTE-ACTIVE) when an active DVT/PE is not
+anticoagulated — then no prophylaxis card — and otherwise 'vte-prophylaxis' (R-VTE-HIGH,
+R-VTE-STANDARD or R-VTE-NONE, with the IMPEDE VTE score, R-VTE-IMPEDE, in the detail).
+
+Decisions documented here:
+- A therapeutic anticoagulant is an active warfarin, rivaroxaban, apixaban, dabigatran or
+  edoxaban order, or heparin/enoxaparin/dalteparin above the prophylactic daily amount (Table
+  3's enoxaparin 40 mg, dalteparin 5,000 IU; unfractionated heparin 15,000 IU, i.e. 5,000 IU
+  every 8 hours). With one active, the patient is anticoagulated: no VTE card at all.
+- Prophylaxis already in place and fitting the tier (an LMWH or heparin for the high tier,
+  or aspirin after the first 4 cycles; aspirin or an LMWH for the standard tier) gets no card:
+  matching orders get no noise.
+- Heparin-type orders of unknown dose count as prophylaxis in place, but not as treatment of
+  an active DVT/PE (the card then asks to confirm a treatment dose).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import IntEnum
+
+from rules.catalogue import rule
+from rules.dexamethasone import HIGH_DOSE_MG_PER_CYCLE
+from rules.freshness import is_fresh
+from rules.hematologic_toxicity import count_input, per_ul, usable_count
+from rules.model import (
+    ClinicalCondition,
+    Evaluation,
+    InputUsed,
+    Measurement,
+    MedicationOrder,
+    NewMedication,
+    OrdersUnderReview,
+    PatientSnapshot,
+    Recommendation,
+    Regimen,
+    Severity,
+)
+from rules.renal import RENAL_TIERS, RenalDataNeeded, RenalFunction, assess_renal_function
+from rules.treatment_course import in_first_cycles, on_lenalidomide, under_treatment
+
+SECTION = rule("R-VTE-HIGH").section  # "Venous thromboembolism"
+ACTIVE_SECTION = rule("R-VTE-ACTIVE").section  # "Pulmonary thromboembolism and deep vein thrombosis"
+
+# R-VTE-HIGH (guideline: Venous thromboembolism, Table 3): "Recent VTE within 6 months".
+# Six months = 365.25 / 2 = 182.6 days, taken as 183: onset 183 days ago is recent, 184 is not.
+RECENT_VTE_WITHIN_DAYS = 183
+# R-VTE-HIGH, Table 3: "LMWH (enoxaparin 40 mg or dalteparin 5,000 IU daily), or warfarin
+# (INR 2-3) if ClCr <30 mL/min or platelets <50,000/µL. Duration: first 4 cycles then switch to
+# aspirin 100 mg daily." (CrCl < 30 is the severe tier of renal.RENAL_TIERS.)
+ENOXAPARIN_PROPHYLAXIS_MG = 40.0
+DALTEPARIN_PROPHYLAXIS_IU = 5_000.0
+WARFARIN_INSTEAD_PLATELETS_BELOW_PER_UL = 50_000.0
+WARFARIN_INR_TARGET = "2–3"
+LMWH_CYCLES = 4
+# R-VTE-STANDARD, Table 3: "Aspirin 100 mg daily with cautious monitoring of bleeding";
+# R-VTE-NONE: "No VTE risk or platelets <100,000/µL: No prophylaxis".
+ASPIRIN_MG = 100.0
+PROPHYLAXIS_PLATELETS_BELOW_PER_UL = 100_000.0
+# R-VTE-STANDARD, Table 3 footnote b: "Elderly patients aged ≥75 years, history of VTE, ECOG PS
+# 2 or more, ... body mass index ≥30 kg/m2".
+ELDERLY_AGE_AT_LEAST = 75
+ECOG_AT_LEAST = 2.0
+BMI_AT_LEAST = 30.0
+# Service choice: unfractionated heparin up to 5,000 IU every 8 hours is prophylaxis.
+HEPARIN_PROPHYLAXIS_MAX_IU_PER_DAY = 15_000.0
+# R-VTE-ACTIVE (guideline: Pulmonary thromboembolism and deep vein thrombosis): "LMWH is
+# recommended preferentially over warfarin or new oral anticoagulants in the treatment of
+# PTE/DVT." Treatment dose from the enoxaparin prescribing information: 1 mg/kg every 12
+# hours; once daily when CrCl < 30 mL/min.
+ENOXAPARIN_TREATMENT_MG_PER_KG = 1.0
+ENOXAPARIN_TREATMENT_EVERY_HOURS = 12.0
+
+ORAL_ANTICOAGULANTS = ("warfarin", "rivaroxaban", "apixaban", "dabigatran", "edoxaban")
+HEPARINS = ("enoxaparin", "dalteparin", "heparin")
+PROPHYLACTIC_DAILY_AMOUNT: dict[str, tuple[str, float]] = {
+    "enoxaparin": ("mg", ENOXAPARIN_PROPHYLAXIS_MG),
+    "dalteparin": ("IU", DALTEPARIN_PROPHYLAXIS_IU),
+    "heparin": ("IU", HEPARIN_PROPHYLAXIS_MAX_IU_PER_DAY),
+}
+VTE_CATEGORIES = ("dvt", "pe", "vte")
+KIDNEY_DISEASE_CATEGORIES = ("ckd", "esrd", "dialysis", "renal-failure")
+ESA_DRUGS = ("epoetin", "darbepoetin")
+# Table 3 footnote b comorbidities, by the condition categories of rules.model.
+COMORBIDITIES: tuple[tuple[str, str], ...] = (
+    ("active-infection", "infection"),
+    ("pulmonary-disease", "pulmonary disease"),
+    ("heart-failure", "congestive heart failure"),
+    ("arterial-thromboembolism", "arterial thromboembolism"),
+    ("thrombophilia", "thrombophilia"),
+)
+
+# R-VTE-IMPEDE (beyond the guideline, informational): the IMPEDE VTE score (Sanfilippo et al.,
+# Am J Hematol 2019), validated for myeloma on immunomodulatory drugs.
+IMPEDE_IMID = 4
+IMPEDE_BMI_AT_LEAST = 25.0
+IMPEDE_BMI = 1
+IMPEDE_FRACTURE = 4
+IMPEDE_ESA = 1
+IMPEDE_DEX_HIGH_ABOVE_MG_PER_MONTH = 160.0
+IMPEDE_DEX_HIGH = 4
+IMPEDE_DEX_LOW = 2
+IMPEDE_DOXORUBICIN = 3
+IMPEDE_ASIAN = -3
+IMPEDE_VTE_HISTORY = 5
+IMPEDE_CENTRAL_LINE = 2
+IMPEDE_THERAPEUTIC_ANTICOAGULATION = -5
+IMPEDE_PROPHYLAXIS = -3
+IMPEDE_LOW_AT_MOST = 3
+IMPEDE_HIGH_AT_LEAST = 8
+
+QUOTE_TABLE_3 = (
+    "Guideline, Table 3: recent VTE within 6 months, immobilization or lenalidomide/high-dose "
+    'dexamethasone → "LMWH (enoxaparin 40 mg or dalteparin 5,000 IU daily), or warfarin (INR '
+    '2-3) if ClCr <30 mL/min or platelets <50,000/µL. Duration: first 4 cycles then switch to '
+    'aspirin 100 mg daily"; other risk of VTE and platelets ≥100,000/µL → "Aspirin 100 mg '
+    'daily with cautious monitoring of bleeding"; no VTE risk or platelets <100,000/µL → "No '
+    'prophylaxis with close monitoring of VTE-related symptoms".'
+)
+QUOTE_ACTIVE = (
+    'Guideline (*Pulmonary thromboembolism and deep vein thrombosis*): "Anticoagulation is the '
+    "standard treatment when patients develop pulmonary thromboembolism (PTE) and/or DVT during "
+    "lenalidomide/dexamethasone treatment.\" \"LMWH is recommended preferentially over warfarin "
+    'or new oral anticoagulants in the treatment of PTE/DVT."'
+)
+
+
+class VteTier(IntEnum):
+    NONE = 0
+    STANDARD = 1
+    HIGH = 2
+
+
+@dataclass(frozen=True)
+class VteRisk:
+    """The Table 3 assessment."""
+
+    tier: VteTier | None
+    """None: risk factors of the standard tier but no current platelet count to decide."""
+    high: tuple[str, ...]
+    standard: tuple[str, ...]
+    platelets: Measurement | None
+    """The current platelet count, when usable (it also decides warfarin over LMWH)."""
+    renal: RenalFunction | RenalDataNeeded
+    inputs: tuple[InputUsed, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Anticoagulation:
+    therapeutic: tuple[MedicationOrder, ...]
+    prophylactic: tuple[MedicationOrder, ...]
+    """Heparin-type orders at or below the prophylactic amount, or of unknown dose."""
+    aspirin: tuple[MedicationOrder, ...]
+
+
+def venous_thromboembolism(
+    snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview
+) -> list[Recommendation]:
+    """R-VTE-ACTIVE, else R-VTE-HIGH / R-VTE-STANDARD / R-VTE-NONE with R-VTE-IMPEDE."""
+    if evaluation.hook == "patient-view":
+        if not on_lenalidomide(snapshot):
+            return []
+    elif not (orders.lenalidomide or on_lenalidomide(snapshot)):
+        return []  # a dexamethasone order alone, with no lenalidomide: not this guideline's case
+    anticoagulation = active_anticoagulation(snapshot)
+    if anticoagulation.therapeutic:
+        return []  # already anticoagulated: neither prophylaxis nor a treatment card
+    active = active_vte(snapshot, evaluation.today)
+    if active and under_treatment(snapshot, orders):
+        return [_active_vte_card(snapshot, evaluation, active, anticoagulation)]
+    return _prophylaxis_card(snapshot, evaluation, orders, anticoagulation)
+
+
+# --- the Table 3 assessment ------------------------------------------------------------------
+
+
+def vte_risk(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview) -> VteRisk:
+    high: list[str] = []
+    standard: list[str] = []
+    inputs: list[InputUsed] = []
+    notes: list[str] = []
+    today = evaluation.today
+
+    for condition in snapshot.conditions_in(*VTE_CATEGORIES):
+        when = condition_date(condition)
+        if when is not None and (today - when).days <= RECENT_VTE_WITHIN_DAYS:
+            high.append(f"recent VTE ({condition.category.upper()} {when.isoformat()}, within 6 months)")
+        else:
+            standard.append(f"history of VTE ({condition.category.upper()}"
+                            + (f" {when.isoformat()}" if when else ", date not recorded") + ")")
+        inputs.append(InputUsed("VTE", condition.display or condition.category, when))
+    if snapshot.has_condition("immobilization"):
+        high.append("immobilization")
+    dex_mg, dex_note = dexamethasone_mg_per_cycle(snapshot, orders)
+    if dex_note:
+        inputs.append(InputUsed("dexamethasone", dex_note))
+    if dex_mg is not None and dex_mg >= HIGH_DOSE_MG_PER_CYCLE:
+        high.append(f"high-dose dexamethasone ({dex_mg:g} mg per 28-day cycle, ≥ 480)")
+    elif dex_mg is None and dex_note:
+        notes.append("The dexamethasone dose could not be read: high-dose (≥ 480 mg per cycle) "
+                     "would place the patient in the LMWH tier.")
+
+    age = snapshot.age_on(today)
+    if age is not None and age >= ELDERLY_AGE_AT_LEAST:
+        standard.append(f"age {age} (≥ 75)")
+    ecog = snapshot.ecog
+    if ecog is not None and is_fresh(ecog, "ecog", evaluation) and ecog.is_below(ECOG_AT_LEAST) is False:
+        standard.append(f"ECOG performance status {ecog.value:g} (≥ 2)")
+        inputs.append(InputUsed("ECOG", f"{ecog.value:g}", ecog.when))
+    for category, words in COMORBIDITIES:
+        if snapshot.has_condition(category):
+            standard.append(words)
+    renal = assess_renal_function(snapshot, evaluation)
+    kidney = [c for c in snapshot.conditions_in(*KIDNEY_DISEASE_CATEGORIES) if c.active]
+    if kidney:
+        standard.append(f"renal disease ({kidney[0].category})")
+    elif isinstance(renal, RenalFunction) and renal.tier is not RENAL_TIERS[0]:
+        clearance = f"CrCl {renal.clearance_ml_min:.1f} mL/min" if renal.clearance_ml_min is not None else renal.tier.name
+        standard.append(f"renal disease ({clearance}, < 60)")
+    elif isinstance(renal, RenalDataNeeded):
+        notes.append("Kidney function is unknown: CrCl < 60 mL/min would be a further risk factor.")
+    if isinstance(renal, RenalFunction):
+        inputs.extend(renal.inputs)
+    esa = snapshot.active_orders_of(*ESA_DRUGS)
+    if esa:
+        standard.append(f"erythropoietin therapy ({esa[0].drug})")
+    bmi, bmi_input = body_mass_index(snapshot, evaluation)
+    if bmi_input is not None:
+        inputs.append(bmi_input)
+    if bmi is not None and bmi >= BMI_AT_LEAST:
+        standard.append(f"BMI {bmi:.1f} kg/m² (≥ 30)")
+
+    platelets = usable_count(snapshot.platelets, "platelets", evaluation)
+    platelets_low: bool | None = None
+    if platelets is not None:
+        inputs.append(count_input("platelets", platelets))
+        platelets_low = platelets.is_below(PROPHYLAXIS_PLATELETS_BELOW_PER_UL)
+    tier: VteTier | None
+    if high:
+        tier = VteTier.HIGH
+    elif not standard or platelets_low:
+        tier = VteTier.NONE
+    elif platelets_low is False:
+        tier = VteTier.STANDARD
+    else:
+        tier = None
+    return VteRisk(tier, tuple(high), tuple(standard), platelets, renal, tuple(inputs), tuple(notes))
+
+
+def condition_date(condition: ClinicalCondition) -> date | None:
+    return condition.onset or condition.recorded
+
+
+def active_vte(snapshot: PatientSnapshot, today: date) -> tuple[ClinicalCondition, ...]:
+    """Active DVT/PE/VTE conditions with a recent onset (a problem-list entry left 'active'
+    for years is history, not a clot to treat now)."""
+    return tuple(
+        c for c in snapshot.conditions_in(*VTE_CATEGORIES)
+        if c.active and (when := condition_date(c)) is not None
+        and (today - when).days <= RECENT_VTE_WITHIN_DAYS
+    )
+
+
+def dexamethasone_mg_per_cycle(snapshot: PatientSnapshot, orders: OrdersUnderReview) -> tuple[float | None, str]:
+    """The dexamethasone of the drafts under review, else of the active orders: mg per 28-day
+    cycle (the most of them) and how it was found ('' when there is none)."""
+    candidates = orders.dexamethasone or snapshot.active_orders_of("dexamethasone")
+    if not candidates:
+        return None, ""
+    amounts = [m.regimen.mg_per_cycle() for m in candidates if m.regimen is not None]
+    known = [a for a in amounts if a is not None and a > 0]
+    source = "draft order" if orders.dexamethasone else "active order"
+    if not known:
+        return None, f"{source}, dose not readable"
+    return max(known), f"{max(known):g} mg per 28-day cycle ({source})"
+
+
+def body_mass_index(snapshot: PatientSnapshot, evaluation: Evaluation) -> tuple[float | None, InputUsed | None]:
+    bmi = snapshot.bmi
+    if bmi is not None and bmi.value > 0 and bmi.comparator is None and is_fresh(bmi, "bmi", evaluation):
+        return bmi.value, InputUsed("BMI", f"{bmi.value:.1f} kg/m²", bmi.when, bmi.original)
+    weight, height = snapshot.weight, snapshot.height
+    if (weight is not None and height is not None and weight.value > 0 and height.value > 0
+            and is_fresh(weight, "weight", evaluation) and is_fresh(height, "height", evaluation)):
+        value = weight.value / (height.value / 100.0) ** 2
+        return value, InputUsed("BMI", f"{value:.1f} kg/m² ({weight.value:g} kg / "
+                                f"({height.value / 100.0:.2f} m)²)", weight.when)
+    return None, None
+
+
+def active_anticoagulation(snapshot: PatientSnapshot) -> Anticoagulation:
+    therapeutic = list(snapshot.active_orders_of(*ORAL_ANTICOAGULANTS))
+    prophylactic = []
+    for order in snapshot.active_orders_of(*HEPARINS):
+        unit, limit = PROPHYLACTIC_DAILY_AMOUNT[order.drug]
+        regimen = order.regimen
+        daily = None
+        if regimen is not None and regimen.dose is not None and regimen.dose_unit == unit:
+            daily = regimen.dose * 24.0 / regimen.every_hours if regimen.every_hours and regimen.every_hours > 0 else None
+        if daily is not None and daily > limit:
+            therapeutic.append(order)
+        else:
+            prophylactic.append(order)
+    return Anticoagulation(tuple(therapeutic), tuple(prophylactic), snapshot.active_orders_of("aspirin"))
+
+
+# --- IMPEDE ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImpedeScore:
+    points: int
+    category: str
+    items: tuple[tuple[str, int], ...]
+    notes: tuple[str, ...]
+
+    def paragraph(self) -> str:
+        terms = " ".join(f"{'+' if p >= 0 else '−'} {abs(p)} ({name})" for name, p in self.items)
+        return " ".join((
+            f"IMPEDE VTE score **{self.points} ({self.category} risk)**: {terms.lstrip('+ ')} "
+            f"= {self.points}. Low ≤ 3, intermediate 4–7, high ≥ 8.",
+            *self.notes,
+            "Informational (validated in myeloma on immunomodulatory drugs, beyond the "
+            "guideline): it does not change the Table 3 recommendation.",
+        ))
+
+
+def impede_score(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview,
+                 anticoagulation: Anticoagulation) -> ImpedeScore:
+    items: list[tuple[str, int]] = [("immunomodulatory drug", IMPEDE_IMID)]
+    notes: list[str] = []
+    bmi, _ = body_mass_index(snapshot, evaluation)
+    if bmi is None:
+        notes.append("BMI unknown (counted 0).")
+    elif bmi >= IMPEDE_BMI_AT_LEAST:
+        items.append((f"BMI {bmi:.1f} ≥ 25", IMPEDE_BMI))
+    if snapshot.has_condition("pelvic-hip-femur-fracture"):
+        items.append(("pelvic, hip or femur fracture", IMPEDE_FRACTURE))
+    if snapshot.active_orders_of(*ESA_DRUGS):
+        items.append(("erythropoiesis-stimulating agent", IMPEDE_ESA))
+    dex_mg, dex_note = dexamethasone_mg_per_cycle(snapshot, orders)
+    if dex_mg is not None and dex_mg > IMPEDE_DEX_HIGH_ABOVE_MG_PER_MONTH:
+        items.append((f"high-dose dexamethasone, {dex_mg:g} mg/month > 160", IMPEDE_DEX_HIGH))
+    elif dex_note:
+        items.append(("low-dose dexamethasone" + (", dose not readable" if dex_mg is None else ""), IMPEDE_DEX_LOW))
+    if snapshot.active_orders_of("doxorubicin"):
+        items.append(("doxorubicin", IMPEDE_DOXORUBICIN))
+    if snapshot.has_condition("asian-ethnicity", active_only=False):
+        items.append(("Asian ethnicity", IMPEDE_ASIAN))
+    else:
+        notes.append("Asian ethnicity (−3) is counted only when recorded, and it rarely is: for a "
+                     "Korean patient the score is 3 points lower.")
+    if snapshot.conditions_in(*VTE_CATEGORIES):
+        items.append(("history of VTE", IMPEDE_VTE_HISTORY))
+    if snapshot.has_condition("central-venous-catheter"):
+        items.append(("tunneled line or central venous catheter", IMPEDE_CENTRAL_LINE))
+    if anticoagulation.therapeutic:
+        items.append(("therapeutic anticoagulation", IMPEDE_THERAPEUTIC_ANTICOAGULATION))
+    elif anticoagulation.prophylactic or anticoagulation.aspirin:
+        items.append(("thromboprophylaxis in place", IMPEDE_PROPHYLAXIS))
+    points = sum(p for _, p in items)
+    category = ("low" if points <= IMPEDE_LOW_AT_MOST
+                else "high" if points >= IMPEDE_HIGH_AT_LEAST else "intermediate")
+    return ImpedeScore(points, category, tuple(items), tuple(notes))
+
+
+# --- cards -----------------------------------------------------------------------------------
+
+
+def _prophylaxis_card(
+    snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview,
+    anticoagulation: Anticoagulation,
+) -> list[Recommendation]:
+    risk = vte_risk(snapshot, evaluation, orders)
+    impede = impede_score(snapshot, evaluation, orders, anticoagulation)
+    in_place = anticoagulation.prophylactic + anticoagulation.aspirin
+    in_place_text = ", ".join(m.display or m.drug for m in in_place)
+    view = evaluation.hook == "patient-view"
+
+    def card(rule_id: str, severity: Severity, summary: str, finding: str,
+             actions: tuple[NewMedication, ...] = (), data_needed: tuple[str, ...] = ()) -> list[Recommendation]:
+        rationale = [finding] + list(risk.notes) + [impede.paragraph(), QUOTE_TABLE_3]
+        return [Recommendation(
+            rule_ids=(rule_id, "R-VTE-IMPEDE"),
+            concern="vte-prophylaxis",
+            severity=severity,
+            summary=summary,
+            rationale=tuple(rationale),
+            section=SECTION,
+            inputs=risk.inputs,
+            actions=actions,
+            selection="at-most-one" if len(actions) > 1 else "any",
+            data_needed=data_needed,
+        )]
+
+    factors_text = "; ".join(risk.high + risk.standard)
+    platelet_text = per_ul(risk.platelets) if risk.platelets is not None else "unknown"
+    if risk.tier is VteTier.HIGH:
+        finding = f"**High VTE risk** (Table 3): {'; '.join(risk.high)}."
+        if risk.standard:
+            finding += f" Other risk factors: {'; '.join(risk.standard)}."
+        lmwh = anticoagulation.prophylactic
+        beyond_lmwh_cycles = not in_first_cycles(snapshot, evaluation.today, LMWH_CYCLES)
+        if lmwh or (beyond_lmwh_cycles and anticoagulation.aspirin):
+            return []  # prophylaxis of this tier is in place
+        low_platelets = (risk.platelets.is_below(WARFARIN_INSTEAD_PLATELETS_BELOW_PER_UL)
+                         if risk.platelets is not None else None)
+        if low_platelets is None:
+            return card("R-VTE-HIGH", "warning",
+                        "High VTE risk: LMWH or warfarin prophylaxis — a current platelet count is needed to choose",
+                        finding + " Without a current, exact platelet count **no anticoagulant is "
+                        "suggested** (warfarin instead of LMWH below 50,000/µL).",
+                        data_needed=("platelet count",))
+        severe_renal = (isinstance(risk.renal, RenalFunction)
+                        and risk.renal.tier.rule_id in ("R-RENAL-SEVERE", "R-RENAL-DIALYSIS"))
+        if not low_platelets and isinstance(risk.renal, RenalDataNeeded):
+            return card("R-VTE-HIGH", "warning",
+                        "High VTE risk: LMWH prophylaxis — kidney function needed first (warfarin if CrCl < 30)",
+                        finding + " Kidney function is unknown (" + "; ".join(risk.renal.missing)
+                        + "), so **no anticoagulant is suggested**: LMWH is replaced by warfarin "
+                        "when CrCl < 30 mL/min.",
+                        data_needed=("serum creatinine", "body weight"))
+        then_aspirin = f"for the first {LMWH_CYCLES} cycles, then aspirin {ASPIRIN_MG:g} mg daily"
+        if low_platelets or severe_renal:
+            why = "platelets < 50,000/µL" if low_platelets else "CrCl < 30 mL/min"
+            text = f"Warfarin orally once daily, dose adjusted to INR {WARFARIN_INR_TARGET}, {then_aspirin}"
+            warfarin = NewMedication(
+                drug="warfarin",
+                regimen=Regimen(dose=None, every_hours=24.0, route="oral", text=text),
+                label=f"Start warfarin (dose to INR {WARFARIN_INR_TARGET})",
+                description=text, recommended=True,
+            )
+            return card("R-VTE-HIGH", "warning",
+                        f"High VTE risk ({why}): warfarin to INR {WARFARIN_INR_TARGET} {then_aspirin}",
+                        finding + f" With {why}, Table 3 gives warfarin (INR {WARFARIN_INR_TARGET}) instead of LMWH.",
+                        actions=(warfarin,))
+        enoxaparin_text = (f"Enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg subcutaneously once daily "
+                           f"{then_aspirin}")
+        dalteparin_text = (f"Dalteparin {DALTEPARIN_PROPHYLAXIS_IU:,.0f} IU subcutaneously once daily "
+                           f"{then_aspirin}")
+        choices = (
+            NewMedication("enoxaparin", Regimen(ENOXAPARIN_PROPHYLAXIS_MG, "mg", 24.0, route="subcutaneous",
+                                                text=enoxaparin_text),
+                          f"Start enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg SC daily", enoxaparin_text, True),
+            NewMedication("dalteparin", Regimen(DALTEPARIN_PROPHYLAXIS_IU, "IU", 24.0, route="subcutaneous",
+                                                text=dalteparin_text),
+                          f"Start dalteparin {DALTEPARIN_PROPHYLAXIS_IU:,.0f} IU SC daily", dalteparin_text, False),
+        )
+        aspirin_note = (f" Aspirin is active ({in_place_text}): it is the prophylaxis after the LMWH cycles."
+                        if anticoagulation.aspirin else "")
+        return card("R-VTE-HIGH", "warning",
+                    f"High VTE risk: enoxaparin 40 mg or dalteparin 5,000 IU SC daily {then_aspirin}",
+                    finding + aspirin_note, actions=choices)
+
+    if risk.tier is VteTier.STANDARD:
+        if in_place:
+            return []  # aspirin or an LMWH is in place
+        text = (f"Aspirin {ASPIRIN_MG:g} mg orally once daily for the duration of lenalidomide/"
+                "dexamethasone, with cautious monitoring of bleeding")
+        aspirin = NewMedication("aspirin", Regimen(ASPIRIN_MG, "mg", 24.0, route="oral", text=text),
+                                f"Start aspirin {ASPIRIN_MG:g} mg daily", text, True)
+        return card("R-VTE-STANDARD", "warning",
+                    f"VTE risk ({_short(risk.standard)}): aspirin {ASPIRIN_MG:g} mg daily throughout treatment",
+                    f"**VTE risk factor(s)** (Table 3, footnote b): {factors_text}; platelets "
+                    f"{platelet_text} ≥ 100,000/µL.",
+                    actions=(aspirin,))
+
+    if risk.tier is None:  # standard-tier factors, no current platelet count
+        if view:
+            return []  # the blood-count monitoring card asks for the count
+        return card("R-VTE-STANDARD", "warning",
+                    "VTE risk factor present: a current platelet count is needed to decide on aspirin prophylaxis",
+                    f"**VTE risk factor(s)**: {factors_text}. Aspirin is given only with platelets "
+                    "≥ 100,000/µL; without a current count **no prophylaxis is suggested**.",
+                    data_needed=("platelet count",))
+
+    # VteTier.NONE: an order-hook card only (R-VTE-NONE is not a patient-view rule).
+    if view:
+        return []
+    if risk.standard:
+        finding = (f"VTE risk factor(s): {factors_text}, but platelets {platelet_text} < 100,000/µL: "
+                   "no prophylaxis; monitor closely for VTE symptoms.")
+        summary = f"No VTE prophylaxis (platelets {platelet_text} < 100,000/µL): monitor for VTE symptoms"
+    else:
+        finding = "No VTE risk factor of Table 3 on record: no prophylaxis; monitor for VTE symptoms."
+        summary = "No VTE risk factor on record: no prophylaxis; monitor for VTE symptoms"
+    if in_place:
+        finding += f" Active: {in_place_text}."
+    return card("R-VTE-NONE", "info", summary, finding)
+
+
+def _short(factors: tuple[str, ...]) -> str:
+    first = factors[0].split(" (")[0]
+    return first if len(factors) == 1 else f"{first} +{len(factors) - 1}"
+
+
+def _active_vte_card(
+    snapshot: PatientSnapshot, evaluation: Evaluation, events: tuple[ClinicalCondition, ...],
+    anticoagulation: Anticoagulation,
+) -> Recommendation:
+    event = events[0]
+    when = condition_date(event)
+    label = {"dvt": "DVT", "pe": "PE"}.get(event.category, "VTE")
+    inputs = [InputUsed(label, event.display or event.category, when)]
+    rationale = [f"Active **{label}** (onset {when.isoformat() if when else 'not recorded'}) during "
+                 "lenalidomide treatment, and no therapeutic anticoagulant is active."]
+    actions: tuple[NewMedication, ...] = ()
+    data_needed: tuple[str, ...] = ()
+    frequency = "every 12 hours"
+    heparins = anticoagulation.prophylactic
+    if heparins:
+        names = ", ".join(m.display or m.drug for m in heparins)
+        rationale.append(f"Active at a prophylactic or unrecorded dose: {names} — raise it to a "
+                         "treatment dose (enoxaparin 1 mg/kg every 12 hours) rather than adding "
+                         "another heparin.")
+    else:
+        weight = snapshot.weight
+        renal = assess_renal_function(snapshot, evaluation)
+        every = ENOXAPARIN_TREATMENT_EVERY_HOURS
+        if isinstance(renal, RenalFunction) and renal.tier.rule_id in ("R-RENAL-SEVERE", "R-RENAL-DIALYSIS"):
+            every = 24.0
+            rationale.append("Kidney function below 30 mL/min: enoxaparin once daily (prescribing information).")
+        frequency = "every 12 hours" if every == ENOXAPARIN_TREATMENT_EVERY_HOURS else "once daily"
+        dose: float | None = None
+        weight_known = weight is not None and weight.value > 0 and is_fresh(weight, "weight", evaluation)
+        if weight is not None and weight_known and isinstance(renal, RenalFunction):
+            dose = float(round(ENOXAPARIN_TREATMENT_MG_PER_KG * weight.value))
+            inputs.append(InputUsed("body weight", weight.shown(1), weight.when, weight.original))
+            inputs.extend(renal.inputs)
+            rationale.append(f"Enoxaparin 1 mg/kg × {weight.value:g} kg = **{dose:g} mg** {frequency}.")
+            text = (f"Enoxaparin {dose:g} mg (1 mg/kg) subcutaneously {frequency} (treatment dose); "
+                    "round to the syringe size per local practice")
+        else:
+            missing = "kidney function" if weight_known else "a current body weight"
+            data_needed = ("serum creatinine",) if weight_known else ("body weight",)
+            rationale.append(f"No dose in mg is calculated: {missing} is needed (1 mg/kg every 12 "
+                             "hours, once daily if CrCl < 30 mL/min).")
+            text = ("Enoxaparin 1 mg/kg subcutaneously every 12 hours (treatment dose; once daily "
+                    "if CrCl < 30 mL/min)")
+        actions = (NewMedication(
+            drug="enoxaparin",
+            regimen=Regimen(dose=dose, dose_unit="mg" if dose is not None else None, every_hours=every,
+                            route="subcutaneous", text=text),
+            label=f"Start enoxaparin {f'{dose:g} mg' if dose is not None else '1 mg/kg'} SC {frequency}",
+            description=text, recommended=True,
+        ),)
+    if anticoagulation.aspirin:
+        rationale.append("Aspirin is active: review it when full anticoagulation starts (bleeding risk).")
+    platelets = usable_count(snapshot.platelets, "platelets", evaluation)
+    if platelets is not None:
+        inputs.append(count_input("platelets", platelets))
+        if platelets.is_below(WARFARIN_INSTEAD_PLATELETS_BELOW_PER_UL):
+            rationale.append(f"Platelets {per_ul(platelets)}: weigh the bleeding risk of full "
+                             "anticoagulation with the treating specialist.")
+    rationale.append("Weigh thrombus burden, bleeding risk, convenience, interaction with "
+                     "anticancer treatment and life expectancy before starting (guideline).")
+    rationale.append(QUOTE_ACTIVE)
+    return Recommendation(
+        rule_ids=("R-VTE-ACTIVE",),
+        concern="vte-treatment",
+        severity="critical",
+        summary=f"Active {label} on lenalidomide without anticoagulation: start treatment-dose LMWH "
+        f"(enoxaparin 1 mg/kg {frequency})",
+        rationale=tuple(rationale),
+        section=ACTIVE_SECTION,
+        inputs=tuple(inputs),
+        actions=actions,
+        selection="any",
+        data_needed=data_needed,
+    )

@@ -1,0 +1,248 @@
+"""Client authentication: the EHR's JWT, as CDS Hooks 2.0.1 "Trusting CDS Clients" asks.
+
+With ``LENADEX_AUTH=jwt`` every request carries ``Authorization: Bearer <JWT>``, except
+/healthz, /metrics, the /sandbox page and CORS preflights (a browser sends no credentials in
+a preflight). A token is accepted when all of these hold:
+
+- header ``alg`` is ES384 or RS384 (never ``none``, never HMAC: an HMAC "signature" made with
+  our own public key as the secret would otherwise verify), ``typ`` is JWT when present, and
+  ``kid`` names a key of a configured JWKS: a file, or an URL listed in LENADEX_JWKS;
+- a ``jku`` header is followed only when it is one of those URLs. A jku that is not listed is
+  never fetched; the token can then only be verified with a key we already hold (the public
+  CDS Hooks sandbox always sends its jku, and its key may be configured as a file);
+- the signature verifies; ``iss`` is in LENADEX_TRUSTED_ISSUERS; ``aud`` is the URL called
+  (LENADEX_PUBLIC_BASE_URL + path behind a proxy), compared without a trailing slash;
+  ``exp`` and ``iat`` hold within the leeway;
+- ``jti`` has not been seen before the token expired. The record of seen ids is in the store,
+  so a token replayed to another worker or replica is refused too.
+
+A refusal is a 401 whose OperationOutcome says only "authentication failed"; the reason is
+logged at info level. The token itself is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jwt
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from flask import Flask, Response, request
+
+from service.errors import error_response
+from service.settings import Settings
+from service.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+ALGORITHMS = ("ES384", "RS384")
+REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
+MIN_RSA_BITS = 2048
+# Paths a load balancer, a scraper or a browser must reach without a token.
+OPEN_PATHS = ("/healthz", "/metrics")
+OPEN_PREFIXES = ("/sandbox",)
+
+
+class AuthFailed(Exception):
+    """Why a token was refused: for the log, never for the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _RemoteJwks:
+    """The keys at one allow-listed JWKS URL, fetched on first use and again when the cached
+    copy is older than the TTL, or when a token names a kid it lacks (the client rotated its
+    keys) — but not more often than every ``min_refresh_seconds``, so tokens with made-up kids
+    cannot make us hammer the client's server."""
+
+    def __init__(self, url: str, *, cache_seconds: float, min_refresh_seconds: float, timeout: float) -> None:
+        self.url = url
+        self.cache_seconds = cache_seconds
+        self.min_refresh_seconds = min_refresh_seconds
+        self.timeout = timeout
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._checked_at: float | None = None
+        self._lock = threading.Lock()
+
+    def find(self, kid: str) -> dict[str, Any] | None:
+        with self._lock:
+            now = time.monotonic()
+            age = None if self._checked_at is None else now - self._checked_at
+            if age is None or age >= self.cache_seconds or (kid not in self._keys and age >= self.min_refresh_seconds):
+                self._refresh(now)
+            return self._keys.get(kid)
+
+    def _refresh(self, now: float) -> None:
+        self._checked_at = now  # also after a failure: that is the back-off
+        try:
+            response = requests.get(self.url, timeout=self.timeout, headers={"Accept": "application/json"})
+            response.raise_for_status()
+            self._keys = keys_by_kid(response.json())
+        except (requests.RequestException, ValueError) as error:
+            log.warning("JWKS %s could not be fetched (%s); keeping the keys fetched before", self.url, type(error).__name__)
+
+
+def keys_by_kid(jwks: Any) -> dict[str, dict[str, Any]]:
+    """The signing keys of a JWKS document, by kid (keys without a kid cannot be chosen)."""
+    if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
+        raise ValueError('not a JWKS: expected {"keys": [...]}')
+    return {
+        key["kid"]: key
+        for key in jwks["keys"]
+        if isinstance(key, dict) and isinstance(key.get("kid"), str) and key.get("use", "sig") == "sig"
+    }
+
+
+class KeyRing:
+    """Public keys by kid: JWKS files read at start-up, and JWKS URLs (the allowed jku)."""
+
+    def __init__(self, sources: list[str], *, cache_seconds: float, timeout: float, min_refresh_seconds: float = 10.0) -> None:
+        self.file_keys: dict[str, dict[str, Any]] = {}
+        self.remote: dict[str, _RemoteJwks] = {}
+        for source in sources:
+            if source.startswith(("https://", "http://")):
+                if source.startswith("http://") and not source.startswith(("http://127.0.0.1", "http://localhost")):
+                    log.warning("JWKS URL %s is not https: use it for testing only", source)
+                self.remote[source] = _RemoteJwks(
+                    source, cache_seconds=cache_seconds, min_refresh_seconds=min_refresh_seconds, timeout=timeout
+                )
+            else:
+                try:
+                    self.file_keys.update(keys_by_kid(json.loads(Path(source).read_text(encoding="utf-8"))))
+                except (OSError, ValueError) as error:
+                    raise ValueError(f"LENADEX_JWKS: cannot read JWKS file {source}: {error}") from None
+
+    def find(self, kid: str, jku: str | None) -> dict[str, Any]:
+        if kid in self.file_keys:
+            return self.file_keys[kid]
+        if jku is not None and jku not in self.remote:
+            raise AuthFailed(f"jku {jku[:200]!r} is not allow-listed in LENADEX_JWKS")
+        for url in [jku] if jku is not None else list(self.remote):
+            key = self.remote[url].find(kid)
+            if key is not None:
+                return key
+        raise AuthFailed(f"unknown kid {kid[:100]!r}")
+
+
+def public_key(jwk: Mapping[str, Any], alg: str) -> Any:
+    """The key of the JWK, refused unless it is the kind of key ``alg`` needs."""
+    if jwk.get("alg") not in (None, alg):
+        raise AuthFailed(f"key {jwk.get('kid')!r} is for {jwk.get('alg')}, token says {alg}")
+    try:
+        key = jwt.PyJWK(dict(jwk), algorithm=alg).key
+    except jwt.PyJWTError as error:
+        raise AuthFailed(f"key {jwk.get('kid')!r} does not fit {alg}: {type(error).__name__}") from None
+    if alg == "ES384" and not (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp384r1"):
+        raise AuthFailed("ES384 needs a public P-384 key")
+    if alg == "RS384" and not (isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS):
+        raise AuthFailed(f"RS384 needs a public RSA key of at least {MIN_RSA_BITS} bits")
+    return key
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+class JwtVerifier:
+    def __init__(self, config: Settings, store: Store, keys: KeyRing | None = None) -> None:
+        self.issuers = config.csv(config.trusted_issuers)
+        sources = config.csv(config.jwks)
+        if not self.issuers or not sources:
+            raise ValueError("LENADEX_AUTH=jwt needs LENADEX_TRUSTED_ISSUERS and LENADEX_JWKS")
+        self.keys = keys or KeyRing(
+            sources, cache_seconds=config.jwks_cache_seconds, timeout=config.fetch_timeout_seconds
+        )
+        self.leeway = config.jwt_leeway_seconds
+        self.store = store
+
+    def verify(self, authorization: str | None, called_url: str) -> dict[str, Any]:
+        """The claims of a valid, first-seen token; AuthFailed otherwise."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthFailed("no bearer token")
+        token = token.strip()
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise AuthFailed("malformed token") from None
+        alg, kid, jku = header.get("alg"), header.get("kid"), header.get("jku")
+        if alg not in ALGORITHMS:
+            raise AuthFailed(f"algorithm {str(alg)[:20]!r} not allowed")
+        if header.get("typ") is not None and str(header["typ"]).upper() != "JWT":
+            raise AuthFailed("typ is not JWT")
+        if not isinstance(kid, str) or not kid:
+            raise AuthFailed("no kid")
+        if jku is not None and not isinstance(jku, str):
+            raise AuthFailed("jku is not a string")
+
+        key = public_key(self.keys.find(kid, jku), alg)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                leeway=self.leeway,
+                # aud and iss are compared below, with the rules of the contract.
+                options={"require": REQUIRED_CLAIMS, "verify_aud": False, "verify_iss": False},
+            )
+        except jwt.PyJWTError as error:
+            raise AuthFailed(f"{type(error).__name__}: {error}"[:200]) from None
+
+        issuer = claims["iss"]
+        if not isinstance(issuer, str) or not any(_same_url(issuer, trusted) for trusted in self.issuers):
+            raise AuthFailed(f"issuer {str(issuer)[:200]!r} is not trusted")
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if not any(isinstance(aud, str) and _same_url(aud, called_url) for aud in audiences):
+            raise AuthFailed(f"aud is not the URL called ({called_url})")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not jti or len(jti) > 256:
+            raise AuthFailed("jti is not a string of 1 to 256 characters")
+        # Kept until the token can no longer pass the exp check, leeway included.
+        if not self.store.claim_jti(issuer, jti, int(claims["exp"]) + self.leeway):
+            raise AuthFailed("jti replayed")
+        return claims
+
+
+def called_url(config: Settings) -> str:
+    """The URL the client called, as the ``aud`` it should have put in its token."""
+    if config.public_base_url:
+        return config.public_base_url.rstrip("/") + request.path
+    return request.base_url
+
+
+def needs_token(method: str, path: str) -> bool:
+    if method == "OPTIONS" or path in OPEN_PATHS:
+        return False
+    return not any(path == prefix or path.startswith(prefix + "/") for prefix in OPEN_PREFIXES)
+
+
+def install_auth(app: Flask, config: Settings, store: Store) -> None:
+    """Require a valid client JWT on every request but the open ones (LENADEX_AUTH=jwt)."""
+    if config.auth != "jwt":
+        return
+    verifier = JwtVerifier(config, store)
+
+    @app.before_request
+    def _require_client_jwt() -> Response | None:
+        if not needs_token(request.method, request.path):
+            return None
+        try:
+            verifier.verify(request.headers.get("Authorization"), called_url(config))
+        except AuthFailed as failure:
+            log.info("authentication failed: %s", failure.reason)
+            response = error_response(401, "authentication failed")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        except StoreUnavailable:
+            # Without the replay cache a token cannot be checked: refuse, but as our fault.
+            log.error("authentication impossible: the store is unavailable")
+            return error_response(503, "service unavailable; retry later")
+        return None

@@ -1,0 +1,156 @@
+"""Gunicorn, the production server of ``lenadex serve --workers N`` (N > 1, or 0 = auto).
+
+``lenadex serve`` runs gunicorn in-process with these options (``serve``); the module also works
+as a gunicorn config file: ``gunicorn -c python:service.gunicorn_conf`` (settings from LENADEX_*).
+
+- Workers: N, or for 0 two per CPU available plus one (gunicorn's rule of thumb; the CPUs are
+  read from the container's cgroup quota when there is one, as under Kubernetes limits).
+  gthread workers with a few threads each: a hook call spends much of its time waiting on
+  the EHR's FHIR server.
+- No preload: each worker imports the app and opens its own database pool after the fork.
+  The master migrates the store once before forking (``on_starting``), so the workers find
+  the schema current.
+- Metrics: each worker counts in its own process; prometheus_client's multiprocess mode keeps
+  the counts in files under PROMETHEUS_MULTIPROC_DIR (a fresh temporary folder unless set)
+  and /metrics adds them up.
+- Timeouts: a worker silent for LENADEX_REQUEST_TIMEOUT_SECONDS is killed and replaced; the
+  fetches to the EHR have their own, shorter, timeouts (LENADEX_FETCH_*).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from service.logs import QUIETER_LOGGERS
+from service.settings import Settings
+
+# Bounds of what one request may send in its head (gunicorn's defaults, stated on purpose).
+_LIMIT_REQUEST_LINE = 4094
+_LIMIT_REQUEST_FIELD_SIZE = 8190
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: the cgroup quota (cgroup v2 cpu.max) when set, else the
+    CPUs it may be scheduled on."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def worker_count(requested: int) -> int:
+    return requested if requested > 0 else 2 * available_cpus() + 1
+
+
+def _prepare_metrics_folder() -> None:
+    """Must run before prometheus_client is imported in this process or its workers."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):  # counts of an earlier run would add up
+            stale.unlink()
+    else:
+        folder = tempfile.mkdtemp(prefix="lenadex-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker is forked."""
+    from service.store import Store
+
+    _prepare_metrics_folder()
+    settings = Settings()
+    store = Store(settings.database_url, audit_salt=settings.audit_salt)
+    try:
+        store.migrate()
+    finally:
+        store.close()  # no pooled connection may be inherited by the workers
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: its live gauges leave the sum (counters and histograms stay)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def worker_app() -> Any:
+    """The WSGI app of one worker (called after the fork)."""
+    from service.app import create_app
+    from service.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)
+
+
+def _log_config(settings: Settings) -> dict[str, Any]:
+    """Gunicorn's own lines (worker start, timeouts) in the same format as the service's."""
+    formatter = "service.logs.JsonFormatter" if settings.log_format == "json" else "service.logs.TextFormatter"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"lenadex": {"()": formatter}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "lenadex", "stream": "ext://sys.stderr"}
+        },
+        "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stderr"], "level": settings.log_level.upper(), "propagate": False},
+            # The app writes one access line per request itself.
+            "gunicorn.access": {"handlers": [], "propagate": False},
+            **{name: {"level": level} for name, level in QUIETER_LOGGERS.items()},
+        },
+    }
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": worker_count(settings.workers),
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "timeout": settings.request_timeout_seconds,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "preload_app": False,
+        "limit_request_line": _LIMIT_REQUEST_LINE,
+        "limit_request_field_size": _LIMIT_REQUEST_FIELD_SIZE,
+        "logconfig_dict": _log_config(settings),
+        # gunicorn's control socket (for gunicornc) sits at one path per user: two servers on
+        # one machine would fight over it, and a container's home may be read-only.
+        "control_socket_disable": True,
+        "on_starting": on_starting,
+        "child_exit": child_exit,
+        "wsgi_app": "service.gunicorn_conf:worker_app()",
+    }
+
+
+def serve(settings: Settings) -> None:
+    """Run gunicorn in this process (it becomes the master) until it is stopped."""
+    from gunicorn.app.base import BaseApplication
+
+    class _Lenadex(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in gunicorn_options(settings).items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return worker_app()
+
+    _Lenadex().run()
+
+
+# Read as a gunicorn config file (-c python:service.gunicorn_conf), the module's names are
+# gunicorn's options: bind, workers, … from the LENADEX_* settings.
+globals().update(gunicorn_options(Settings()))

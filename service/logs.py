@@ -1,0 +1,100 @@
+"""Logging: one JSON object per line (LENADEX_LOG_FORMAT=json, the default) or plain text.
+
+Each line has time, level, logger, message and, while a request is being answered, the
+hookInstance and service it belongs to, so that all lines of one hook call can be found
+together; the access line adds status and latency_ms.
+
+What never goes into a log: tokens (the Authorization header, fhirAuthorization), patient ids
+in clear, FHIR resources. Exception messages can carry request data (pydantic puts the
+offending input into its message), so a logged exception keeps its type and stack but not
+its message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import g, has_request_context
+
+from service.settings import Settings
+
+# Record attributes copied into the line when present (set with ``extra=`` or from the request).
+CONTEXT_FIELDS = ("hookInstance", "service", "method", "path", "status", "latency_ms")
+
+QUIETER_LOGGERS = {
+    # Our own access line replaces werkzeug's, which would print the query string.
+    "werkzeug": logging.WARNING,
+    # Seven lines about plugins at every start of every worker.
+    "alembic.runtime.plugins": logging.WARNING,
+}
+
+
+class RequestContext(logging.Filter):
+    """Adds the hookInstance and service of the request being answered to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            for name, attribute in (("hookInstance", "hook_instance"), ("service", "service_id")):
+                if getattr(record, name, None) is None:
+                    setattr(record, name, g.get(attribute))
+        return True
+
+
+def _exception_without_message(exc_info: Any) -> tuple[str, str]:
+    error_type, error, trace = exc_info
+    frames = "".join(traceback.format_list(traceback.extract_tb(trace)))
+    return error_type.__name__, frames
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"], entry["stack"] = _exception_without_message(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        time = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        line = f"{time} {record.levelname} {record.name}: {record.getMessage()}"
+        context = [f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS if getattr(record, name, None) is not None]
+        if context:
+            line += " [" + " ".join(context) + "]"
+        if record.exc_info and record.exc_info[0] is not None:
+            name, frames = _exception_without_message(record.exc_info)
+            line += f"\n{frames}{name}"
+        return line
+
+
+def formatter_for(log_format: str) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else TextFormatter()
+
+
+def configure_logging(config: Settings) -> None:
+    """Send every log record to stderr in the configured format. Called by the entry points
+    (``lenadex serve``, each gunicorn worker), not by the app factory, so that tests and
+    embedding applications keep their own logging."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter_for(config.log_format))
+    handler.addFilter(RequestContext())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(config.log_level.upper())
+    for name, level in QUIETER_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)

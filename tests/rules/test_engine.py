@@ -1,0 +1,88 @@
+"""The engine: every catalogue rule has a family, families are isolated, cards are ordered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from tests.rules.patient_builder import (
+    born_aged,
+    condition,
+    counts,
+    dexamethasone,
+    lenalidomide,
+    new_cycle,
+    patient,
+    run,
+    starting,
+)
+from rules import engine
+from rules.catalogue import RULES, RULES_BY_ID
+from rules.engine import FAMILIES, RuleFamily, orders_under_review
+from rules.model import Evaluation, OrdersUnderReview, PatientSnapshot, Recommendation
+
+
+def test_every_catalogue_rule_is_produced_by_a_registered_family() -> None:
+    declared = {rule_id for family in FAMILIES for rule_id in family.rule_ids}
+    assert {rule.id for rule in RULES} <= declared
+
+
+def test_families_declare_only_catalogue_rules_and_names_are_unique() -> None:
+    for family in FAMILIES:
+        assert set(family.rule_ids) <= set(RULES_BY_ID), family.name
+    assert len({f.name for f in FAMILIES}) == len(FAMILIES)
+
+
+def test_family_hooks_agree_with_the_catalogue() -> None:
+    """A family runs on a hook only if one of its rules is defined for that hook."""
+    for family in FAMILIES:
+        for hook in family.hooks:
+            assert any(hook in RULES_BY_ID[r].hooks for r in family.rule_ids), (family.name, hook)
+
+
+def raising(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview) -> Iterable[Recommendation]:
+    raise ZeroDivisionError("a defect in one rule")
+
+
+def lazily_raising(snapshot: PatientSnapshot, evaluation: Evaluation,
+                   orders: OrdersUnderReview) -> Iterable[Recommendation]:
+    yield from ()
+    raise KeyError("a defect found while iterating")
+
+
+@pytest.mark.parametrize("broken", [raising, lazily_raising])
+@pytest.mark.parametrize("hook", ["order-select", "order-sign", "patient-view"])
+def test_a_raising_family_does_not_hide_the_others(monkeypatch: pytest.MonkeyPatch, broken, hook: str) -> None:  # type: ignore[no-untyped-def]
+    family = RuleFamily("thrombocytopenia", ("order-select", "order-sign", "patient-view"), ("R-PLT-LOW",), broken)
+    monkeypatch.setattr(engine, "FAMILIES", (family,) + FAMILIES)
+    snapshot = new_cycle(dexamethasone(), **counts(anc=400))
+    recommendations = run(snapshot, hook)  # type: ignore[arg-type]
+    failed = [r for r in recommendations if r.concern.startswith("could-not-evaluate")]
+    assert [r.rule_ids for r in failed] == [("R-PLT-LOW",)]
+    assert failed[0].severity == "warning" and "could not be evaluated" in failed[0].summary
+    assert any(r.concern == "neutropenia" for r in recommendations)  # the others still answer
+
+
+def test_cards_are_ordered_critical_first_and_one_per_concern() -> None:
+    snapshot = starting(dexamethasone(id="dex-2"), sex="female", birth_date=born_aged(30),
+                        conditions=(condition("pregnancy"), condition("dvt", onset_days_ago=10)))
+    recommendations = run(snapshot)
+    ranks = [{"critical": 0, "warning": 1, "info": 2}[r.severity] for r in recommendations]
+    assert ranks == sorted(ranks)
+    concerns = [r.concern for r in recommendations]
+    assert len(concerns) == len(set(concerns))
+    assert recommendations[0].severity == "critical"
+
+
+def test_order_select_needs_a_selected_lenalidomide_or_dexamethasone() -> None:
+    unselected = patient(medications=(lenalidomide(selected=False),))
+    assert orders_under_review(unselected, "order-select") == OrdersUnderReview()
+    assert run(unselected, "order-select") == []
+    assert orders_under_review(unselected, "order-sign").lenalidomide != ()
+
+
+def test_full_start_of_treatment_produces_the_expected_concerns() -> None:
+    concerns = {r.concern for r in run(starting())}
+    assert concerns == {"vte-prophylaxis", "infection-prophylaxis", "vaccination", "teratogenicity",
+                        "indication", "reimbursement"}

@@ -1,0 +1,207 @@
+"""Neutropenia and thrombocytopenia during treatment (clinical rules section 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules.patient_builder import (
+    card,
+    counts,
+    lab,
+    lenalidomide,
+    medication,
+    new_cycle,
+    on_lenalidomide,
+    patient,
+    run,
+    starting,
+    with_crcl,
+)
+from rules.model import DoseChange, NewMedication, Recommendation
+
+
+def neutropenia(recommendations: list[Recommendation]) -> Recommendation:
+    found = card(recommendations, "neutropenia")
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("anc", "rule_ids", "severity"),
+    [
+        (499, ("R-NEUT-SEVERE",), "critical"),
+        (500, ("R-NEUT-DELAY",), "warning"),
+        (999, ("R-NEUT-DELAY",), "warning"),
+        (1_000, None, None),
+    ],
+)
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_anc_at_a_new_cycle(anc: float, rule_ids: tuple[str, ...] | None, severity: str | None, hook: str) -> None:
+    found = card(run(new_cycle(**counts(anc=anc)), hook), "neutropenia")  # type: ignore[arg-type]
+    if rule_ids is None:
+        assert found is None
+        return
+    assert found is not None and found.rule_ids == rule_ids and found.severity == severity
+
+
+def test_delay_card_says_one_week() -> None:
+    found = neutropenia(run(new_cycle(**counts(anc=800))))
+    assert found.summary == "ANC 800/µL at the start of a new cycle: delay lenalidomide 1 week"
+    assert found.actions == ()
+    assert any("delayed for 1 week" in p for p in found.rationale)  # the guideline's sentence
+
+
+def test_severe_neutropenia_starts_filgrastim_from_the_weight() -> None:
+    found = neutropenia(run(new_cycle(**counts(anc=400))))
+    assert found.summary.startswith("ANC 400/µL: interrupt lenalidomide and start G-CSF")
+    (action,) = found.actions
+    assert isinstance(action, NewMedication) and action.drug == "filgrastim" and action.recommended
+    assert (action.regimen.dose, action.regimen.dose_unit, action.regimen.route) == (350.0, "ug", "subcutaneous")
+    assert "5 µg/kg × 70 kg" in (action.regimen.text or "")
+
+
+def test_filgrastim_without_a_current_weight_is_text_only() -> None:
+    found = neutropenia(run(new_cycle(weight=lab(70.0, "kg", days=60), **counts(anc=400))))
+    (action,) = found.actions
+    assert isinstance(action, NewMedication) and action.regimen.dose is None and action.regimen.dose_unit is None
+    assert "5 µg/kg" in (action.regimen.text or "")
+
+
+def test_active_g_csf_is_not_suggested_again() -> None:
+    found = neutropenia(run(new_cycle(medication("pegfilgrastim"), **counts(anc=400))))
+    assert found.severity == "critical" and found.actions == ()
+
+
+@pytest.mark.parametrize("previous_days", [8, 29])  # the latest count is 1 day old: gaps of 7 and 28 days
+def test_anc_staying_low_reduces_one_step_from_the_current_dose(previous_days: int) -> None:
+    snapshot = new_cycle(current_mg=15.0, **counts(anc=900, previous_anc=((800, previous_days),)))
+    found = neutropenia(run(snapshot))
+    assert found.rule_ids == ("R-NEUT-RESUME",) and found.severity == "warning"
+    (action,) = found.actions
+    assert isinstance(action, DoseChange) and action.order_id == "len-draft"
+    assert (action.regimen.dose, action.regimen.every_hours) == (10.0, 24.0)  # 15 → 10
+    assert found.dose == action
+
+
+def test_low_count_more_than_a_cycle_earlier_is_another_episode() -> None:
+    snapshot = new_cycle(current_mg=15.0, **counts(anc=900, previous_anc=((800, 30),)))  # 29 days apart
+    assert neutropenia(run(snapshot)).rule_ids == ("R-NEUT-DELAY",)
+
+
+def test_same_day_counts_do_not_show_persistence() -> None:
+    snapshot = new_cycle(current_mg=15.0, **counts(anc=900, previous_anc=((800, 1),)))
+    assert neutropenia(run(snapshot)).rule_ids == ("R-NEUT-DELAY",)
+
+
+def test_step_down_defers_to_the_dose_card_when_it_is_already_lower() -> None:
+    # On 25 mg with normal kidneys, R-CYTO-START's dose card gives 25 → 15 already.
+    recommendations = run(new_cycle(current_mg=25.0, **counts(anc=900, previous_anc=((800, 7),))))
+    found = neutropenia(recommendations)
+    assert found.rule_ids == ("R-NEUT-RESUME",) and found.actions == ()
+    dose = card(recommendations, "lenalidomide-dose")
+    assert dose is not None and dose.dose is not None and dose.dose.regimen.dose == 15.0
+
+
+def test_step_down_needs_known_kidney_function() -> None:
+    snapshot = new_cycle(current_mg=15.0, creatinine=None, **counts(anc=900, previous_anc=((800, 7),)))
+    found = neutropenia(run(snapshot))
+    assert found.actions == () and "kidney function is known" in found.rationale[0]
+
+
+def test_severe_and_persistent_gives_filgrastim_and_the_step() -> None:
+    snapshot = new_cycle(current_mg=15.0, **counts(anc=450, previous_anc=((800, 7),)))
+    found = neutropenia(run(snapshot))
+    assert found.rule_ids == ("R-NEUT-SEVERE", "R-NEUT-RESUME") and found.severity == "critical"
+    assert [type(a).__name__ for a in found.actions] == ["NewMedication", "DoseChange"]
+    assert found.selection == "any"
+
+
+def test_no_step_below_5_mg() -> None:
+    snapshot = with_crcl(new_cycle(current_mg=5.0, **counts(anc=900, previous_anc=((800, 7),))), 80.0)
+    found = neutropenia(run(snapshot))
+    assert found.actions == () and "no dose step below" in found.rationale[0]
+
+
+@pytest.mark.parametrize(
+    ("fields", "resumes"),
+    [
+        (counts(anc=1_000, previous_anc=((800, 7),)), True),
+        (counts(anc=1_500, previous_anc=((1_200, 7),)), False),
+    ],
+)
+def test_recovered_anc_may_resume(fields: dict[str, object], resumes: bool) -> None:
+    found = card(run(new_cycle(**fields)), "neutropenia")
+    if not resumes:
+        assert found is None
+        return
+    assert found is not None and found.rule_ids == ("R-NEUT-RESUME",) and found.severity == "info"
+    assert "may resume" in found.summary
+
+
+def test_on_hold_order_with_recovered_anc_may_resume() -> None:
+    snapshot = patient(medications=(lenalidomide(id="len-held", status="on-hold", authored_days_ago=60),))
+    found = card(run(snapshot, "patient-view"), "neutropenia")
+    assert found is not None and found.rule_ids == ("R-NEUT-RESUME",)
+
+
+def test_start_of_treatment_is_left_to_the_dose_card() -> None:
+    assert card(run(starting(**counts(anc=400))), "neutropenia") is None
+
+
+@pytest.mark.parametrize(("anc", "severity"), [(499, "critical"), (999, "warning"), (1_000, None)])
+def test_patient_view_on_lenalidomide(anc: float, severity: str | None) -> None:
+    found = card(run(on_lenalidomide(**counts(anc=anc)), "patient-view"), "neutropenia")
+    assert (found.severity if found else None) == severity
+    if found is not None and severity == "warning":
+        assert "delay the next cycle" in found.summary
+
+
+def test_patient_view_not_on_lenalidomide_says_nothing() -> None:
+    snapshot = patient(medications=(lenalidomide(status="completed", id="old", authored_days_ago=400),),
+                       **counts(anc=300, platelets=10_000))
+    assert run(snapshot, "patient-view") == []
+
+
+def test_stale_counts_on_a_new_cycle_ask_for_a_cbc_once() -> None:
+    recommendations = run(new_cycle(**counts(anc=400, platelets=10_000, days=15)))
+    found = neutropenia(recommendations)
+    assert found.rule_ids == ("R-NEUT-DELAY", "R-PLT-LOW") and found.actions == ()
+    assert found.data_needed == ("complete blood count with differential",)
+    assert card(recommendations, "thrombocytopenia") is None
+
+
+def test_stale_counts_on_patient_view_are_left_to_cbc_monitoring() -> None:
+    recommendations = run(on_lenalidomide(**counts(anc=400, platelets=10_000, days=30)), "patient-view")
+    assert card(recommendations, "neutropenia") is None and card(recommendations, "thrombocytopenia") is None
+    assert card(recommendations, "cbc-monitoring") is not None
+
+
+def test_ambiguous_anc_asks_for_an_exact_count() -> None:
+    found = neutropenia(run(new_cycle(**counts(anc=1_500, anc_comparator="<"))))
+    assert found.data_needed == ("an exact ANC",) and found.actions == ()
+
+
+@pytest.mark.parametrize(
+    ("platelets", "comparator", "critical"),
+    [(29_999, None, True), (30_000, None, False), (20_000, "<", True), (100_000, None, False)],
+)
+@pytest.mark.parametrize("hook", ["order-sign", "patient-view"])
+def test_low_platelets(platelets: float, comparator: str | None, critical: bool, hook: str) -> None:
+    builder = new_cycle if hook == "order-sign" else on_lenalidomide
+    found = card(run(builder(**counts(platelets=platelets, platelet_comparator=comparator)), hook),  # type: ignore[arg-type]
+                 "thrombocytopenia")
+    if not critical:
+        assert found is None
+        return
+    assert found is not None and found.rule_ids == ("R-PLT-LOW",) and found.severity == "critical"
+    assert found.actions == ()  # the clinician chooses among transfusion, modification, stopping
+
+
+def test_ambiguous_platelet_bound_asks_for_an_exact_count() -> None:
+    found = card(run(new_cycle(**counts(platelets=50_000, platelet_comparator="<"))), "thrombocytopenia")
+    assert found is not None and found.data_needed == ("an exact platelet count",)
+
+
+def test_missing_platelets_alone_on_a_new_cycle() -> None:
+    found = card(run(new_cycle(**counts(platelets=None))), "thrombocytopenia")
+    assert found is not None and found.rule_ids == ("R-PLT-LOW",) and found.data_needed == ("platelet count",)

@@ -1,0 +1,221 @@
+"""Monitoring (clinical rules section 9), indication and Korean reimbursement (section 10)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.rules.patient_builder import (
+    card,
+    condition,
+    counts,
+    dexamethasone,
+    lab,
+    lenalidomide,
+    medication,
+    on_lenalidomide,
+    patient,
+    procedure,
+    run,
+    starting,
+    with_crcl,
+)
+from rules.indication import KR_REIMBURSEMENT, criterion_in_force
+from rules.model import PatientSnapshot, Recommendation
+
+
+def viewed(snapshot: PatientSnapshot, concern: str) -> Recommendation | None:
+    return card(run(snapshot, "patient-view"), concern)
+
+
+# --- R-MON-CBC -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("started_days_ago", "cbc_days_ago", "due"),
+    [
+        (30, 14, False),   # first 3 cycles: every 14 days
+        (30, 15, True),
+        (83, 15, True),
+        (84, 15, False),   # after 84 days: every 28 days
+        (200, 28, False),
+        (200, 29, True),
+    ],
+)
+def test_cbc_interval(started_days_ago: int, cbc_days_ago: int, due: bool) -> None:
+    found = viewed(on_lenalidomide(started_days_ago=started_days_ago, **counts(days=cbc_days_ago)), "cbc-monitoring")
+    assert (found is not None) is due
+    if found is not None:
+        assert found.rule_ids == ("R-MON-CBC",) and found.severity == "warning"
+        assert f"({cbc_days_ago} days)" in found.summary
+        assert len(found.summary) < 140
+
+
+def test_cbc_never_done() -> None:
+    found = viewed(on_lenalidomide(**counts(anc=None)), "cbc-monitoring")
+    assert found is not None and "no ANC on record" in found.summary
+
+
+def test_cbc_uses_the_older_of_the_two_counts() -> None:
+    snapshot = on_lenalidomide(anc=lab(3_000, "cells/uL", days=1), platelets=lab(200_000, "cells/uL", days=40))
+    assert viewed(snapshot, "cbc-monitoring") is not None
+
+
+def test_monitoring_is_patient_view_and_on_lenalidomide_only() -> None:
+    stale = counts(days=60)
+    assert viewed(patient(**stale), "cbc-monitoring") is None
+    assert card(run(on_lenalidomide(**stale), "order-sign"), "cbc-monitoring") is None
+
+
+# --- R-MON-LFT-TFT ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "missing"),
+    [
+        ({"alt": lab(20.0, "U/L", days=92), "tsh": lab(1.0, "mIU/L", days=92)}, None),
+        ({"ast": lab(20.0, "U/L", days=10), "tsh": lab(1.0, "mIU/L", days=10)}, None),
+        ({"alt": lab(20.0, "U/L", days=93), "tsh": lab(1.0, "mIU/L", days=10)}, "liver function (ALT/AST)"),
+        ({"alt": lab(20.0, "U/L", days=10), "tsh": lab(1.0, "mIU/L", days=93)}, "thyroid function (TSH)"),
+        ({}, "liver function (ALT/AST) or thyroid function (TSH)"),
+    ],
+)
+def test_liver_and_thyroid_within_92_days(fields: dict[str, object], missing: str | None) -> None:
+    found = viewed(on_lenalidomide(**fields), "lft-tft-monitoring")
+    if missing is None:
+        assert found is None
+        return
+    assert found is not None and found.rule_ids == ("R-MON-LFT-TFT",) and found.severity == "info"
+    assert missing in found.summary
+
+
+# --- R-RENAL-IMPROVED ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mg", "every_hours", "clearance", "improved"),
+    [
+        (10.0, 24.0, 60.0, True),
+        (10.0, 24.0, 59.6, False),
+        (15.0, 48.0, 30.0, True),    # 7.5 mg/day → 10 mg daily allowed
+        (15.0, 48.0, 29.9, False),
+        (25.0, 24.0, 90.0, False),
+        (5.0, 24.0, 45.0, True),
+    ],
+)
+def test_renal_improvement(mg: float, every_hours: float, clearance: float, improved: bool) -> None:
+    found = viewed(with_crcl(on_lenalidomide(mg=mg, every_hours=every_hours), clearance), "renal-improved")
+    assert (found is not None) is improved
+    if found is not None:
+        assert found.rule_ids == ("R-RENAL-IMPROVED", "R-CRCL-CG") and found.severity == "info"
+        assert "increased with caution" in found.summary and found.actions == ()
+
+
+def test_renal_improvement_needs_known_kidney_function() -> None:
+    assert viewed(on_lenalidomide(mg=10.0, creatinine=None), "renal-improved") is None
+
+
+def test_dialysis_patient_on_5_mg_is_not_improved() -> None:
+    assert viewed(on_lenalidomide(mg=5.0, conditions=(condition("dialysis"),)), "renal-improved") is None
+
+
+# --- R-SPM -----------------------------------------------------------------------------------
+
+
+def test_spm_reminder_once_per_patient_view() -> None:
+    recommendations = run(on_lenalidomide(), "patient-view")
+    assert [r.rule_ids for r in recommendations if r.concern == "spm"] == [("R-SPM",)]
+    assert recommendations[-1].severity == "info"
+    assert viewed(patient(), "spm") is None
+    assert card(run(starting()), "spm") is None
+
+
+# --- R-IND-PRIOR -----------------------------------------------------------------------------
+
+
+def indication(snapshot: PatientSnapshot) -> Recommendation | None:
+    return card(run(snapshot), "indication")
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        ((), True),
+        ((medication("bortezomib", status="completed"),), False),
+        ((medication("thalidomide", status="stopped"),), False),
+        ((medication("daratumumab", status="active"),), False),
+        ((medication("dexamethasone", status="completed", id="dex-old"),), True),  # alone does not count
+        ((medication("bortezomib", status="cancelled"),), True),
+        ((medication("bortezomib", status="entered-in-error"),), True),
+    ],
+)
+def test_prior_therapy(history: tuple[object, ...], expected: bool) -> None:
+    found = indication(starting(*history))  # type: ignore[arg-type]
+    assert (found is not None) is expected
+    if found is not None:
+        assert found.rule_ids == ("R-IND-PRIOR",) and found.severity == "info"
+
+
+def test_autologous_transplant_is_prior_therapy() -> None:
+    assert indication(starting(procedures=(procedure("asct"),))) is None
+
+
+def test_continuing_lenalidomide_is_not_rechecked() -> None:
+    earlier = lenalidomide(id="len-first", status="active", authored_days_ago=60)
+    assert indication(starting(earlier)) is None
+
+
+# --- R-REIMB-KR ------------------------------------------------------------------------------
+
+
+def reimbursement(snapshot: PatientSnapshot, today: date, region: str = "KR") -> Recommendation | None:
+    return card(run(snapshot, today=today, region=region), "reimbursement")
+
+
+THALIDOMIDE = medication("thalidomide", status="completed", authored_days_ago=3000)
+BORTEZOMIB = medication("bortezomib", status="completed", authored_days_ago=3000)
+
+
+@pytest.mark.parametrize(
+    ("today", "history", "expected"),
+    [
+        (date(2014, 2, 28), (), None),                    # before the policy table: no card
+        (date(2014, 3, 1), (), "2014-03-01 to 2017-11-30"),
+        (date(2017, 11, 30), (THALIDOMIDE,), "2014-03-01 to 2017-11-30"),  # bortezomib needed
+        (date(2017, 11, 30), (BORTEZOMIB,), None),
+        (date(2017, 12, 1), (THALIDOMIDE,), None),       # ≥ 1 prior therapy is enough
+        (date(2017, 12, 1), (), "since 2017-12-01"),
+        (date(2025, 6, 1), (BORTEZOMIB,), None),
+    ],
+)
+def test_korean_policy_by_date(today: date, history: tuple[object, ...], expected: str | None) -> None:
+    found = reimbursement(starting(*history), today)  # type: ignore[arg-type]
+    if expected is None:
+        assert found is None
+        return
+    assert found is not None and found.rule_ids == ("R-REIMB-KR",) and found.severity == "info"
+    assert expected in found.summary or expected.replace("since ", "") in found.summary
+    assert expected in found.rationale[0] and len(found.summary) < 140
+
+
+def test_transplant_ineligible_newly_diagnosed_is_reimbursed_since_2017_12() -> None:
+    snapshot = starting(conditions=(condition("transplant-ineligible"),))
+    assert reimbursement(snapshot, date(2017, 12, 1)) is None
+    assert reimbursement(snapshot, date(2017, 11, 30)) is not None
+
+
+def test_reimbursement_is_korean_only() -> None:
+    assert reimbursement(starting(), date(2025, 6, 1), region="US") is None
+
+
+def test_policy_table_is_contiguous() -> None:
+    first, second = KR_REIMBURSEMENT
+    assert first.end is not None and (second.start - first.end).days == 1 and second.end is None
+    assert criterion_in_force(date(2014, 2, 28)) is None
+    assert criterion_in_force(date(2017, 11, 30)) is first and criterion_in_force(date(2017, 12, 1)) is second
+
+
+def test_dexamethasone_alone_gets_no_indication_cards() -> None:
+    recommendations = run(patient(medications=(dexamethasone(),)), "order-select")
+    assert card(recommendations, "indication") is None and card(recommendations, "reimbursement") is None
