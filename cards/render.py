@@ -126,7 +126,7 @@ def _input_line(used: InputUsed) -> str:
     if used.when is not None:
         line += f" ({used.when.isoformat()})"
     if used.note and used.note != used.value:
-        line += f" — as recorded: {used.note}"
+        line += f" — as recorded: {_shorten(used.note, 80)}"  # record text is not ours to echo in full
     return html.escape(line, quote=False)
 
 

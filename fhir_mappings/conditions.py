@@ -23,10 +23,17 @@ from fhir_mappings.fhir_json import (
     status_code,
 )
 from fhir_mappings.record import PatientRecord
-from fhir_mappings.terminology import CONDITIONS, ICD10_SYSTEMS, NEGATED_TEXT, SNOMED_SYSTEMS
+from fhir_mappings.terminology import CONDITIONS, ICD10_SYSTEMS, NEGATED_TEXT, PAST_TEXT, SNOMED_SYSTEMS
 from fhir_mappings.validation import describe, validation_problem
 
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})
+# A history is true whether or not the episode is over: a resolved pneumonia is a history of
+# infection. These categories are always active (the episode's own status stays on its other
+# categories, e.g. active-infection).
+HISTORY_CATEGORIES = frozenset({"infection-history", "neutropenia-history"})
+# A category that says less than another found on the same Condition: a DVT is a VTE, and
+# 'venous thrombosis' in a DVT's display should not make a second VTE of it.
+SUBSUMED_BY: dict[str, frozenset[str]] = {"vte": frozenset({"dvt", "pe"})}
 INACTIVE_STATUSES = frozenset({"inactive", "remission", "resolved"})
 IGNORED_VERIFICATIONS = frozenset({"entered-in-error", "refuted"})
 
@@ -68,7 +75,7 @@ def read_conditions(record: PatientRecord, patient_id: str) -> ConditionList:
                 ClinicalCondition(
                     category=item.category,
                     display=display,
-                    active=active and not item.past_event,
+                    active=item.category in HISTORY_CATEGORIES or (active and not item.past_event),
                     onset=onset,
                     recorded=recorded,
                     code=item.code,
@@ -98,13 +105,19 @@ def classify_condition(concept: object) -> list[Classification]:
                     and not (terms.icd10_excluded and bare_icd10.startswith(terms.icd10_excluded))
                 ):
                     found[terms.category] = Classification(terms.category, icd10)
+    # Words name what a code left out; on a 'personal history of' code, or in a text that says
+    # 'history of', they name a past event too ('Personal history of DVT' is no active DVT).
+    coded_past = any(item.past_event for item in found.values())
     for text in concept_texts(concept):
         if NEGATED_TEXT.search(text):
             continue
+        past = coded_past or bool(PAST_TEXT.search(text))
         for terms in CONDITIONS:
             if terms.category not in found and terms.text is not None and terms.text.search(text):
-                found[terms.category] = Classification(terms.category, _first_code(concept))
-    return list(found.values())
+                found[terms.category] = Classification(terms.category, _first_code(concept), past_event=past)
+    return [
+        item for category, item in found.items() if not SUBSUMED_BY.get(category, frozenset()) & found.keys()
+    ]
 
 
 def _first_code(concept: object) -> str:

@@ -22,6 +22,7 @@ from fhir_mappings.fhir_json import (
     codings,
     coded,
     concept_texts,
+    finite_float,
     number,
     number_text,
     objects,
@@ -77,6 +78,8 @@ class TextDosage:
     dose: float | None = None
     dose_unit: str | None = None
     every_hours: float | None = None
+    interval_stated: bool = False
+    """False when ``every_hours`` is only read off the spacing of the cycle days."""
     cycle_days: tuple[int, ...] = ()
     cycle_length_days: int | None = None
     route: str | None = None
@@ -135,7 +138,12 @@ def _instruction_regimen(instruction: JsonObject, problems: list[str]) -> Regime
         dose, dose_unit = written.dose, written.dose_unit
 
     every_hours = _timing_hours(instruction.get("timing"))
-    if every_hours is not None and written.every_hours is not None and every_hours != written.every_hours:
+    if (
+        every_hours is not None
+        and written.interval_stated
+        and written.every_hours is not None
+        and every_hours != written.every_hours
+    ):
         problems.append(
             f"the structured timing (every {_amount(every_hours)} h) differs from the dosage text "
             f"('{text}'); the structured timing is used"
@@ -198,7 +206,8 @@ def _to_dose_unit(value: Decimal, unit: str | None) -> tuple[float, str] | None:
     if known is None or value < 0:
         return None
     dose_unit, factor = known
-    return float(Fraction(value) * factor), dose_unit
+    dose = finite_float(Fraction(value) * factor)
+    return (dose, dose_unit) if dose is not None else None
 
 
 def _dose_range(dose_range: JsonObject, problems: list[str]) -> tuple[float | None, str | None]:
@@ -235,7 +244,7 @@ def _repeat_hours(repeat: JsonObject) -> float | None:
     unit = repeat.get("periodUnit")
     if period is not None and period > 0 and isinstance(unit, str) and unit in PERIOD_HOURS:
         times = frequency if frequency is not None and frequency > 0 else Decimal(1)
-        return float(Fraction(period) * PERIOD_HOURS[unit] / Fraction(times))
+        return finite_float(Fraction(period) * PERIOD_HOURS[unit] / Fraction(times))
     weekdays = (
         [day for day in repeat.get("dayOfWeek") or [] if isinstance(day, str)]
         if isinstance(repeat.get("dayOfWeek"), list)
@@ -345,6 +354,7 @@ _INTERVALS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
          r"nightly)\b", 24),
     )
 )  # fmt: skip
+_TIMES_PER = re.compile(r"\b(\d{1,2}) ?(?:times|x) ?(?:(daily|a day|per day|/ ?day)|(weekly|a week|per week|/ ?week))\b")
 _EVERY_N_HOURS = re.compile(r"\b(?:q ?(\d{1,3}) ?h|every (\d{1,3}) ?h(?:ours?|rs?)?)\b")
 _EVERY_N_DAYS = re.compile(r"\b(?:q ?(\d{1,2}) ?d|every (\d{1,2}) days?)\b")
 
@@ -394,6 +404,7 @@ def parse_dosage_text(text: str) -> TextDosage:
                 found.problems.append(f"dosing days without a cycle length in '{text}'")
 
     found.every_hours = _text_interval(rest, has_day_list=bool(found.cycle_days))
+    found.interval_stated = found.every_hours is not None
     if found.every_hours is None and len(found.cycle_days) > 1:
         # 'days 1-4' means once a day on those days; 'days 1, 8, 15, 22' once a week.
         gaps = [b - a for a, b in zip(found.cycle_days, found.cycle_days[1:], strict=False)]
@@ -402,16 +413,23 @@ def parse_dosage_text(text: str) -> TextDosage:
 
 
 def _text_interval(text: str, *, has_day_list: bool) -> float | None:
-    for pattern, hours in _INTERVALS:
-        if pattern.search(text):
-            return float(hours)
+    """The interval the text states first ('20 mg once daily (after 15 mg twice daily …)' is
+    once daily); at the same place the more specific wording wins."""
+    found: list[tuple[int, int, float]] = []
+    for rank, (pattern, hours) in enumerate(_INTERVALS):
+        if match := pattern.search(text):
+            found.append((match.start(), rank, float(hours)))
+    if (match := _TIMES_PER.search(text)) and int(match[1]) > 0:
+        # '2 times daily' (as rules/dose_ladder.describe writes it), '3 times a week'
+        found.append((match.start(), -1, (24.0 if match[2] else 168.0) / int(match[1])))
     if match := _EVERY_N_HOURS.search(text):
-        hours = int(match[1] or match[2])
-        return float(hours) if hours > 0 else None
+        found.append((match.start(), len(_INTERVALS), float(int(match[1] or match[2]))))
     if not has_day_list and (match := _EVERY_N_DAYS.search(text)):
-        days = int(match[1] or match[2])
-        return 24.0 * days if days > 0 else None
-    return None
+        found.append((match.start(), len(_INTERVALS) + 1, 24.0 * int(match[1] or match[2])))
+    if not found:
+        return None
+    hours = min(found)[2]
+    return hours if hours > 0 else None
 
 
 def _cycle_length(text: str) -> int | None:

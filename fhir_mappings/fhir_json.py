@@ -7,10 +7,12 @@ type reads as "absent", so one bad field costs that field, not the whole hook ca
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, UTC
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 JsonObject = dict[str, Any]
@@ -103,9 +105,19 @@ def number(value: Any) -> Decimal | None:
         return None
     try:
         result = Decimal(str(value))
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):  # ValueError: an int beyond str()'s digit limit
         return None
     return result if result.is_finite() else None
+
+
+def finite_float(value: Fraction | Decimal | float) -> float | None:
+    """A float, or None when the number is beyond what a float holds (a '1e400' in the JSON):
+    such a value is an error in the source, not a measurement to round to infinity."""
+    try:
+        result = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
 
 
 def number_text(value: Decimal) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, UTC
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from rules.model import Measurement
@@ -205,8 +205,10 @@ def _usable_values(kind: LabKind, candidates: list[Candidate], validated: dict[i
     for candidate in dated:
         if len(found.values) >= limit:
             break
-        measurement = _measurement(candidate, found, validated)
-        if measurement is None or candidate.time is None:
+        if candidate.time is None or candidate.time.day is None:
+            continue
+        measurement = _measurement(candidate, candidate.time.day, found, validated)
+        if measurement is None:
             continue
         identity = (measurement.value, measurement.comparator, candidate.time.instant)
         if identity in seen:
@@ -234,10 +236,10 @@ def _shown_value(part: JsonObject) -> str:
     return ""
 
 
-def _measurement(candidate: Candidate, found: _Found, validated: dict[int, str | None]) -> Measurement | None:
-    assert candidate.time is not None and candidate.time.day is not None
+def _measurement(
+    candidate: Candidate, day: date, found: _Found, validated: dict[int, str | None]
+) -> Measurement | None:
     label = candidate.kind.label
-    day = candidate.time.day
     status = code_value(candidate.resource.get("status"))
     if status not in USABLE_STATUSES:
         if status in PENDING_STATUSES:
@@ -255,14 +257,14 @@ def _measurement(candidate: Candidate, found: _Found, validated: dict[int, str |
         found.note(problem)
         return None
     if candidate.kind is ECOG:
-        return _ecog(candidate, found)
+        return _ecog(candidate, day, found)
     if candidate.kind is PREGNANCY_STATUS:
-        return _pregnancy_status(candidate, found)
-    return _quantity(candidate, found)
+        return _pregnancy_status(candidate, day, found)
+    return _quantity(candidate, day, found)
 
 
-def _quantity(candidate: Candidate, found: _Found) -> Measurement | None:
-    label, day = candidate.kind.label, candidate.time.day if candidate.time else None
+def _quantity(candidate: Candidate, day: date, found: _Found) -> Measurement | None:
+    label = candidate.kind.label
     quantity = candidate.part.get("valueQuantity")
     if not isinstance(quantity, dict):
         has_other_value = any(key.startswith("value") for key in candidate.part)
@@ -292,6 +294,7 @@ def _quantity(candidate: Candidate, found: _Found) -> Measurement | None:
         return None
     return _made(
         candidate,
+        day,
         converted,
         rules_unit(candidate.kind.name),
         comparator,
@@ -299,8 +302,7 @@ def _quantity(candidate: Candidate, found: _Found) -> Measurement | None:
     )
 
 
-def _ecog(candidate: Candidate, found: _Found) -> Measurement | None:
-    day = candidate.time.day if candidate.time else None
+def _ecog(candidate: Candidate, day: date, found: _Found) -> Measurement | None:
     part = candidate.part
     grade: Decimal | None = None
     if "valueInteger" in part:
@@ -319,26 +321,26 @@ def _ecog(candidate: Candidate, found: _Found) -> Measurement | None:
     if grade is None or grade != grade.to_integral_value() or not 0 <= grade <= 5:
         found.note(f"ECOG performance status on {day} is not a grade 0-5; not used")
         return None
-    return _made(candidate, float(grade), "", None, f"ECOG {int(grade)}")
+    return _made(candidate, day, float(grade), "", None, f"ECOG {int(grade)}")
 
 
-def _pregnancy_status(candidate: Candidate, found: _Found) -> Measurement | None:
-    day = candidate.time.day if candidate.time else None
+def _pregnancy_status(candidate: Candidate, day: date, found: _Found) -> Measurement | None:
     concept = candidate.part.get("valueCodeableConcept")
     for coding in codings(concept):
         code = text_value(coding.get("code"))
         if code in PREGNANCY_ANSWERS and code_value(coding.get("system")) in (LOINC_SYSTEMS | SNOMED_SYSTEMS):
-            return _made(candidate, PREGNANCY_ANSWERS[code], "", None, concept_label(concept) or code)
+            return _made(candidate, day, PREGNANCY_ANSWERS[code], "", None, concept_label(concept) or code)
     found.note(f"pregnancy status on {day} is neither 'pregnant' nor 'not pregnant'; not used")
     return None
 
 
-def _made(candidate: Candidate, value: float, unit: str, comparator: object, original: str) -> Measurement:
-    assert candidate.time is not None and candidate.time.day is not None
+def _made(
+    candidate: Candidate, day: date, value: float, unit: str, comparator: object, original: str
+) -> Measurement:
     return Measurement(
         value=value,
         unit=unit,
-        when=candidate.time.day,
+        when=day,
         code=candidate.code,
         comparator=comparator if isinstance(comparator, str) else None,
         original=original,

@@ -11,7 +11,7 @@ from fhir_mappings.conditions import read_conditions
 from fhir_mappings.demographics import read_demographics
 from fhir_mappings.medications import read_medication_orders
 from fhir_mappings.medications import unresolved_medication_references as _unresolved
-from fhir_mappings.observations import HISTORY_KINDS, read_measurements
+from fhir_mappings.observations import read_measurements
 from fhir_mappings.procedures import read_procedures
 from fhir_mappings.record import PatientRecord
 
@@ -42,17 +42,31 @@ def build_snapshot(
 
     problems = demographics.problems + labs.problems + conditions.problems + procedures.problems
     problems += medications.problems + record.other_patient_notes()
-    histories = {field: labs.history.get(kind, ()) for kind, field in HISTORY_KINDS.items()}
+    latest = labs.latest.get
     return PatientSnapshot(
         patient_id=patient_id,
         birth_date=demographics.birth_date,
         sex=demographics.sex,
+        creatinine=latest("creatinine"),
+        weight=latest("weight"),
+        height=latest("height"),
+        bmi=latest("bmi"),
+        measured_crcl=latest("measured_crcl"),
+        egfr=latest("egfr"),
+        anc=latest("anc"),
+        anc_history=labs.history.get("anc", ()),
+        platelets=latest("platelets"),
+        platelet_history=labs.history.get("platelets", ()),
+        ecog=latest("ecog"),
+        pregnancy_test=latest("pregnancy_test"),
+        alt=latest("alt"),
+        ast=latest("ast"),
+        tsh=latest("tsh"),
+        creatinine_history=labs.history.get("creatinine", ()),
         conditions=tuple(demographics.conditions + conditions.conditions),
         procedures=tuple(procedures.procedures),
         medications=tuple(medications.orders),
         data_problems=tuple(dict.fromkeys(problems))[:MAX_DATA_PROBLEMS],
-        **labs.latest,  # type: ignore[arg-type]  # keys are PatientSnapshot's field names
-        **histories,  # type: ignore[arg-type]
     )
 
 

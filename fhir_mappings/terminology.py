@@ -114,10 +114,16 @@ def words(*phrases: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w])", re.IGNORECASE)
 
 
-# A problem-list text that denies or doubts the condition names it without having it.
+# A problem-list text that denies or doubts the condition names it without having it; a family
+# history is someone else's.
 NEGATED_TEXT = re.compile(
     r"^\s*(?:no|not|denies|denied|negative for|absence of|absent|without|"
-    r"rule[sd]? out|r/o|ruled out|possible|suspected|query|\?)\b",
+    r"rule[sd]? out|r/o|ruled out|possible|suspected|query|\?)\b|\bfamily (?:history|hx)\b|\bFH of\b",
+    re.IGNORECASE,
+)
+# A text that opens by recording a past event rather than a present condition.
+PAST_TEXT = re.compile(
+    r"^\s*(?:personal )?(?:history of|hx of|h/o|prior|previous|past|old|resolved|healed)\b",
     re.IGNORECASE,
 )
 
@@ -212,7 +218,7 @@ DRUGS: tuple[DrugTerms, ...] = (
     ),
     _drug(
         "trimethoprim-sulfamethoxazole",
-        set(),
+        {"10831"},  # RxNorm's multi-ingredient concept sulfamethoxazole / trimethoprim
         {"J01EE01"},
         r"trimethoprim\s*(?:[/\-+,]|and|&)\s*sulfamethoxazole",
         r"sulfamethoxazole\s*(?:[/\-+,]|and|&)\s*trimethoprim",

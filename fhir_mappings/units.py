@@ -16,7 +16,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from fhir_mappings.fhir_json import text_value
+from fhir_mappings.fhir_json import finite_float, text_value
 from fhir_mappings.terminology import UCUM_SYSTEM
 
 
@@ -157,11 +157,12 @@ def rules_unit(kind: str) -> str:
 
 def to_rules_unit(kind: str, value: Decimal, unit: str) -> float | None:
     """``value`` in ``unit`` converted to the rules' unit for ``kind``; None when the unit is
-    not one we know for that kind (then the value must not be used)."""
+    not one we know for that kind, or the result is no finite number (then the value must not
+    be used)."""
     table = RULES_UNITS.get(kind)
     if table is None:
         return None
     factor = table.factors.get(fold_unit(unit))
     if factor is None:
         return None
-    return float(Fraction(value) * factor)
+    return finite_float(Fraction(value) * factor)

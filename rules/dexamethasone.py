@@ -157,7 +157,7 @@ def _schedule_for_order(
             return None  # high-dose is the guideline's option for these patients
         rule_ids = ["R-DEX-HIGH"]
         rationale = [
-            f"Ordered: dexamethasone {ordered_text} — **high-dose** (≥ 480 mg per cycle), and no "
+            f"Ordered: dexamethasone {ordered_text} — **high-dose** (≥ {HIGH_DOSE_MG_PER_CYCLE:g} mg per cycle), and no "
             "spinal cord compression, hypercalcemia, bone pain, renal failure or aggressive "
             "disease is on record.",
             "High-dose dexamethasone also places the patient in the LMWH tier of VTE "
@@ -187,8 +187,9 @@ def _schedule_for_order(
             severity=severity,
             summary=f"{summary_finding}: use low-dose (date of birth needed to choose the dose)",
             rationale=tuple(rationale) + (
-                "The low-dose schedule depends on age (20 mg weekly over 75 years, else 40 mg "
-                "weekly); the date of birth is not recorded, so **no dose is suggested**.",
+                f"The low-dose schedule depends on age ({ELDERLY_WEEKLY_MG:g} mg weekly over "
+                f"{ELDERLY_ABOVE_AGE} years, else {LOW_DOSE_WEEKLY_MG:g} mg weekly); the date of birth is "
+                "not recorded, so **no dose is suggested**.",
                 QUOTE_LOW_DOSE, REDUCTION_TEXT),
             section=SECTION,
             inputs=tuple(inputs),

@@ -35,7 +35,7 @@ SECTION = rule("R-NEUT-DELAY").section  # "Hematologic toxicities"
 # new cycle, lenalidomide treatment should be delayed for 1 week if neutropenia (ANC <1,000
 # cells/µL) is present" and "can be resumed if ANC has returned to 1,000 cells/µL".
 NEUTROPENIA_ANC_BELOW_PER_UL = 1_000.0
-CYCLE_DELAY_DAYS = 7
+CYCLE_DELAY_WEEKS = 1
 # R-NEUT-SEVERE (guideline: Hematologic toxicities): "When severe neutropenia (ANC <500
 # cells/µL) occurs, lenalidomide treatment should be interrupted and G-CSF support should be
 # added. If not contraindicated, dexamethasone should be continued."
@@ -54,6 +54,12 @@ PERSISTENCE_WITHIN_DAYS = LENALIDOMIDE_CYCLE_LENGTH
 LOW_PLATELETS_BELOW_PER_UL = 30_000.0
 
 G_CSF_DRUGS = ("filgrastim", "pegfilgrastim")
+
+# The thresholds as cards write them.
+NEUTROPENIA = f"{NEUTROPENIA_ANC_BELOW_PER_UL:,.0f}/µL"
+SEVERE_NEUTROPENIA = f"{SEVERE_NEUTROPENIA_ANC_BELOW_PER_UL:,.0f}/µL"
+LOW_PLATELETS = f"{LOW_PLATELETS_BELOW_PER_UL:,.0f}/µL"
+FILGRASTIM_DOSE = f"{FILGRASTIM_UG_PER_KG:g} µg/kg"
 
 QUOTE_NEUTROPENIA = (
     'Guideline (*Hematologic toxicities*): "At the beginning of each new cycle, lenalidomide '
@@ -130,11 +136,11 @@ def neutropenia(
             severity="info",
             summary=f"ANC {per_ul(anc)} (recovered {after}): lenalidomide may resume",
             rationale=(
-                f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is ≥ 1,000/µL "
+                f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is ≥ {NEUTROPENIA} "
                 + (f"after {per_ul(previous)} on {previous.when.isoformat()}." if previous_low and previous
                    else "while the lenalidomide order is on hold."),
                 "Lenalidomide may resume at the current dose; if a further episode of ANC "
-                "< 1,000/µL occurs, interrupt until ANC > 1,000/µL and/or reduce one dose step.",
+                f"< {NEUTROPENIA} occurs, interrupt until ANC > {NEUTROPENIA} and/or reduce one dose step.",
                 QUOTE_RESUME,
             ),
             section=SECTION,
@@ -150,7 +156,7 @@ def neutropenia(
         rule_ids.append("R-NEUT-RESUME")
         changes, step_text = step_down(snapshot, evaluation, orders)
         rationale.append(
-            f"ANC has stayed below 1,000/µL: {per_ul(previous)} on {previous.when.isoformat()}, "
+            f"ANC has stayed below {NEUTROPENIA}: {per_ul(previous)} on {previous.when.isoformat()}, "
             f"then **{per_ul(anc)}** on {anc.when.isoformat()}. " + step_text
         )
         actions.extend(changes)
@@ -160,29 +166,31 @@ def neutropenia(
         filgrastim, dose_text = _filgrastim(snapshot, evaluation)
         if filgrastim is not None:
             actions.insert(0, filgrastim)
-        rationale.insert(0, f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below 500/µL "
+        rationale.insert(0, f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below {SEVERE_NEUTROPENIA} "
                          "(severe neutropenia): interrupt lenalidomide and add G-CSF; continue "
                          "dexamethasone unless contraindicated. " + dose_text)
-        rationale.append("Resume when ANC ≥ 1,000/µL; each further episode of ANC < 1,000/µL "
-                         "calls for interruption until ANC > 1,000/µL and/or one dose step lower.")
+        rationale.append(f"Resume when ANC ≥ {NEUTROPENIA}; each further episode of ANC < {NEUTROPENIA} "
+                         f"calls for interruption until ANC > {NEUTROPENIA} and/or one dose step lower.")
         summary = f"ANC {per_ul(anc)}: interrupt lenalidomide and start G-CSF; continue dexamethasone unless contraindicated"
         severity = "critical"
     elif previous_low:
         target = changes[0].regimen if changes else None
-        summary = (f"ANC {per_ul(anc)}, still < 1,000/µL: reduce lenalidomide one dose step"
+        summary = (f"ANC {per_ul(anc)}, still < {NEUTROPENIA}: reduce lenalidomide one dose step"
                    + (f" to {describe(target)}" if target is not None else ""))
         severity = "warning"
     else:
         rule_ids.append("R-NEUT-DELAY")
         if evaluation.hook == "patient-view":
-            summary = f"ANC {per_ul(anc)} on lenalidomide: delay the next cycle 1 week unless ANC recovers to ≥ 1,000/µL"
+            summary = (f"ANC {per_ul(anc)} on lenalidomide: delay the next cycle {CYCLE_DELAY_WEEKS} week unless "
+                       f"ANC recovers to ≥ {NEUTROPENIA}")
         else:
-            summary = f"ANC {per_ul(anc)} at the start of a new cycle: delay lenalidomide 1 week"
+            summary = f"ANC {per_ul(anc)} at the start of a new cycle: delay lenalidomide {CYCLE_DELAY_WEEKS} week"
         rationale.append(
-            f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below 1,000/µL: delay the "
-            f"cycle by {CYCLE_DELAY_DAYS} days and repeat the count. If ANC is then ≥ 1,000/µL "
-            "resume at the same dose; if it remains < 1,000/µL reduce one dose step."
-            + (" (The count is reported as a bound: ANC < 500/µL is not excluded.)" if severe is None else "")
+            f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below {NEUTROPENIA}: delay the "
+            f"cycle by {CYCLE_DELAY_WEEKS} week and repeat the count. If ANC is then ≥ {NEUTROPENIA} "
+            f"resume at the same dose; if it remains < {NEUTROPENIA} reduce one dose step."
+            + (f" (The count is reported as a bound: ANC < {SEVERE_NEUTROPENIA} is not excluded.)"
+               if severe is None else "")
         )
         severity = "warning"
     rationale.append(QUOTE_NEUTROPENIA)
@@ -228,7 +236,7 @@ def thrombocytopenia(
         summary=f"Platelets {per_ul(platelets)}: platelet transfusion, interrupt or reduce lenalidomide, or discontinue",
         rationale=(
             f"Platelet count **{per_ul(platelets)}** on {platelets.when.isoformat()} is below "
-            "30,000/µL: consider platelet transfusion and interrupt lenalidomide, reduce it, or "
+            f"{LOW_PLATELETS}: consider platelet transfusion and interrupt lenalidomide, reduce it, or "
             "discontinue it.",
             "If the dose is modified: " + step_text,
             QUOTE_PLATELETS,
@@ -308,20 +316,20 @@ def _filgrastim(snapshot: PatientSnapshot, evaluation: Evaluation) -> tuple[NewM
     weight = snapshot.weight
     if weight is not None and weight.value > 0 and is_fresh(weight, "weight", evaluation):
         dose: float | None = float(round(FILGRASTIM_UG_PER_KG * weight.value))
-        arithmetic = f"Filgrastim 5 µg/kg × {weight.value:g} kg = **{dose:g} µg** once daily."
-        text = (f"Filgrastim {dose:g} µg (5 µg/kg × {weight.value:g} kg) subcutaneously once daily "
-                "until ANC recovers to ≥ 1,000/µL; round to the vial size per local practice")
+        arithmetic = f"Filgrastim {FILGRASTIM_DOSE} × {weight.value:g} kg = **{dose:g} µg** once daily."
+        text = (f"Filgrastim {dose:g} µg ({FILGRASTIM_DOSE} × {weight.value:g} kg) subcutaneously once daily "
+                f"until ANC recovers to ≥ {NEUTROPENIA}; round to the vial size per local practice")
     else:
         dose = None
-        arithmetic = "Filgrastim 5 µg/kg once daily: no current body weight, so no dose in µg is calculated."
-        text = ("Filgrastim 5 µg/kg subcutaneously once daily until ANC recovers to ≥ 1,000/µL "
+        arithmetic = f"Filgrastim {FILGRASTIM_DOSE} once daily: no current body weight, so no dose in µg is calculated."
+        text = (f"Filgrastim {FILGRASTIM_DOSE} subcutaneously once daily until ANC recovers to ≥ {NEUTROPENIA} "
                 "(weigh the patient to calculate the dose)")
     regimen = Regimen(dose=dose, dose_unit="ug" if dose is not None else None, every_hours=24.0,
                       route="subcutaneous", text=text)
     return NewMedication(
         drug="filgrastim",
         regimen=regimen,
-        label=f"Start filgrastim {f'{dose:g} µg' if dose is not None else '5 µg/kg'} SC daily",
+        label=f"Start filgrastim {f'{dose:g} µg' if dose is not None else FILGRASTIM_DOSE} SC daily",
         description=text,
         recommended=True,
     ), arithmetic
@@ -356,7 +364,7 @@ def _counts_needed(
         + " before it starts",
         rationale=(
             "Missing: " + "; ".join(missing) + ".",
-            "A cycle starts only with ANC ≥ 1,000/µL, and platelets < 30,000/µL call for "
+            f"A cycle starts only with ANC ≥ {NEUTROPENIA}, and platelets < {LOW_PLATELETS} call for "
             "transfusion, interruption or a lower dose; **no decision is suggested** without "
             "current counts.",
             QUOTE_PLATELETS if platelets_only else QUOTE_NEUTROPENIA,

@@ -10,6 +10,7 @@ should also be considered in MM patients."
 from __future__ import annotations
 
 from rules.catalogue import rule
+from rules.dose_ladder import LENALIDOMIDE_CYCLE_LENGTH
 from rules.model import (
     Evaluation,
     NewMedication,
@@ -32,10 +33,11 @@ PROPHYLAXIS_CYCLES = 3
 # dose of the TEAMM trial of levofloxacin prophylaxis in myeloma). The combination tablet has
 # no single mg dose, so its order carries the dose in its text only.
 LEVOFLOXACIN_MG = 500.0
+FIRST_CYCLES = f"the first {PROPHYLAXIS_CYCLES} cycles"
 TMP_SMX_TEXT = ("Trimethoprim-sulfamethoxazole 800/160 mg (one double-strength tablet) orally once "
-                "daily during the first 3 cycles of lenalidomide/dexamethasone")
-LEVOFLOXACIN_TEXT = (f"Levofloxacin {LEVOFLOXACIN_MG:g} mg orally once daily during the first 3 "
-                     "cycles of lenalidomide/dexamethasone")
+                f"daily during {FIRST_CYCLES} of lenalidomide/dexamethasone")
+LEVOFLOXACIN_TEXT = (f"Levofloxacin {LEVOFLOXACIN_MG:g} mg orally once daily during {FIRST_CYCLES} "
+                     "of lenalidomide/dexamethasone")
 
 ANTIBIOTICS = ("trimethoprim-sulfamethoxazole", "levofloxacin", "ciprofloxacin", "moxifloxacin",
                "penicillin", "amoxicillin")
@@ -76,7 +78,7 @@ def infection_prophylaxis(
              if snapshot.has_condition(category, active_only=category == "active-infection")]
     severity: Severity = "warning" if risks else "info"
     cycle = ("starting lenalidomide" if not treated_before(snapshot)
-             else "within the first 3 cycles of lenalidomide")
+             else f"within {FIRST_CYCLES} of lenalidomide")
     finding = f"Patient {cycle} with dexamethasone, and no antibiotic prophylaxis is active."
     if risks:
         finding += f" Higher infection risk: {', '.join(risks)}."
@@ -100,10 +102,11 @@ def infection_prophylaxis(
         rule_ids=("R-INF-PROPH",),
         concern="infection-prophylaxis",
         severity=severity,
-        summary="First 3 cycles of lenalidomide/dexamethasone: antibiotic prophylaxis "
+        summary=f"First {PROPHYLAXIS_CYCLES} cycles of lenalidomide/dexamethasone: antibiotic prophylaxis "
         + ("highly recommended (" + risks[0] + ")" if risks else "recommended")
         + " — TMP-SMX or a quinolone",
-        rationale=(finding, "The prophylaxis covers the first 3 cycles (84 days).", QUOTE_PROPHYLAXIS),
+        rationale=(finding, f"The prophylaxis covers {FIRST_CYCLES} "
+                   f"({PROPHYLAXIS_CYCLES * LENALIDOMIDE_CYCLE_LENGTH} days).", QUOTE_PROPHYLAXIS),
         section=SECTION,
         actions=choices,
         selection="at-most-one",

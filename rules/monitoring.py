@@ -42,7 +42,7 @@ def blood_count_monitoring(
         return []
     early = in_first_cycles(snapshot, evaluation.today, FORTNIGHTLY_CBC_CYCLES)
     every = CBC_EVERY_DAYS_FIRST_CYCLES if early else CBC_EVERY_DAYS_LATER
-    phase = "in the first 3 cycles" if early else "after the first 3 cycles"
+    phase = f"{'in' if early else 'after'} the first {FORTNIGHTLY_CBC_CYCLES} cycles"
     counts = (("ANC", snapshot.anc), ("platelets", snapshot.platelets))
     never = [name for name, count in counts if count is None]
     dates = [count.when for _, count in counts if count is not None]

@@ -23,6 +23,7 @@ Decisions documented here:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
@@ -117,6 +118,19 @@ IMPEDE_PROPHYLAXIS = -3
 IMPEDE_LOW_AT_MOST = 3
 IMPEDE_HIGH_AT_LEAST = 8
 
+# CrCl bounds are renal.RENAL_TIERS': "renal disease" is anything below the normal tier (< 60),
+# and warfarin replaces LMWH in the severe tier (below the moderate tier's lower bound, < 30).
+_TIERS = {tier.rule_id: tier for tier in RENAL_TIERS}
+RENAL_DISEASE_BELOW_ML_MIN = _TIERS["R-RENAL-NORMAL"].lower_ml_min
+SEVERE_RENAL_BELOW_ML_MIN = _TIERS["R-RENAL-MODERATE"].lower_ml_min
+SEVERE_RENAL_TIERS = ("R-RENAL-SEVERE", "R-RENAL-DIALYSIS")
+
+# The thresholds as cards write them.
+CRCL_SEVERE = f"CrCl < {SEVERE_RENAL_BELOW_ML_MIN:g} mL/min"
+WARFARIN_PLATELETS = f"{WARFARIN_INSTEAD_PLATELETS_BELOW_PER_UL:,.0f}/µL"
+PROPHYLAXIS_PLATELETS = f"{PROPHYLAXIS_PLATELETS_BELOW_PER_UL:,.0f}/µL"
+ENOXAPARIN_TREATMENT = f"{ENOXAPARIN_TREATMENT_MG_PER_KG:g} mg/kg"
+
 QUOTE_TABLE_3 = (
     "Guideline, Table 3: recent VTE within 6 months, immobilization or lenalidomide/high-dose "
     'dexamethasone → "LMWH (enoxaparin 40 mg or dalteparin 5,000 IU daily), or warfarin (INR '
@@ -204,17 +218,17 @@ def vte_risk(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUn
     if dex_note:
         inputs.append(InputUsed("dexamethasone", dex_note))
     if dex_mg is not None and dex_mg >= HIGH_DOSE_MG_PER_CYCLE:
-        high.append(f"high-dose dexamethasone ({dex_mg:g} mg per 28-day cycle, ≥ 480)")
+        high.append(f"high-dose dexamethasone ({dex_mg:g} mg per 28-day cycle, ≥ {HIGH_DOSE_MG_PER_CYCLE:g})")
     elif dex_mg is None and dex_note:
-        notes.append("The dexamethasone dose could not be read: high-dose (≥ 480 mg per cycle) "
+        notes.append(f"The dexamethasone dose could not be read: high-dose (≥ {HIGH_DOSE_MG_PER_CYCLE:g} mg per cycle) "
                      "would place the patient in the LMWH tier.")
 
     age = snapshot.age_on(today)
     if age is not None and age >= ELDERLY_AGE_AT_LEAST:
-        standard.append(f"age {age} (≥ 75)")
+        standard.append(f"age {age} (≥ {ELDERLY_AGE_AT_LEAST})")
     ecog = snapshot.ecog
     if ecog is not None and is_fresh(ecog, "ecog", evaluation) and ecog.is_below(ECOG_AT_LEAST) is False:
-        standard.append(f"ECOG performance status {ecog.value:g} (≥ 2)")
+        standard.append(f"ECOG performance status {ecog.value:g} (≥ {ECOG_AT_LEAST:g})")
         inputs.append(InputUsed("ECOG", f"{ecog.value:g}", ecog.when))
     for category, words in COMORBIDITIES:
         if snapshot.has_condition(category):
@@ -225,9 +239,10 @@ def vte_risk(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUn
         standard.append(f"renal disease ({kidney[0].category})")
     elif isinstance(renal, RenalFunction) and renal.tier is not RENAL_TIERS[0]:
         clearance = f"CrCl {renal.clearance_ml_min:.1f} mL/min" if renal.clearance_ml_min is not None else renal.tier.name
-        standard.append(f"renal disease ({clearance}, < 60)")
+        standard.append(f"renal disease ({clearance}, < {RENAL_DISEASE_BELOW_ML_MIN:g})")
     elif isinstance(renal, RenalDataNeeded):
-        notes.append("Kidney function is unknown: CrCl < 60 mL/min would be a further risk factor.")
+        notes.append(f"Kidney function is unknown: CrCl < {RENAL_DISEASE_BELOW_ML_MIN:g} mL/min would be a "
+                     "further risk factor.")
     if isinstance(renal, RenalFunction):
         inputs.extend(renal.inputs)
     esa = snapshot.active_orders_of(*ESA_DRUGS)
@@ -237,7 +252,7 @@ def vte_risk(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUn
     if bmi_input is not None:
         inputs.append(bmi_input)
     if bmi is not None and bmi >= BMI_AT_LEAST:
-        standard.append(f"BMI {bmi:.1f} kg/m² (≥ 30)")
+        standard.append(f"BMI {bmi:.1f} kg/m² (≥ {BMI_AT_LEAST:g})")
 
     platelets = usable_count(snapshot.platelets, "platelets", evaluation)
     platelets_low: bool | None = None
@@ -289,12 +304,15 @@ def body_mass_index(snapshot: PatientSnapshot, evaluation: Evaluation) -> tuple[
     if bmi is not None and bmi.value > 0 and bmi.comparator is None and is_fresh(bmi, "bmi", evaluation):
         return bmi.value, InputUsed("BMI", f"{bmi.value:.1f} kg/m²", bmi.when, bmi.original)
     weight, height = snapshot.weight, snapshot.height
-    if (weight is not None and height is not None and weight.value > 0 and height.value > 0
-            and is_fresh(weight, "weight", evaluation) and is_fresh(height, "height", evaluation)):
-        value = weight.value / (height.value / 100.0) ** 2
-        return value, InputUsed("BMI", f"{value:.1f} kg/m² ({weight.value:g} kg / "
-                                f"({height.value / 100.0:.2f} m)²)", weight.when)
-    return None, None
+    if (weight is None or height is None or weight.value <= 0
+            or not is_fresh(weight, "weight", evaluation) or not is_fresh(height, "height", evaluation)):
+        return None, None
+    square_m = (height.value / 100.0) ** 2
+    if not 0 < square_m < math.inf:  # a height of 0, or one so small its square underflows
+        return None, None
+    value = weight.value / square_m
+    return value, InputUsed("BMI", f"{value:.1f} kg/m² ({weight.value:g} kg / "
+                            f"({height.value / 100.0:.2f} m)²)", weight.when)
 
 
 def active_anticoagulation(snapshot: PatientSnapshot) -> Anticoagulation:
@@ -327,7 +345,8 @@ class ImpedeScore:
         terms = " ".join(f"{'+' if p >= 0 else '−'} {abs(p)} ({name})" for name, p in self.items)
         return " ".join((
             f"IMPEDE VTE score **{self.points} ({self.category} risk)**: {terms.lstrip('+ ')} "
-            f"= {self.points}. Low ≤ 3, intermediate 4–7, high ≥ 8.",
+            f"= {self.points}. Low ≤ {IMPEDE_LOW_AT_MOST}, intermediate {IMPEDE_LOW_AT_MOST + 1}–"
+            f"{IMPEDE_HIGH_AT_LEAST - 1}, high ≥ {IMPEDE_HIGH_AT_LEAST}.",
             *self.notes,
             "Informational (validated in myeloma on immunomodulatory drugs, beyond the "
             "guideline): it does not change the Table 3 recommendation.",
@@ -342,14 +361,15 @@ def impede_score(snapshot: PatientSnapshot, evaluation: Evaluation, orders: Orde
     if bmi is None:
         notes.append("BMI unknown (counted 0).")
     elif bmi >= IMPEDE_BMI_AT_LEAST:
-        items.append((f"BMI {bmi:.1f} ≥ 25", IMPEDE_BMI))
+        items.append((f"BMI {bmi:.1f} ≥ {IMPEDE_BMI_AT_LEAST:g}", IMPEDE_BMI))
     if snapshot.has_condition("pelvic-hip-femur-fracture"):
         items.append(("pelvic, hip or femur fracture", IMPEDE_FRACTURE))
     if snapshot.active_orders_of(*ESA_DRUGS):
         items.append(("erythropoiesis-stimulating agent", IMPEDE_ESA))
     dex_mg, dex_note = dexamethasone_mg_per_cycle(snapshot, orders)
     if dex_mg is not None and dex_mg > IMPEDE_DEX_HIGH_ABOVE_MG_PER_MONTH:
-        items.append((f"high-dose dexamethasone, {dex_mg:g} mg/month > 160", IMPEDE_DEX_HIGH))
+        items.append((f"high-dose dexamethasone, {dex_mg:g} mg/month > {IMPEDE_DEX_HIGH_ABOVE_MG_PER_MONTH:g}",
+                      IMPEDE_DEX_HIGH))
     elif dex_note:
         items.append(("low-dose dexamethasone" + (", dose not readable" if dex_mg is None else ""), IMPEDE_DEX_LOW))
     if snapshot.active_orders_of("doxorubicin"):
@@ -418,20 +438,19 @@ def _prophylaxis_card(
             return card("R-VTE-HIGH", "warning",
                         "High VTE risk: LMWH or warfarin prophylaxis — a current platelet count is needed to choose",
                         finding + " Without a current, exact platelet count **no anticoagulant is "
-                        "suggested** (warfarin instead of LMWH below 50,000/µL).",
+                        f"suggested** (warfarin instead of LMWH below {WARFARIN_PLATELETS}).",
                         data_needed=("platelet count",))
-        severe_renal = (isinstance(risk.renal, RenalFunction)
-                        and risk.renal.tier.rule_id in ("R-RENAL-SEVERE", "R-RENAL-DIALYSIS"))
+        severe_renal = isinstance(risk.renal, RenalFunction) and risk.renal.tier.rule_id in SEVERE_RENAL_TIERS
         if not low_platelets and isinstance(risk.renal, RenalDataNeeded):
             return card("R-VTE-HIGH", "warning",
-                        "High VTE risk: LMWH prophylaxis — kidney function needed first (warfarin if CrCl < 30)",
+                        f"High VTE risk: LMWH prophylaxis — kidney function needed first (warfarin if {CRCL_SEVERE})",
                         finding + " Kidney function is unknown (" + "; ".join(risk.renal.missing)
                         + "), so **no anticoagulant is suggested**: LMWH is replaced by warfarin "
-                        "when CrCl < 30 mL/min.",
+                        f"when {CRCL_SEVERE}.",
                         data_needed=("serum creatinine", "body weight"))
         then_aspirin = f"for the first {LMWH_CYCLES} cycles, then aspirin {ASPIRIN_MG:g} mg daily"
         if low_platelets or severe_renal:
-            why = "platelets < 50,000/µL" if low_platelets else "CrCl < 30 mL/min"
+            why = f"platelets < {WARFARIN_PLATELETS}" if low_platelets else CRCL_SEVERE
             text = f"Warfarin orally once daily, dose adjusted to INR {WARFARIN_INR_TARGET}, {then_aspirin}"
             warfarin = NewMedication(
                 drug="warfarin",
@@ -458,7 +477,8 @@ def _prophylaxis_card(
         aspirin_note = (f" Aspirin is active ({in_place_text}): it is the prophylaxis after the LMWH cycles."
                         if anticoagulation.aspirin else "")
         return card("R-VTE-HIGH", "warning",
-                    f"High VTE risk: enoxaparin 40 mg or dalteparin 5,000 IU SC daily {then_aspirin}",
+                    f"High VTE risk: enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg or dalteparin "
+                    f"{DALTEPARIN_PROPHYLAXIS_IU:,.0f} IU SC daily {then_aspirin}",
                     finding + aspirin_note, actions=choices)
 
     if risk.tier is VteTier.STANDARD:
@@ -471,7 +491,7 @@ def _prophylaxis_card(
         return card("R-VTE-STANDARD", "warning",
                     f"VTE risk ({_short(risk.standard)}): aspirin {ASPIRIN_MG:g} mg daily throughout treatment",
                     f"**VTE risk factor(s)** (Table 3, footnote b): {factors_text}; platelets "
-                    f"{platelet_text} ≥ 100,000/µL.",
+                    f"{platelet_text} ≥ {PROPHYLAXIS_PLATELETS}.",
                     actions=(aspirin,))
 
     if risk.tier is None:  # standard-tier factors, no current platelet count
@@ -480,16 +500,16 @@ def _prophylaxis_card(
         return card("R-VTE-STANDARD", "warning",
                     "VTE risk factor present: a current platelet count is needed to decide on aspirin prophylaxis",
                     f"**VTE risk factor(s)**: {factors_text}. Aspirin is given only with platelets "
-                    "≥ 100,000/µL; without a current count **no prophylaxis is suggested**.",
+                    f"≥ {PROPHYLAXIS_PLATELETS}; without a current count **no prophylaxis is suggested**.",
                     data_needed=("platelet count",))
 
     # VteTier.NONE: an order-hook card only (R-VTE-NONE is not a patient-view rule).
     if view:
         return []
     if risk.standard:
-        finding = (f"VTE risk factor(s): {factors_text}, but platelets {platelet_text} < 100,000/µL: "
+        finding = (f"VTE risk factor(s): {factors_text}, but platelets {platelet_text} < {PROPHYLAXIS_PLATELETS}: "
                    "no prophylaxis; monitor closely for VTE symptoms.")
-        summary = f"No VTE prophylaxis (platelets {platelet_text} < 100,000/µL): monitor for VTE symptoms"
+        summary = f"No VTE prophylaxis (platelets {platelet_text} < {PROPHYLAXIS_PLATELETS}): monitor for VTE symptoms"
     else:
         finding = "No VTE risk factor of Table 3 on record: no prophylaxis; monitor for VTE symptoms."
         summary = "No VTE risk factor on record: no prophylaxis; monitor for VTE symptoms"
@@ -515,42 +535,43 @@ def _active_vte_card(
                  "lenalidomide treatment, and no therapeutic anticoagulant is active."]
     actions: tuple[NewMedication, ...] = ()
     data_needed: tuple[str, ...] = ()
-    frequency = "every 12 hours"
+    frequency = f"every {ENOXAPARIN_TREATMENT_EVERY_HOURS:g} hours"
     heparins = anticoagulation.prophylactic
     if heparins:
         names = ", ".join(m.display or m.drug for m in heparins)
         rationale.append(f"Active at a prophylactic or unrecorded dose: {names} — raise it to a "
-                         "treatment dose (enoxaparin 1 mg/kg every 12 hours) rather than adding "
+                         f"treatment dose (enoxaparin {ENOXAPARIN_TREATMENT} every "
+                         f"{ENOXAPARIN_TREATMENT_EVERY_HOURS:g} hours) rather than adding "
                          "another heparin.")
     else:
         weight = snapshot.weight
         renal = assess_renal_function(snapshot, evaluation)
         every = ENOXAPARIN_TREATMENT_EVERY_HOURS
-        if isinstance(renal, RenalFunction) and renal.tier.rule_id in ("R-RENAL-SEVERE", "R-RENAL-DIALYSIS"):
+        if isinstance(renal, RenalFunction) and renal.tier.rule_id in SEVERE_RENAL_TIERS:
             every = 24.0
-            rationale.append("Kidney function below 30 mL/min: enoxaparin once daily (prescribing information).")
-        frequency = "every 12 hours" if every == ENOXAPARIN_TREATMENT_EVERY_HOURS else "once daily"
+            rationale.append(f"{CRCL_SEVERE}: enoxaparin once daily (prescribing information).")
+        frequency = f"every {every:g} hours" if every == ENOXAPARIN_TREATMENT_EVERY_HOURS else "once daily"
         dose: float | None = None
         weight_known = weight is not None and weight.value > 0 and is_fresh(weight, "weight", evaluation)
         if weight is not None and weight_known and isinstance(renal, RenalFunction):
             dose = float(round(ENOXAPARIN_TREATMENT_MG_PER_KG * weight.value))
             inputs.append(InputUsed("body weight", weight.shown(1), weight.when, weight.original))
             inputs.extend(renal.inputs)
-            rationale.append(f"Enoxaparin 1 mg/kg × {weight.value:g} kg = **{dose:g} mg** {frequency}.")
-            text = (f"Enoxaparin {dose:g} mg (1 mg/kg) subcutaneously {frequency} (treatment dose); "
+            rationale.append(f"Enoxaparin {ENOXAPARIN_TREATMENT} × {weight.value:g} kg = **{dose:g} mg** {frequency}.")
+            text = (f"Enoxaparin {dose:g} mg ({ENOXAPARIN_TREATMENT}) subcutaneously {frequency} (treatment dose); "
                     "round to the syringe size per local practice")
         else:
             missing = "kidney function" if weight_known else "a current body weight"
             data_needed = ("serum creatinine",) if weight_known else ("body weight",)
-            rationale.append(f"No dose in mg is calculated: {missing} is needed (1 mg/kg every 12 "
-                             "hours, once daily if CrCl < 30 mL/min).")
-            text = ("Enoxaparin 1 mg/kg subcutaneously every 12 hours (treatment dose; once daily "
-                    "if CrCl < 30 mL/min)")
+            rationale.append(f"No dose in mg is calculated: {missing} is needed ({ENOXAPARIN_TREATMENT} "
+                             f"{frequency}, once daily if {CRCL_SEVERE}).")
+            text = (f"Enoxaparin {ENOXAPARIN_TREATMENT} subcutaneously {frequency} (treatment dose; once "
+                    f"daily if {CRCL_SEVERE})")
         actions = (NewMedication(
             drug="enoxaparin",
             regimen=Regimen(dose=dose, dose_unit="mg" if dose is not None else None, every_hours=every,
                             route="subcutaneous", text=text),
-            label=f"Start enoxaparin {f'{dose:g} mg' if dose is not None else '1 mg/kg'} SC {frequency}",
+            label=f"Start enoxaparin {f'{dose:g} mg' if dose is not None else ENOXAPARIN_TREATMENT} SC {frequency}",
             description=text, recommended=True,
         ),)
     if anticoagulation.aspirin:
@@ -569,7 +590,7 @@ def _active_vte_card(
         concern="vte-treatment",
         severity="critical",
         summary=f"Active {label} on lenalidomide without anticoagulation: start treatment-dose LMWH "
-        f"(enoxaparin 1 mg/kg {frequency})",
+        f"(enoxaparin {ENOXAPARIN_TREATMENT} {frequency})",
         rationale=tuple(rationale),
         section=ACTIVE_SECTION,
         inputs=tuple(inputs),

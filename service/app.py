@@ -9,7 +9,6 @@ known service's hook endpoint also leaves an audit record in the store (service/
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import date, datetime, timezone
@@ -18,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from rules.catalogue import RULES
-from service import metrics
+from service import metrics, strict_json
 from service.auth import install_auth
 from service.cors import install_cors
 from service.declarations import SERVICES, SERVICES_BY_ID, CdsService
@@ -59,8 +58,10 @@ def json_body() -> Any:
     if mimetype not in ("application/json", "application/fhir+json") and not mimetype.endswith("+json"):
         raise ApiError(415, f"Content-Type must be application/json, not {mimetype or 'missing'!r}")
     raw = request.get_data(cache=True)
+    if len(raw) > settings().max_body_bytes:  # a chunked body: see MAX_CONTENT_LENGTH below
+        raise ApiError(413, "request body is larger than the limit")
     try:
-        return json.loads(raw)
+        return strict_json.loads(raw)
     except UnicodeDecodeError:
         raise ApiError(400, "request body is not UTF-8 encoded JSON") from None
     except (ValueError, RecursionError) as error:
@@ -190,7 +191,9 @@ def create_app(config: Settings | None = None, *, store: Store | None = None) ->
         store.migrate()
     app = Flask(__name__)
     app.config["LENADEX_SETTINGS"] = config
-    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    # One byte over the limit: Werkzeug silently cuts a chunked body (no Content-Length) at
+    # MAX_CONTENT_LENGTH, so json_body() must be able to see that there was more than the limit.
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes + 1
     app.extensions["lenadex.store"] = store
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -204,4 +207,8 @@ def create_app(config: Settings | None = None, *, store: Store | None = None) ->
     app.after_request(_finish_request)
     app.register_blueprint(cds)
     app.register_blueprint(openapi)
+    if config.sandbox_page:
+        from sandbox.web_routes import sandbox_page
+
+        app.register_blueprint(sandbox_page)
     return app

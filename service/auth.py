@@ -229,6 +229,7 @@ def install_auth(app: Flask, config: Settings, store: Store) -> None:
     if config.auth != "jwt":
         return
     verifier = JwtVerifier(config, store)
+    app.extensions["lenadex.auth"] = verifier
 
     @app.before_request
     def _require_client_jwt() -> Response | None:

@@ -1,4 +1,5 @@
-"""The ``lenadex`` command: ``lenadex serve`` starts the service."""
+"""The ``lenadex`` command: ``lenadex serve`` starts the service; ``lenadex sandbox`` is the EHR
+stand-in (sandbox/cli.py)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         "0 or auto: gunicorn with 2 workers per CPU + 1",
     )
     serve_parser.set_defaults(run=serve)
+    from sandbox import cli as sandbox_cli  # imports only argparse; its commands load the rest
+
+    sandbox_cli.register(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -30,7 +30,11 @@ def condition(
         concept["coding"] = [{"system": system, "code": code}]
     if text is not None:
         concept["text"] = text
-    resource: dict[str, Any] = {"resourceType": "Condition", "code": concept, "subject": {"reference": f"Patient/{PATIENT}"}}
+    resource: dict[str, Any] = {
+        "resourceType": "Condition",
+        "code": concept,
+        "subject": {"reference": f"Patient/{PATIENT}"},
+    }
     if clinical is not None:
         resource["clinicalStatus"] = {"coding": [{"system": CLINICAL, "code": clinical}]}
     if verification is not None:
@@ -118,7 +122,14 @@ def test_history_codes_are_past_events() -> None:
 
 @pytest.mark.parametrize(
     ("clinical", "active"),
-    [("active", True), ("recurrence", True), ("relapse", True), ("inactive", False), ("remission", False), ("resolved", False)],
+    [
+        ("active", True),
+        ("recurrence", True),
+        ("relapse", True),
+        ("inactive", False),
+        ("remission", False),
+        ("resolved", False),
+    ],
 )
 def test_clinical_status(clinical: str, active: bool) -> None:
     assert categories(condition("I26.99", clinical=clinical)) == {("pe", active)}
@@ -154,11 +165,18 @@ def test_another_patients_condition_is_not_used() -> None:
     assert categories(other) == set()
 
 
-def procedure(code: str, system: str = SNOMED, *, status: str = "completed", text: str | None = None, **fields: Any) -> dict[str, Any]:
+def procedure(
+    code: str, system: str = SNOMED, *, status: str = "completed", text: str | None = None, **fields: Any
+) -> dict[str, Any]:
     concept: dict[str, Any] = {"coding": [{"system": system, "code": code}]}
     if text:
         concept["text"] = text
-    resource = {"resourceType": "Procedure", "status": status, "code": concept, "subject": {"reference": f"Patient/{PATIENT}"}}
+    resource = {
+        "resourceType": "Procedure",
+        "status": status,
+        "code": concept,
+        "subject": {"reference": f"Patient/{PATIENT}"},
+    }
     resource.update(fields)
     return resource
 
@@ -189,7 +207,9 @@ def test_procedures(resource: dict[str, Any], expected: str | None) -> None:
 def test_procedure_dates() -> None:
     snapshot = build_snapshot(
         [
-            procedure("302497006", performedPeriod={"start": "2026-11-18T08:00:00Z", "end": "2026-11-18T12:00:00Z"}),
+            procedure(
+                "302497006", performedPeriod={"start": "2026-11-18T08:00:00Z", "end": "2026-11-18T12:00:00Z"}
+            ),
             procedure("709115004", performedDateTime="2019-06-02"),
         ],
         patient_id=PATIENT,
@@ -210,7 +230,10 @@ def test_patient_birth_date_and_sex() -> None:
     assert snapshot.age_on(date(2026, 4, 29)) == 75
 
 
-@pytest.mark.parametrize(("birth", "expected", "precision"), [("1950", date(1950, 1, 1), "year"), ("1950-07", date(1950, 7, 1), "month")])
+@pytest.mark.parametrize(
+    ("birth", "expected", "precision"),
+    [("1950", date(1950, 1, 1), "year"), ("1950-07", date(1950, 7, 1), "month")],
+)
 def test_partial_birth_date(birth: str, expected: date, precision: str) -> None:
     snapshot = build_snapshot([patient(birthDate=birth)], patient_id=PATIENT)
     assert snapshot.birth_date == expected
@@ -227,9 +250,49 @@ def test_us_core_race_asian() -> None:
     race = {
         "url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
         "extension": [
-            {"url": "ombCategory", "valueCoding": {"system": "urn:oid:2.16.840.1.113883.6.238", "code": "2028-9", "display": "Asian"}},
+            {
+                "url": "ombCategory",
+                "valueCoding": {
+                    "system": "urn:oid:2.16.840.1.113883.6.238",
+                    "code": "2028-9",
+                    "display": "Asian",
+                },
+            },
             {"url": "text", "valueString": "Asian"},
         ],
     }
     snapshot = build_snapshot([patient(extension=[race])], patient_id=PATIENT)
     assert snapshot.has_condition("asian-ethnicity")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("History of DVT", {("dvt", False)}),
+        ("Previous pulmonary embolism (2019)", {("pe", False)}),
+        ("Family history of DVT", set()),
+        ("Pneumonia (treated)", {("active-infection", True), ("infection-history", True)}),
+    ],
+)
+def test_past_events_in_words(text: str, expected: set[tuple[str, bool]]) -> None:
+    assert categories(condition("L1", "http://acme.org/problems", text=text)) == expected
+
+
+def test_words_on_a_history_code_are_past_too() -> None:
+    history = condition("Z86.718", text="Personal history of deep vein thrombosis")
+    assert categories(history) == {("dvt", False)}
+
+
+def test_history_categories_hold_after_the_episode() -> None:
+    resolved = categories(condition("J18.9", clinical="resolved"), condition("D70.9", clinical="resolved"))
+    assert resolved == {("active-infection", False), ("infection-history", True), ("neutropenia-history", True)}
+
+
+def test_a_dvt_is_not_also_counted_as_a_vte() -> None:
+    dvt = condition("128053003", SNOMED, text="Deep venous thrombosis of left leg")
+    assert categories(dvt) == {("dvt", True)}
+
+
+def test_a_history_mentioned_later_does_not_end_the_condition() -> None:
+    myeloma = condition("L2", "http://acme.org/problems", text="IgG kappa multiple myeloma, history of ASCT 2019")
+    assert categories(myeloma) == {("multiple-myeloma", True)}

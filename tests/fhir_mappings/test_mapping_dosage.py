@@ -25,7 +25,14 @@ HIGH_DOSE_DAYS = (1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 20)
         ("40 mg on days 1, 8, 15, 22 of each 28-day cycle", 40, 168, (1, 8, 15, 22), 28, None),
         ("40 mg weekly on days 1, 8, 15 and 22 of 28", 40, 168, (1, 8, 15, 22), 28, None),
         ("40 mg days 1-4, 9-12, 17-20 q28d", 40, 24, HIGH_DOSE_DAYS, 28, None),
-        ("Dexamethasone 40 mg PO days 1–4 and 15–18 of a 28-day cycle", 40, 24, (1, 2, 3, 4, 15, 16, 17, 18), 28, "oral"),
+        (
+            "Dexamethasone 40 mg PO days 1–4 and 15–18 of a 28-day cycle",
+            40,
+            24,
+            (1, 2, 3, 4, 15, 16, 17, 18),
+            28,
+            "oral",
+        ),
         ("15 mg every 48 hours", 15, 48, (), None, None),
         ("15 mg q48h d1-21/28", 15, 48, D1_21, 28, None),
         ("5 mg once daily after dialysis on dialysis days", 5, 24, (), None, None),
@@ -44,7 +51,12 @@ HIGH_DOSE_DAYS = (1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 20)
     ],
 )
 def test_dosage_text(
-    text: str, dose: float | None, every_hours: float | None, days: tuple[int, ...], length: int | None, route: str | None
+    text: str,
+    dose: float | None,
+    every_hours: float | None,
+    days: tuple[int, ...],
+    length: int | None,
+    route: str | None,
 ) -> None:
     parsed = parse_dosage_text(text)
     assert (parsed.dose, parsed.every_hours, parsed.cycle_days, parsed.cycle_length_days, parsed.route) == (
@@ -77,8 +89,14 @@ def mg(value: float, unit: str = "mg") -> dict[str, Any]:
         ([mg(300, "ug")], (300.0, "ug")),
         ([{"doseQuantity": {"value": 5000, "unit": "IU"}}], (5000.0, "IU")),
         ([mg(5000, "[iU]")], (5000.0, "IU")),
-        ([{"doseRange": {"low": {"value": 10, "unit": "mg"}, "high": {"value": 10, "unit": "mg"}}}], (10.0, "mg")),
-        ([{"doseRange": {"low": {"value": 10, "unit": "mg"}, "high": {"value": 15, "unit": "mg"}}}], (None, None)),
+        (
+            [{"doseRange": {"low": {"value": 10, "unit": "mg"}, "high": {"value": 10, "unit": "mg"}}}],
+            (10.0, "mg"),
+        ),
+        (
+            [{"doseRange": {"low": {"value": 10, "unit": "mg"}, "high": {"value": 15, "unit": "mg"}}}],
+            (None, None),
+        ),
         ([{"doseQuantity": {"value": 1, "unit": "TAB"}}], (None, None)),
         ([{"doseQuantity": {"value": 25}}], (None, None)),
         # the ordered dose, not the calculated one
@@ -91,7 +109,9 @@ def mg(value: float, unit: str = "mg") -> dict[str, Any]:
         ),
     ],
 )
-def test_structured_dose(dose_and_rate: list[dict[str, Any]], expected: tuple[float | None, str | None]) -> None:
+def test_structured_dose(
+    dose_and_rate: list[dict[str, Any]], expected: tuple[float | None, str | None]
+) -> None:
     regimen, _ = read_regimen(dosage(doseAndRate=dose_and_rate))
     assert regimen is not None
     assert (regimen.dose, regimen.dose_unit) == expected
@@ -99,7 +119,11 @@ def test_structured_dose(dose_and_rate: list[dict[str, Any]], expected: tuple[fl
 
 def test_dose_range_is_noted() -> None:
     _, problems = read_regimen(
-        dosage(doseAndRate=[{"doseRange": {"low": {"value": 1, "unit": "TAB"}, "high": {"value": 2, "unit": "TAB"}}}])
+        dosage(
+            doseAndRate=[
+                {"doseRange": {"low": {"value": 1, "unit": "TAB"}, "high": {"value": 2, "unit": "TAB"}}}
+            ]
+        )
     )
     assert any("range" in p for p in problems)
 
@@ -117,8 +141,27 @@ def test_dose_range_is_noted() -> None:
         ({"repeat": {"dayOfWeek": ["mon"]}}, 168),
         ({"repeat": {"dayOfWeek": ["mon", "thu"]}}, 84),
         ({"repeat": {"when": ["MORN"]}}, 24),
-        ({"repeat": {"boundsDuration": {"value": 21, "unit": "d", "system": UCUM, "code": "d"}, "frequency": 1, "period": 1, "periodUnit": "d"}}, 24),
-        ({"code": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation", "code": "QD"}]}}, 24),
+        (
+            {
+                "repeat": {
+                    "boundsDuration": {"value": 21, "unit": "d", "system": UCUM, "code": "d"},
+                    "frequency": 1,
+                    "period": 1,
+                    "periodUnit": "d",
+                }
+            },
+            24,
+        ),
+        (
+            {
+                "code": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation", "code": "QD"}
+                    ]
+                }
+            },
+            24,
+        ),
         ({"code": {"coding": [{"code": "BID"}]}}, 12),
         ({"code": {"coding": [{"code": "QOD"}]}}, 48),
         ({"code": {"coding": [{"code": "Q48H"}]}}, 48),
@@ -177,7 +220,12 @@ def test_structured_dose_wins_over_text_and_the_difference_is_noted() -> None:
 
 def test_text_dose_is_not_used_when_the_structured_dose_is_ambiguous() -> None:
     regimen, _ = read_regimen(
-        dosage(text="10 mg daily", doseAndRate=[{"doseRange": {"low": {"value": 10, "unit": "mg"}, "high": {"value": 15, "unit": "mg"}}}])
+        dosage(
+            text="10 mg daily",
+            doseAndRate=[
+                {"doseRange": {"low": {"value": 10, "unit": "mg"}, "high": {"value": 15, "unit": "mg"}}}
+            ],
+        )
     )
     assert regimen is not None and regimen.dose is None
 
@@ -185,7 +233,12 @@ def test_text_dose_is_not_used_when_the_structured_dose_is_ambiguous() -> None:
 def test_weekly_dexamethasone_cycle_total() -> None:
     regimen, _ = read_regimen(dosage(text="40 mg weekly on days 1, 8, 15, 22 of each 28-day cycle"))
     assert regimen is not None
-    assert (regimen.dose, regimen.every_hours, regimen.cycle_days, regimen.cycle_length_days) == (40, 168, (1, 8, 15, 22), 28)
+    assert (regimen.dose, regimen.every_hours, regimen.cycle_days, regimen.cycle_length_days) == (
+        40,
+        168,
+        (1, 8, 15, 22),
+        28,
+    )
     assert regimen.mg_per_cycle() == 160
 
 
@@ -217,3 +270,43 @@ def test_different_instructions_keep_the_first_and_say_so() -> None:
 def test_no_dosage() -> None:
     assert read_regimen(None) == (None, [])
     assert read_regimen([]) == (None, [])
+
+
+def test_numbers_beyond_a_float_give_no_dose_or_interval() -> None:
+    regimen, problems = read_regimen(
+        dosage(
+            doseAndRate=[{"doseQuantity": {"value": 1e308, "unit": "g"}}],
+            timing={"repeat": {"frequency": 1, "period": 1e308, "periodUnit": "a"}},
+        )
+    )
+    assert regimen is not None and (regimen.dose, regimen.every_hours) == (None, None)
+    assert problems
+    assert parse_dosage_text("1" + "0" * 400 + " g daily").dose is None
+
+
+@pytest.mark.parametrize(
+    "regimen",
+    [
+        Regimen(dose=25, dose_unit="mg", every_hours=24, cycle_days=D1_21, cycle_length_days=28),
+        Regimen(dose=10, dose_unit="mg", every_hours=24, cycle_days=D1_21, cycle_length_days=28),
+        Regimen(dose=15, dose_unit="mg", every_hours=48, cycle_days=D1_21, cycle_length_days=28),
+        Regimen(dose=40, dose_unit="mg", every_hours=168, cycle_days=(1, 8, 15, 22), cycle_length_days=28),
+        Regimen(dose=40, dose_unit="mg", every_hours=24, cycle_days=HIGH_DOSE_DAYS, cycle_length_days=28),
+        Regimen(dose=20, dose_unit="mg", every_hours=168),
+        Regimen(dose=100, dose_unit="mg", every_hours=24),
+        Regimen(dose=5000, dose_unit="IU", every_hours=24),
+        Regimen(dose=960, dose_unit="mg", every_hours=12),
+    ],
+)
+def test_reads_back_the_order_text_the_service_writes(regimen: Regimen) -> None:
+    """A suggestion the clinician accepts comes back as the next hook's draft: same regimen."""
+    from rules.dose_ladder import describe
+
+    parsed = parse_dosage_text(describe(regimen))
+    assert (parsed.dose, parsed.dose_unit, parsed.every_hours, parsed.cycle_days, parsed.cycle_length_days) == (
+        regimen.dose,
+        regimen.dose_unit,
+        regimen.every_hours,
+        regimen.cycle_days,
+        regimen.cycle_length_days,
+    )

@@ -31,7 +31,9 @@ def test_bundle_101_percent_neutrophils_is_not_an_anc(hl7_example: Loader) -> No
     without_751_8 = {
         **bundle,
         "entry": [
-            e for e in bundle["entry"] if not any(c.get("code") == "751-8" for c in e["resource"].get("code", {}).get("coding", []))
+            e
+            for e in bundle["entry"]
+            if not any(c.get("code") == "751-8" for c in e["resource"].get("code", {}).get("coding", []))
         ],
     }
     snapshot = build_snapshot([without_751_8], patient_id="pat2")
@@ -61,7 +63,9 @@ def test_bundle_ghp_creatinine_in_mmol_per_litre(hl7_example: Loader) -> None:
 
 
 def test_creatinine_series_keeps_one_patients_history_newest_first(hl7_example: Loader) -> None:
-    snapshot = build_snapshot([hl7_example("Bundle-72ac8493-52ac-41bd-8d5d-7258c289b5ea.json")], patient_id="1")
+    snapshot = build_snapshot(
+        [hl7_example("Bundle-72ac8493-52ac-41bd-8d5d-7258c289b5ea.json")], patient_id="1"
+    )
 
     history = snapshot.creatinine_history
     assert history and history[0] == snapshot.creatinine
@@ -87,7 +91,9 @@ def test_observation_example_weight_in_pounds(hl7_example: Loader) -> None:
     assert snapshot.weight.when == date(2016, 3, 28)
 
 
-def test_medication_request_examples_parse_without_raising(hl7_medication_requests: list[dict[str, Any]]) -> None:
+def test_medication_request_examples_parse_without_raising(
+    hl7_medication_requests: list[dict[str, Any]],
+) -> None:
     snapshot = build_snapshot(
         hl7_medication_requests,
         patient_id="pat1",

@@ -91,7 +91,13 @@ def test_drug_classification(medication: dict[str, Any], drug: str | None) -> No
 
 def test_contained_medication() -> None:
     order = request(
-        contained=[{"resourceType": "Medication", "id": "m", "code": {"coding": [{"system": RXNORM, "code": "342369"}]}}],
+        contained=[
+            {
+                "resourceType": "Medication",
+                "id": "m",
+                "code": {"coding": [{"system": RXNORM, "code": "342369"}]},
+            }
+        ],
         medicationReference={"reference": "#m"},
     )
     assert drug_of(order) == "lenalidomide"
@@ -142,7 +148,10 @@ def test_unresolved_references_are_listed_once_and_contained_never() -> None:
         request("e", status="entered-in-error", medicationReference={"reference": "Medication/3"}),
         request("f", **named("aspirin")),
     ]
-    assert unresolved_medication_references(orders) == ["Medication/1", "https://ehr.example/fhir/Medication/2"]
+    assert unresolved_medication_references(orders) == [
+        "Medication/1",
+        "https://ehr.example/fhir/Medication/2",
+    ]
 
 
 def test_draft_orders_with_category_as_one_object() -> None:
@@ -154,7 +163,9 @@ def test_draft_orders_with_category_as_one_object() -> None:
         dosageInstruction=[{"text": "25 mg PO daily d1-21 q28d"}],
         **named("lenalidomide 25 mg"),
     )
-    snapshot = build_snapshot([], patient_id=PATIENT, draft_orders=[draft], selections=["MedicationRequest/draft-1"])
+    snapshot = build_snapshot(
+        [], patient_id=PATIENT, draft_orders=[draft], selections=["MedicationRequest/draft-1"]
+    )
     (order,) = snapshot.medications
     assert (order.id, order.drug, order.status, order.is_draft, order.selected) == (
         "draft-1", "lenalidomide", "draft", True, True,
@@ -175,9 +186,15 @@ def test_invalid_draft_is_still_read() -> None:
 
 
 def test_unselected_and_other_drafts() -> None:
-    drafts = [request("a", status="draft", **named("lenalidomide")), request("b", status="draft", **named("paracetamol"))]
+    drafts = [
+        request("a", status="draft", **named("lenalidomide")),
+        request("b", status="draft", **named("paracetamol")),
+    ]
     snapshot = build_snapshot([], patient_id=PATIENT, draft_orders=drafts, selections=["MedicationRequest/a"])
-    assert [(m.id, m.drug, m.selected) for m in snapshot.medications] == [("a", "lenalidomide", True), ("b", "other", False)]
+    assert [(m.id, m.drug, m.selected) for m in snapshot.medications] == [
+        ("a", "lenalidomide", True),
+        ("b", "other", False),
+    ]
 
 
 def test_draft_also_returned_by_the_ehr_counts_once() -> None:
@@ -187,7 +204,12 @@ def test_draft_also_returned_by_the_ehr_counts_once() -> None:
 
 
 def test_entered_in_error_orders_are_skipped() -> None:
-    assert build_snapshot([request(status="entered-in-error", **named("bortezomib"))], patient_id=PATIENT).medications == ()
+    assert (
+        build_snapshot(
+            [request(status="entered-in-error", **named("bortezomib"))], patient_id=PATIENT
+        ).medications
+        == ()
+    )
 
 
 def test_past_orders_keep_their_status() -> None:

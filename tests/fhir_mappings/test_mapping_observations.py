@@ -68,7 +68,9 @@ def test_same_day_results_ordered_by_time() -> None:
 
 @pytest.mark.parametrize("status", ["entered-in-error", "preliminary", "registered", "cancelled", "unknown"])
 def test_only_final_amended_corrected_count(status: str) -> None:
-    s = snapshot_of(observation(value=0.3, when="2026-11-21", status=status), observation(value=1.5, when="2026-11-01"))
+    s = snapshot_of(
+        observation(value=0.3, when="2026-11-21", status=status), observation(value=1.5, when="2026-11-01")
+    )
     assert s.anc is not None and s.anc.value == pytest.approx(1500)
     assert [m.value for m in s.anc_history] == pytest.approx([1500])
 
@@ -79,7 +81,9 @@ def test_usable_statuses(status: str) -> None:
 
 
 def test_preliminary_newest_value_is_explained() -> None:
-    s = snapshot_of(observation(value=0.3, when="2026-11-21", status="preliminary"), observation(when="2026-11-01"))
+    s = snapshot_of(
+        observation(value=0.3, when="2026-11-21", status="preliminary"), observation(when="2026-11-01")
+    )
     assert any("ANC" in p and "preliminary" in p and "2026-11-21" in p for p in s.data_problems)
 
 
@@ -90,7 +94,9 @@ def test_value_without_unit_is_not_used_and_noted() -> None:
 
 
 def test_value_in_an_unknown_unit_is_not_used_and_noted() -> None:
-    s = snapshot_of(observation("2160-0", 1.2, "mg/dL/h"), observation("2160-0", 1.0, "mg/dL", when="2026-10-01"))
+    s = snapshot_of(
+        observation("2160-0", 1.2, "mg/dL/h"), observation("2160-0", 1.0, "mg/dL", when="2026-10-01")
+    )
     assert s.creatinine is not None and s.creatinine.value == pytest.approx(1.0)
     assert any("'mg/dL/h'" in p for p in s.data_problems)
 
@@ -155,14 +161,25 @@ def test_components_of_a_panel_are_read() -> None:
         "code": {"coding": [{"system": LOINC, "code": "58410-2", "display": "CBC panel"}]},
         "effectiveDateTime": "2026-11-20",
         "component": [
-            {"code": {"coding": [{"system": LOINC, "code": "751-8"}]}, "valueQuantity": {"value": 0.7, "unit": "10*9/L", "system": UCUM, "code": "10*9/L"}},
-            {"code": {"coding": [{"system": LOINC, "code": "777-3"}]}, "valueQuantity": {"value": 95, "unit": "K/uL"}},
-            {"code": {"coding": [{"system": LOINC, "code": "770-8"}]}, "valueQuantity": {"value": 20, "unit": "%"}},
+            {
+                "code": {"coding": [{"system": LOINC, "code": "751-8"}]},
+                "valueQuantity": {"value": 0.7, "unit": "10*9/L", "system": UCUM, "code": "10*9/L"},
+            },
+            {
+                "code": {"coding": [{"system": LOINC, "code": "777-3"}]},
+                "valueQuantity": {"value": 95, "unit": "K/uL"},
+            },
+            {
+                "code": {"coding": [{"system": LOINC, "code": "770-8"}]},
+                "valueQuantity": {"value": 20, "unit": "%"},
+            },
         ],
     }
     s = snapshot_of(panel)
     assert s.anc is not None and s.anc.value == pytest.approx(700) and s.anc.code == "751-8"
-    assert s.platelets is not None and s.platelets.value == pytest.approx(95_000) and s.platelets.code == "777-3"
+    assert (
+        s.platelets is not None and s.platelets.value == pytest.approx(95_000) and s.platelets.code == "777-3"
+    )
 
 
 def test_component_with_data_absent_reason_is_skipped() -> None:
@@ -171,7 +188,12 @@ def test_component_with_data_absent_reason_is_skipped() -> None:
         "status": "final",
         "code": {"text": "CBC"},
         "effectiveDateTime": "2026-11-20",
-        "component": [{"code": {"coding": [{"system": LOINC, "code": "751-8"}]}, "dataAbsentReason": {"text": "clumped"}}],
+        "component": [
+            {
+                "code": {"coding": [{"system": LOINC, "code": "751-8"}]},
+                "dataAbsentReason": {"text": "clumped"},
+            }
+        ],
     }
     assert snapshot_of(panel).anc is None
 
@@ -186,7 +208,9 @@ def test_duplicates_are_collapsed() -> None:
 
 
 def test_history_is_capped() -> None:
-    labs = [observation(value=1.0 + i / 10, when=f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}") for i in range(60)]
+    labs = [
+        observation(value=1.0 + i / 10, when=f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}") for i in range(60)
+    ]
     s = snapshot_of(*labs)
     assert len(s.anc_history) == observations.HISTORY_LENGTH
     assert s.anc_history[0].when == date(2026, 3, 4)
@@ -202,7 +226,10 @@ def test_only_the_newest_candidates_are_validated(monkeypatch: pytest.MonkeyPatc
         return real(resource)
 
     monkeypatch.setattr(observations, "validation_problem", counting)
-    labs = [observation("2160-0", 1.0, "mg/dL", when=f"20{10 + i // 300}-{1 + i // 28 % 12:02d}-{1 + i % 28:02d}") for i in range(500)]
+    labs = [
+        observation("2160-0", 1.0, "mg/dL", when=f"20{10 + i // 300}-{1 + i // 28 % 12:02d}-{1 + i % 28:02d}")
+        for i in range(500)
+    ]
     labs += [observation("2951-2", 140, "mmol/L") for _ in range(200)]  # sodium: never validated
     s = snapshot_of(*labs)
     assert len(s.creatinine_history) == observations.HISTORY_LENGTH
@@ -222,7 +249,9 @@ def test_loinc_only_and_any_coding_counts() -> None:
     assert snapshot_of(local).anc is None
 
     several = observation("751-8")
-    several["code"] = {"coding": [{"system": "http://acme.org/labs", "code": "NEUT"}, {"system": LOINC, "code": "751-8"}]}
+    several["code"] = {
+        "coding": [{"system": "http://acme.org/labs", "code": "NEUT"}, {"system": LOINC, "code": "751-8"}]
+    }
     assert snapshot_of(several).anc is not None
 
 
@@ -254,7 +283,9 @@ def test_another_patients_result_is_not_used() -> None:
         ("3016-3", 2.5, "mIU/L", "tsh", 2.5, "mIU/L"),
     ],
 )
-def test_each_kind_lands_in_its_field(code: str, value: float, unit: str, field: str, expected: float, rules_unit: str) -> None:
+def test_each_kind_lands_in_its_field(
+    code: str, value: float, unit: str, field: str, expected: float, rules_unit: str
+) -> None:
     measurement = getattr(snapshot_of(observation(code, value, unit)), field)
     assert measurement is not None
     assert measurement.value == pytest.approx(expected)
@@ -310,7 +341,12 @@ def test_nested_bundles_and_other_resources() -> None:
         "type": "collection",
         "entry": [
             {"resource": inner},
-            {"resource": {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "processing"}]}},
+            {
+                "resource": {
+                    "resourceType": "OperationOutcome",
+                    "issue": [{"severity": "warning", "code": "processing"}],
+                }
+            },
             {"resource": {"resourceType": "Encounter", "id": "e1", "status": "finished"}},
             {"search": {"mode": "match"}},
         ],
@@ -318,3 +354,27 @@ def test_nested_bundles_and_other_resources() -> None:
     s = build_snapshot([[outer], observation("777-3", 120, "10*3/uL")], patient_id=PATIENT)
     assert s.anc is not None and s.anc.value == pytest.approx(400)
     assert s.platelets is not None and s.platelets.value == pytest.approx(120_000)
+
+
+@pytest.mark.parametrize("value", [1e308, 10**400])
+def test_values_beyond_a_float_are_not_used(value: float) -> None:
+    s = snapshot_of(observation(value=value))
+    assert s.anc is None
+    assert any("ANC" in p for p in s.data_problems)
+
+
+def test_every_lab_kind_fills_its_snapshot_field() -> None:
+    """Each LOINC code of terminology.py reaches the PatientSnapshot field of its kind."""
+    from fhir_mappings.terminology import ECOG, LAB_KINDS, PREGNANCY_STATUS
+    from fhir_mappings.units import RULES_UNITS
+
+    for kind in LAB_KINDS:
+        for code in sorted(kind.loinc):
+            if kind is ECOG:
+                lab = observation(code, None, None, valueInteger=1)
+            elif kind is PREGNANCY_STATUS:
+                lab = observation(code, None, None, valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA26683-5"}]})
+            else:
+                lab = observation(code, 1, RULES_UNITS[kind.name].unit)
+            measurement = getattr(snapshot_of(lab), kind.name)
+            assert measurement is not None and measurement.code == code, (kind.name, code)

@@ -24,9 +24,21 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 # kind (snapshot field) → LOINC codes, rules unit, {unit as sent: factor to the rules unit}
 KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, float]]] = {
-    "creatinine": (("2160-0", "14682-9", "38483-4"), "mg/dL", {"mg/dL": 1, "umol/L": 1 / 88.4, "µmol/L": 1 / 88.4, "mmol/L": 1 / 0.0884}),
-    "anc": (("751-8", "26499-4", "753-4"), "/uL", {"10*9/L": 1000, "10*3/uL": 1000, "/uL": 1, "/mm3": 1, "K/uL": 1000, "x10^9/L": 1000}),
-    "platelets": (("777-3", "26515-7", "778-1"), "/uL", {"10*9/L": 1000, "10*3/uL": 1000, "/uL": 1, "10*3/mm3": 1000, "{cells}/uL": 1}),
+    "creatinine": (
+        ("2160-0", "14682-9", "38483-4"),
+        "mg/dL",
+        {"mg/dL": 1, "umol/L": 1 / 88.4, "µmol/L": 1 / 88.4, "mmol/L": 1 / 0.0884},
+    ),
+    "anc": (
+        ("751-8", "26499-4", "753-4"),
+        "/uL",
+        {"10*9/L": 1000, "10*3/uL": 1000, "/uL": 1, "/mm3": 1, "K/uL": 1000, "x10^9/L": 1000},
+    ),
+    "platelets": (
+        ("777-3", "26515-7", "778-1"),
+        "/uL",
+        {"10*9/L": 1000, "10*3/uL": 1000, "/uL": 1, "10*3/mm3": 1000, "{cells}/uL": 1},
+    ),
     "weight": (("29463-7",), "kg", {"kg": 1, "g": 0.001, "[lb_av]": 0.45359237}),
     "height": (("8302-2",), "cm", {"cm": 1, "m": 100, "[in_i]": 2.54}),
     "egfr": (("62238-1", "98979-8", "33914-3"), "mL/min/1.73m2", {"mL/min/{1.73_m2}": 1, "mL/min/1.73m2": 1}),
@@ -36,7 +48,16 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, float]]] = {
 }
 UNKNOWN_UNITS = ("mg", "%", "furlongs", "g/dL", "10*12/L", "mL/min/kg", "", "  ")
 DECOY_CODES = ("770-8", "2951-2", "718-7", "58410-2")
-STATUSES = ("final", "amended", "corrected", "preliminary", "registered", "cancelled", "entered-in-error", "unknown")
+STATUSES = (
+    "final",
+    "amended",
+    "corrected",
+    "preliminary",
+    "registered",
+    "cancelled",
+    "entered-in-error",
+    "unknown",
+)
 USABLE = {"final", "amended", "corrected"}
 HISTORY_FIELDS = {"anc": "anc_history", "platelets": "platelet_history", "creatinine": "creatinine_history"}
 
@@ -64,7 +85,9 @@ def sent_observations(draw: st.DrawFn) -> tuple[dict[str, Any], list[Sent]]:
     system = draw(st.sampled_from([LOINC, LOINC, LOINC, "http://acme.org/lab"]))
     status = draw(st.sampled_from(STATUSES))
     known = KINDS[kind][2] if kind else {}
-    unit = draw(st.sampled_from([*known, *UNKNOWN_UNITS, None]) if known else st.sampled_from([*UNKNOWN_UNITS, None]))
+    unit = draw(
+        st.sampled_from([*known, *UNKNOWN_UNITS, None]) if known else st.sampled_from([*UNKNOWN_UNITS, None])
+    )
     as_ucum = draw(st.booleans())
     value = draw(
         st.one_of(
@@ -78,7 +101,11 @@ def sent_observations(draw: st.DrawFn) -> tuple[dict[str, Any], list[Sent]]:
     other_patient = draw(st.integers(0, 9)) == 0
 
     day = draw(days)
-    date_form = draw(st.sampled_from(["date", "datetime", "period", "period-start", "instant", "issued", "partial", "none", "junk"]))
+    date_form = draw(
+        st.sampled_from(
+            ["date", "datetime", "period", "period-start", "instant", "issued", "partial", "none", "junk"]
+        )
+    )
     dates: dict[str, Any] = {
         "date": {"effectiveDateTime": day.isoformat()},
         "datetime": {"effectiveDateTime": f"{day.isoformat()}T{draw(st.integers(0, 23)):02d}:15:00Z"},
@@ -128,7 +155,17 @@ def sent_observations(draw: st.DrawFn) -> tuple[dict[str, Any], list[Sent]]:
         and dated
         and not other_patient
     )
-    return resource, [Sent(kind, code, float(value) if value is not None else None, unit, comparator, day if dated else None, usable)]
+    return resource, [
+        Sent(
+            kind,
+            code,
+            float(value) if value is not None else None,
+            unit,
+            comparator,
+            day if dated else None,
+            usable,
+        )
+    ]
 
 
 def measurements(snapshot: PatientSnapshot) -> list[tuple[str, Measurement]]:
@@ -142,11 +179,19 @@ def came_from(kind: str, measurement: Measurement, sent: list[Sent]) -> bool:
     if measurement.unit != rules_unit or measurement.code not in codes:
         return False
     for item in sent:
-        if not item.usable or item.kind != kind or item.code != measurement.code or item.day != measurement.when:
+        if (
+            not item.usable
+            or item.kind != kind
+            or item.code != measurement.code
+            or item.day != measurement.when
+        ):
             continue
         assert item.value is not None and item.unit is not None
         expected = item.value * factors[item.unit.strip()]
-        if math.isclose(measurement.value, expected, rel_tol=1e-9, abs_tol=1e-9) and measurement.comparator == item.comparator:
+        if (
+            math.isclose(measurement.value, expected, rel_tol=1e-9, abs_tol=1e-9)
+            and measurement.comparator == item.comparator
+        ):
             return True
     return False
 
@@ -157,7 +202,10 @@ def test_observations_never_invent_a_value(generated: list[tuple[dict[str, Any],
     resources = [resource for resource, _ in generated]
     sent = [item for _, items in generated for item in items]
 
-    snapshot = build_snapshot([{"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}], patient_id=PATIENT)
+    snapshot = build_snapshot(
+        [{"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}],
+        patient_id=PATIENT,
+    )
 
     for kind, measurement in measurements(snapshot):
         assert came_from(kind, measurement, sent), (kind, measurement)
@@ -186,7 +234,16 @@ DRUG_KEYS = {
     "trimethoprim-sulfamethoxazole", "levofloxacin", "ciprofloxacin", "moxifloxacin", "penicillin",
     "amoxicillin", "other",
 }  # fmt: skip
-MR_STATUSES = ("draft", "active", "on-hold", "completed", "stopped", "cancelled", "entered-in-error", "unknown")
+MR_STATUSES = (
+    "draft",
+    "active",
+    "on-hold",
+    "completed",
+    "stopped",
+    "cancelled",
+    "entered-in-error",
+    "unknown",
+)
 DOSE_TEXTS = (
     "25 mg PO daily d1-21 q28d", "10 mg every other day days 1-21/28", "40 mg weekly",
     "40 mg days 1-4, 9-12, 17-20 q28d", "40 mg on days 1, 8, 15, 22 of each 28-day cycle",
@@ -194,7 +251,9 @@ DOSE_TEXTS = (
 )  # fmt: skip
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -205,9 +264,20 @@ def dosage_instructions(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         instruction["text"] = draw(st.sampled_from(DOSE_TEXTS) | st.text(max_size=30))
     if draw(st.booleans()):
-        quantity = {"value": draw(st.floats(min_value=-5, max_value=5000, allow_nan=False)), "unit": draw(st.sampled_from(["mg", "g", "ug", "[iU]", "TAB", "mL", "mg/m2", "x"]))}
+        quantity = {
+            "value": draw(st.floats(min_value=-5, max_value=5000, allow_nan=False)),
+            "unit": draw(st.sampled_from(["mg", "g", "ug", "[iU]", "TAB", "mL", "mg/m2", "x"])),
+        }
         instruction["doseAndRate"] = [
-            draw(st.sampled_from([{"doseQuantity": quantity}, {"doseRange": {"low": quantity, "high": quantity}}, {"doseRange": {"low": quantity}}]))
+            draw(
+                st.sampled_from(
+                    [
+                        {"doseQuantity": quantity},
+                        {"doseRange": {"low": quantity, "high": quantity}},
+                        {"doseRange": {"low": quantity}},
+                    ]
+                )
+            )
         ]
     if draw(st.booleans()):
         repeat = {
@@ -217,9 +287,34 @@ def dosage_instructions(draw: st.DrawFn) -> dict[str, Any]:
         }
         if draw(st.booleans()):
             repeat["dayOfWeek"] = draw(st.lists(st.sampled_from(["mon", "tue", "wed", "thu"]), max_size=3))
-        instruction["timing"] = draw(st.sampled_from([{"repeat": repeat}, {"code": {"coding": [{"code": draw(st.sampled_from(["QD", "BID", "QOD", "Q0H", "Q48H", "WK", "XYZ"]))}]}}]))
+        instruction["timing"] = draw(
+            st.sampled_from(
+                [
+                    {"repeat": repeat},
+                    {
+                        "code": {
+                            "coding": [
+                                {
+                                    "code": draw(
+                                        st.sampled_from(["QD", "BID", "QOD", "Q0H", "Q48H", "WK", "XYZ"])
+                                    )
+                                }
+                            ]
+                        }
+                    },
+                ]
+            )
+        )
     if draw(st.booleans()):
-        instruction["route"] = draw(st.sampled_from([{"text": "PO"}, {"coding": [{"system": "http://snomed.info/sct", "code": "34206005"}]}, {"text": "???"}]))
+        instruction["route"] = draw(
+            st.sampled_from(
+                [
+                    {"text": "PO"},
+                    {"coding": [{"system": "http://snomed.info/sct", "code": "34206005"}]},
+                    {"text": "???"},
+                ]
+            )
+        )
     if draw(st.integers(0, 5)) == 0:
         instruction[draw(st.sampled_from(["timing", "doseAndRate", "route", "text"]))] = draw(json_values)
     return instruction
@@ -234,7 +329,20 @@ def medication_requests(draw: st.DrawFn) -> dict[str, Any]:
         "intent": draw(st.sampled_from(["order", "plan", "proposal"])),
         "subject": {"reference": f"Patient/{PATIENT}"},
     }
-    medication = draw(st.sampled_from(["lenalidomide 25 mg", "Revlimid", "Dexamethasone 4 mg", "Clexane", "paracetamol", "", "ref", "contained"]))
+    medication = draw(
+        st.sampled_from(
+            [
+                "lenalidomide 25 mg",
+                "Revlimid",
+                "Dexamethasone 4 mg",
+                "Clexane",
+                "paracetamol",
+                "",
+                "ref",
+                "contained",
+            ]
+        )
+    )
     if medication == "ref":
         request["medicationReference"] = {"reference": f"Medication/{draw(st.integers(1, 3))}"}
     elif medication == "contained":
@@ -247,10 +355,18 @@ def medication_requests(draw: st.DrawFn) -> dict[str, Any]:
     if request["category"] is None:
         del request["category"]
     if draw(st.booleans()):
-        request["authoredOn"] = draw(st.sampled_from(["2026-11-20", "2026-11", "2026-11-20T10:00:00Z", "junk"]))
+        request["authoredOn"] = draw(
+            st.sampled_from(["2026-11-20", "2026-11", "2026-11-20T10:00:00Z", "junk"])
+        )
     request["dosageInstruction"] = draw(st.lists(dosage_instructions(), max_size=3))
     if draw(st.integers(0, 5)) == 0:
-        request[draw(st.sampled_from(["category", "dosageInstruction", "medicationReference", "authoredOn", "note"]))] = draw(json_values)
+        request[
+            draw(
+                st.sampled_from(
+                    ["category", "dosageInstruction", "medicationReference", "authoredOn", "note"]
+                )
+            )
+        ] = draw(json_values)
     return request
 
 
@@ -260,7 +376,9 @@ def medication_requests(draw: st.DrawFn) -> dict[str, Any]:
     st.lists(medication_requests(), max_size=3),
     st.lists(st.sampled_from(["MedicationRequest/a", "MedicationRequest/b", "Patient/x"]), max_size=2),
 )
-def test_medication_requests_never_raise(stored: list[dict[str, Any]], drafts: list[dict[str, Any]], selections: list[str]) -> None:
+def test_medication_requests_never_raise(
+    stored: list[dict[str, Any]], drafts: list[dict[str, Any]], selections: list[str]
+) -> None:
     unresolved_medication_references(stored + drafts)
     snapshot = build_snapshot(stored, patient_id=PATIENT, draft_orders=drafts, selections=selections)
 
@@ -273,23 +391,52 @@ def test_medication_requests_never_raise(stored: list[dict[str, Any]], drafts: l
         regimen = order.regimen
         if regimen is None:
             continue
-        assert regimen.dose is None or (math.isfinite(regimen.dose) and regimen.dose >= 0 and regimen.dose_unit in ("mg", "ug", "IU"))
+        assert regimen.dose is None or (
+            math.isfinite(regimen.dose) and regimen.dose >= 0 and regimen.dose_unit in ("mg", "ug", "IU")
+        )
         assert regimen.every_hours is None or (math.isfinite(regimen.every_hours) and regimen.every_hours > 0)
         assert list(regimen.cycle_days) == sorted(set(regimen.cycle_days))
         if regimen.cycle_days and regimen.cycle_length_days:
-            assert 1 <= regimen.cycle_days[0] and regimen.cycle_days[-1] <= regimen.cycle_length_days
-        regimen.mg_per_cycle()
-        regimen.days_label
+            assert regimen.cycle_days[0] >= 1 and regimen.cycle_days[-1] <= regimen.cycle_length_days
+        total = regimen.mg_per_cycle()
+        assert total is None or (math.isfinite(total) and total >= 0)
+        assert isinstance(regimen.days_label, str)
 
 
 # --- anything resource-shaped ------------------------------------------------------------------
 
 RESOURCE_KEYS = {
-    "Observation": ["status", "code", "valueQuantity", "component", "effectiveDateTime", "effectivePeriod", "issued", "subject", "valueInteger", "valueCodeableConcept"],
-    "Condition": ["code", "clinicalStatus", "verificationStatus", "onsetDateTime", "onsetPeriod", "recordedDate", "subject"],
+    "Observation": [
+        "status",
+        "code",
+        "valueQuantity",
+        "component",
+        "effectiveDateTime",
+        "effectivePeriod",
+        "issued",
+        "subject",
+        "valueInteger",
+        "valueCodeableConcept",
+    ],
+    "Condition": [
+        "code",
+        "clinicalStatus",
+        "verificationStatus",
+        "onsetDateTime",
+        "onsetPeriod",
+        "recordedDate",
+        "subject",
+    ],
     "Procedure": ["status", "code", "performedDateTime", "performedPeriod"],
     "Patient": ["id", "birthDate", "gender", "extension"],
-    "MedicationRequest": ["status", "medicationCodeableConcept", "medicationReference", "dosageInstruction", "category", "contained"],
+    "MedicationRequest": [
+        "status",
+        "medicationCodeableConcept",
+        "medicationReference",
+        "dosageInstruction",
+        "category",
+        "contained",
+    ],
     "DiagnosticReport": ["result", "effectiveDateTime"],
     "Bundle": ["entry"],
 }
@@ -304,8 +451,12 @@ def junk_resources(draw: st.DrawFn) -> dict[str, Any]:
 
 @SETTINGS
 @given(st.lists(junk_resources(), max_size=6), st.lists(junk_resources(), max_size=2))
-def test_malformed_resources_never_raise(resources: list[dict[str, Any]], drafts: list[dict[str, Any]]) -> None:
-    snapshot = build_snapshot(resources, patient_id=PATIENT, draft_orders=drafts, selections=["MedicationRequest/x"])
+def test_malformed_resources_never_raise(
+    resources: list[dict[str, Any]], drafts: list[dict[str, Any]]
+) -> None:
+    snapshot = build_snapshot(
+        resources, patient_id=PATIENT, draft_orders=drafts, selections=["MedicationRequest/x"]
+    )
     unresolved_medication_references(resources)
     assert snapshot.patient_id == PATIENT
     assert measurements(snapshot) == []  # nothing here is a usable LOINC-coded value
@@ -316,7 +467,11 @@ def test_malformed_resources_never_raise(resources: list[dict[str, Any]], drafts
 TEMPLATES: list[dict[str, Any]] = [
     {
         "resourceType": "Condition",
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "clinicalStatus": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+            ]
+        },
         "verificationStatus": {"coding": [{"code": "confirmed"}]},
         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I26.99"}], "text": "PE"},
         "subject": {"reference": f"Patient/{PATIENT}"},
@@ -333,7 +488,17 @@ TEMPLATES: list[dict[str, Any]] = [
         "id": PATIENT,
         "birthDate": "1950-01-02",
         "gender": "female",
-        "extension": [{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race", "extension": [{"url": "ombCategory", "valueCoding": {"system": "urn:oid:2.16.840.1.113883.6.238", "code": "2028-9"}}]}],
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
+                "extension": [
+                    {
+                        "url": "ombCategory",
+                        "valueCoding": {"system": "urn:oid:2.16.840.1.113883.6.238", "code": "2028-9"},
+                    }
+                ],
+            }
+        ],
     },
     {
         "resourceType": "DiagnosticReport",
@@ -386,9 +551,14 @@ def mutated_resources(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @SETTINGS
-@given(st.lists(mutated_resources(), max_size=6), st.lists(medication_requests().map(lambda r: {**r, "status": "draft"}), max_size=2))
+@given(
+    st.lists(mutated_resources(), max_size=6),
+    st.lists(medication_requests().map(lambda r: {**r, "status": "draft"}), max_size=2),
+)
 def test_mutated_resources_never_raise(resources: list[dict[str, Any]], drafts: list[dict[str, Any]]) -> None:
-    snapshot = build_snapshot(resources, patient_id=PATIENT, draft_orders=drafts, selections=["MedicationRequest/a"])
+    snapshot = build_snapshot(
+        resources, patient_id=PATIENT, draft_orders=drafts, selections=["MedicationRequest/a"]
+    )
     unresolved_medication_references(resources + drafts)
     for _, measurement in measurements(snapshot):
         assert math.isfinite(measurement.value) and measurement.value >= 0

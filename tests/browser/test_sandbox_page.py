@@ -1,0 +1,203 @@
+"""The browser sandbox (GET /sandbox) driven with the mouse in headless Chromium, end to end:
+a live service, the page, the hook calls it makes and the feedback it stores.
+
+Screenshots of each step are written to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from playwright.sync_api import expect
+
+from cards.render import OVERRIDE_SYSTEM
+
+
+def open_patient(page: Any, base_url: str, slug: str) -> None:
+    page.goto(f"{base_url}/sandbox")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.get_by_label("Patient", exact=True).select_option(slug)
+    expect(page.locator("body")).to_have_attribute("data-patient-loaded", slug)
+
+
+def fire(page: Any, hook: str) -> None:
+    page.get_by_label(hook).check()
+    page.get_by_role("button", name="Fire hook").click()
+    expect(page.get_by_test_id("global-status")).to_contain_text(f"{hook} →")
+
+
+def card_with_rule(page: Any, rule_id: str) -> Any:
+    return page.locator(f"[data-testid=card][data-rules~='{rule_id}']")
+
+
+def test_moderate_renal_scenario_with_the_mouse(browser_page, live_service, screenshot, feedback_rows):
+    page = browser_page
+    open_patient(page, live_service.base_url, "moderate-renal")
+    # Key data, as the rules read the record: Cockcroft-Gault with its inputs.
+    expect(page.get_by_test_id("crcl")).to_have_text("CrCl 34.0 mL/min")
+    renal = page.get_by_test_id("renal")
+    for shown in ("serum creatinine: 1.30 mg/dL", "body weight: 55.0 kg", "age: 72 years", "sex: female"):
+        expect(renal).to_contain_text(shown)
+    expect(page.get_by_test_id("lab-anc")).to_contain_text("2.8 ×10³/µL")
+    expect(page.get_by_test_id("vte-risk")).to_contain_text("renal disease (CrCl 34.0 mL/min, < 60)")
+    expect(page.get_by_test_id("lenalidomide-dose")).to_have_value("25")
+    screenshot(page, "1-patient")
+
+    fire(page, "order-select")
+    dose_card = page.locator("[data-testid=card][data-dose-drug=lenalidomide]")
+    expect(dose_card).to_have_count(1)
+    expect(dose_card.get_by_test_id("card-summary")).to_contain_text("start 10 mg once daily")
+    expect(dose_card).to_have_attribute("data-indicator", "warning")
+    # The detail is rendered Markdown: bold text and a list, no asterisks left.
+    expect(dose_card.locator("[data-testid=card-detail] strong").first).to_be_visible()
+    expect(dose_card.locator("[data-testid=card-detail] ul li").first).to_contain_text("serum creatinine")
+    assert "**" not in dose_card.get_by_test_id("card-detail").inner_text()
+    expect(dose_card.get_by_test_id("rule-id")).to_have_text(["R-CRCL-CG", "R-RENAL-MODERATE"])
+    indicators = page.get_by_test_id("card").evaluate_all("cards => cards.map(c => c.dataset.indicator)")
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    assert [rank[i] for i in indicators] == sorted(rank[i] for i in indicators), indicators
+    card_uuid = dose_card.get_attribute("data-uuid")
+    suggestion = dose_card.get_by_role("button", name="Change to lenalidomide 10 mg once daily, days 1-21 of 28")
+    suggestion_uuid = suggestion.get_attribute("data-uuid")
+    screenshot(page, "2-cards")
+
+    suggestion.click()
+    expect(page.get_by_test_id("global-status")).to_contain_text("Accepted")
+    # The draft order now says 10 mg, and after the re-fire there is no lenalidomide dose card.
+    expect(page.get_by_test_id("lenalidomide-dose")).to_have_value("10")
+    expect(page.get_by_test_id("draft-lenalidomide").get_by_test_id("draft-text")).to_contain_text("10 mg once daily")
+    expect(page.get_by_test_id("card").first).to_be_visible()
+    expect(page.locator("[data-testid=card][data-dose-drug=lenalidomide]")).to_have_count(0)
+    expect(card_with_rule(page, "R-RENAL-MODERATE")).to_have_count(0)
+    expect(card_with_rule(page, "R-VTE-STANDARD")).to_have_count(1)  # the other concerns remain
+    screenshot(page, "3-accepted")
+
+    # The request the page sent carried the rewritten draft as a FHIR MedicationRequest.
+    sent = json.loads(page.get_by_test_id("last-request").text_content())
+    [lenalidomide] = [e["resource"] for e in sent["context"]["draftOrders"]["entry"]
+                      if e["resource"]["id"] == "draft-lenalidomide-1"]
+    dosage = lenalidomide["dosageInstruction"][0]
+    assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == 10
+    assert sent["context"]["selections"] == ["MedicationRequest/draft-lenalidomide-1"]
+
+    [accepted] = [row for row in feedback_rows(live_service.settings) if row.card_uuid == card_uuid]
+    assert accepted.outcome == "accepted"
+    assert accepted.accepted_suggestions == [suggestion_uuid]
+    assert accepted.card_known
+    assert page.lenadex_errors == []
+
+
+def test_override_of_a_warning_card_is_stored_as_feedback(browser_page, live_service, screenshot, feedback_rows):
+    page = browser_page
+    open_patient(page, live_service.base_url, "moderate-renal")
+    fire(page, "order-select")
+    vte_card = card_with_rule(page, "R-VTE-STANDARD")
+    expect(vte_card).to_have_attribute("data-indicator", "warning")
+    card_uuid = vte_card.get_attribute("data-uuid")
+
+    vte_card.get_by_role("button", name="Override…").click()
+    reason = "Decided with the treating specialist"
+    vte_card.get_by_label("Reason for overriding").select_option(label=reason)
+    vte_card.get_by_label("Comment").fill("Bleeding risk discussed; low-molecular-weight heparin later if needed")
+    screenshot(page, "1-override-form")
+    vte_card.get_by_role("button", name="Record override").click()
+    expect(vte_card.get_by_test_id("card-status")).to_have_text(f"Override recorded: {reason}.")
+    screenshot(page, "2-overridden")
+
+    [row] = [row for row in feedback_rows(live_service.settings) if row.card_uuid == card_uuid]
+    assert row.outcome == "overridden"
+    assert (row.override_system, row.override_code, row.override_display) == (
+        OVERRIDE_SYSTEM, "specialist-decision", reason)
+    assert row.override_comment == "Bleeding risk discussed; low-molecular-weight heparin later if needed"
+    assert row.accepted_suggestions == []
+    assert row.card_known and row.service_id == "lenalidomide-order-select"
+    assert page.lenadex_errors == []
+
+
+def test_editing_the_dexamethasone_order_and_adding_prophylaxis(browser_page, live_service, screenshot, feedback_rows):
+    """elderly-high-dex: the clinician lowers dexamethasone by hand, accepts aspirin (a create),
+    and overrides nothing: both warnings clear at signing."""
+    page = browser_page
+    open_patient(page, live_service.base_url, "elderly-high-dex")
+    fire(page, "order-sign")
+    expect(card_with_rule(page, "R-DEX-AGE")).to_have_count(1)
+    expect(card_with_rule(page, "R-VTE-STANDARD")).to_have_count(1)
+
+    dose = page.get_by_test_id("dexamethasone-dose")
+    expect(dose).to_have_value("40")
+    dose.fill("20")
+    expect(page.get_by_test_id("dexamethasone-frequency")).to_have_value("168")
+    expect(page.get_by_test_id("dexamethasone-days")).to_have_value("1,8,15,22/28")
+    expect(page.get_by_test_id("draft-dexamethasone").get_by_test_id("draft-text")).to_have_text(
+        "20 mg orally once weekly on days 1, 8, 15 and 22 of each 28-day cycle")
+    fire(page, "order-sign")
+    expect(card_with_rule(page, "R-DEX-AGE")).to_have_count(0)
+
+    card_with_rule(page, "R-VTE-STANDARD").get_by_role("button", name="Start aspirin 100 mg daily").click()
+    expect(page.get_by_test_id("global-status")).to_contain_text("added aspirin")
+    expect(page.get_by_test_id("draft-other")).to_contain_text("Aspirin 100 mg")
+    expect(card_with_rule(page, "R-VTE-STANDARD")).to_have_count(0)
+    screenshot(page, "orders-edited")
+    sent = json.loads(page.get_by_test_id("last-request").text_content())
+    assert sent["hook"] == "order-sign" and "selections" not in sent["context"]
+    drugs = [e["resource"]["medicationCodeableConcept"]["text"] for e in sent["context"]["draftOrders"]["entry"]]
+    assert sorted(drugs) == ["aspirin", "dexamethasone", "lenalidomide"]
+    assert [row.outcome for row in feedback_rows(live_service.settings)] == ["accepted"]
+    assert page.lenadex_errors == []
+
+
+def test_an_invalid_schedule_is_refused_before_firing(browser_page, live_service):
+    page = browser_page
+    open_patient(page, live_service.base_url, "moderate-renal")
+    days = page.get_by_test_id("lenalidomide-days")
+    days.fill("every day")
+    expect(days).to_have_attribute("aria-invalid", "true")
+    page.get_by_role("button", name="Fire hook").click()
+    expect(page.get_by_test_id("global-status")).to_have_text("Fix the highlighted order fields first.")
+    days.fill("1-21/28")
+    expect(days).to_have_attribute("aria-invalid", "false")
+
+
+def test_a_patient_view_patient_gets_critical_cards_first(browser_page, live_service, screenshot):
+    page = browser_page
+    open_patient(page, live_service.base_url, "low-platelets")
+    expect(page.get_by_test_id("hook-order-select")).to_be_disabled()
+    expect(page.get_by_test_id("hook-patient-view")).to_be_checked()
+    page.get_by_role("button", name="Fire hook").click()
+    first = page.get_by_test_id("card").first
+    expect(first).to_have_attribute("data-indicator", "critical")
+    expect(first).to_have_attribute("data-rules", "R-PLT-LOW")
+    screenshot(page, "critical")
+
+
+def test_card_text_is_never_injected_as_html(browser_page, live_service):
+    """A hostile card (HTML in summary, detail, label and description) shows as text only."""
+    page = browser_page
+    hostile = "<img src=x onerror=\"window.lenadexPwned=1\"><script>window.lenadexPwned=2</script>"
+    card = {
+        "uuid": "c0ffee00-0000-4000-8000-000000000001",
+        "summary": "Summary " + hostile,
+        "indicator": "critical",
+        "detail": "**Bold** and *italic* " + hostile + "\n\n- item " + hostile + "\n- 5 &lt; 6",
+        "source": {"label": "Source " + hostile},
+        "suggestions": [{"label": "Label " + hostile, "uuid": "c0ffee00-0000-4000-8000-000000000002",
+                         "actions": [{"type": "create", "description": "Description " + hostile}]}],
+        "selectionBehavior": "any",
+        "overrideReasons": [{"system": "urn:x", "code": "x", "display": "Reason " + hostile}],
+        "links": [{"label": "bad link", "url": "javascript:alert(1)", "type": "absolute"}],
+        "extension": {"org.lenadex.rules": ["R-TEST"]},
+    }
+    page.route("**/cds-services/lenalidomide-order-select", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({"cards": [card]})))
+    open_patient(page, live_service.base_url, "moderate-renal")
+    fire(page, "order-select")
+    shown = page.get_by_test_id("card")
+    expect(shown.get_by_test_id("card-summary")).to_have_text("Summary " + hostile)
+    expect(shown.locator("strong")).to_have_text("Bold")
+    expect(shown.locator("em")).to_have_text("italic")
+    expect(shown.locator(".card-detail li").nth(1)).to_have_text("5 < 6")
+    assert page.locator("#cards img, #cards script, #cards a[href^='javascript']").count() == 0
+    assert page.evaluate("() => window.lenadexPwned") is None
+    markdown = page.evaluate("() => window.LenadexSandbox.renderMarkdown('<b onclick=x>hi</b> a & b')")
+    assert markdown == "<p>&lt;b onclick=x&gt;hi&lt;/b&gt; a &amp; b</p>"
