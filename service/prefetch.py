@@ -6,8 +6,9 @@
   all keys in parallel, each request with a timeout, the whole within a time budget, paging
   through ``Bundle.link`` next up to a bounded number of pages, one retry of a GET that could
   not connect.
-- A key that cannot be had (no fhirServer, refused, 401/403/5xx, timeout, not FHIR JSON) ends
-  the call with HTTP 412 and an OperationOutcome naming the keys, as the standard requires.
+- A key that cannot be had (no fhirServer, refused, 401/403/5xx, timeout, not strict FHIR
+  JSON, an answer over MAX_ANSWER_BYTES) ends the call with HTTP 412 and an OperationOutcome
+  naming the keys, as the standard requires.
 The access token is sent on every fetch and never logged.
 """
 
@@ -22,13 +23,18 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+import urllib3
 
+from service import strict_json
 from service.errors import ApiError
 from service.hook_request import HookRequest, PatientViewContext
 
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+"""Largest FHIR answer (one page) read: a page of 500 lab results is about 1 MB; a server
+sending without end must not fill the service's memory."""
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fhir-fetch")
 
 
@@ -60,17 +66,37 @@ class FhirClient:
                 raise FetchFailed("time budget for fetching exhausted")
             timeout = min(self.timeout_seconds, remaining)
             try:
-                response = requests.get(url, headers=headers, timeout=(timeout, timeout))
+                with requests.get(url, headers=headers, timeout=(timeout, timeout), stream=True) as response:
+                    status, body = response.status_code, self._read_body(response)
             except requests.ConnectionError as error:
                 if attempt == 1 and not isinstance(error, requests.ReadTimeout):
                     continue  # one retry: a GET is idempotent
                 raise FetchFailed("FHIR server could not be reached") from None
-            except requests.Timeout:
+            except (requests.Timeout, urllib3.exceptions.TimeoutError):  # the latter while reading
                 raise FetchFailed("FHIR server did not answer in time") from None
-            except requests.RequestException:
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
                 raise FetchFailed("FHIR request failed") from None
-            return _json_body(response)
+            return _json_body(status, body)
         raise FetchFailed("FHIR server could not be reached")  # pragma: no cover
+
+    def _read_body(self, response: requests.Response) -> bytes:
+        """The answer's body, read by the deadline and up to MAX_ANSWER_BYTES.
+
+        The per-read timeout does not stop a server that sends a byte now and then, which
+        would hold a fetch worker for as long as it likes (and, repeated, all of them): the
+        deadline is checked after every read. An error status needs no body.
+        """
+        if response.status_code >= 400:
+            return b""
+        chunks, size = [], 0
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise FetchFailed(f"FHIR server answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB")
+            if time.monotonic() > self.deadline:
+                raise FetchFailed("FHIR server did not answer in time")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def search_or_read(self, relative: str) -> dict[str, Any]:
         """A read, or a search with every page merged into one searchset Bundle."""
@@ -96,21 +122,20 @@ class FhirClient:
         return merged
 
 
-def _json_body(response: requests.Response) -> dict[str, Any]:
-    status = response.status_code
+def _json_body(status: int, body: bytes) -> dict[str, Any]:
     if status in (401, 403):
         raise FetchFailed(f"FHIR server refused access (HTTP {status})")
     if status >= 400:
         raise FetchFailed(f"FHIR server answered HTTP {status}")
     try:
-        body = response.json()
-    except ValueError:
+        resource = strict_json.loads(body)
+    except ValueError:  # also UnicodeDecodeError; NaN, too deep: see strict_json
         raise FetchFailed("FHIR server answer is not JSON") from None
-    if not isinstance(body, dict) or "resourceType" not in body:
+    if not isinstance(resource, dict) or "resourceType" not in resource:
         raise FetchFailed("FHIR server answer is not a FHIR resource")
-    if body["resourceType"] == "OperationOutcome":
+    if resource["resourceType"] == "OperationOutcome":
         raise FetchFailed("FHIR server answered with an OperationOutcome")
-    return body
+    return resource
 
 
 def _next_link(bundle: Mapping[str, Any]) -> str | None:

@@ -568,10 +568,11 @@
     var box = $("cards");
     box.textContent = "";
     var cards = (response.cards || []).map(function (card, i) { return { card: card, i: i }; });
-    cards.sort(function (a, b) {
-      var d = (INDICATOR_ORDER[a.card.indicator] || 3) - (INDICATOR_ORDER[b.card.indicator] || 3);
-      return d || a.i - b.i;
-    });
+    function rank(card) {
+      var value = INDICATOR_ORDER[card.indicator];
+      return value === undefined ? 3 : value;
+    }
+    cards.sort(function (a, b) { return rank(a.card) - rank(b.card) || a.i - b.i; });
     if (!cards.length) {
       box.appendChild(el("p", { className: "no-cards", "data-testid": "no-cards", text: "No cards: nothing to change for " + hook + "." }));
     }

@@ -20,7 +20,7 @@ from rules.model import Measurement, PatientSnapshot
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 PATIENT = "p1"
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # kind (snapshot field) → LOINC codes, rules unit, {unit as sent: factor to the rules unit}
 KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, float]]] = {

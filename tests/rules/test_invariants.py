@@ -91,7 +91,7 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
 
 def measurements(unit: str) -> st.SearchStrategy[Measurement]:
     low, high = PLAUSIBLE[unit]
-    values = st.one_of(st.floats(low, high), st.floats(low, high), odd_numbers)
+    values = st.one_of(st.integers(0, 1000).map(lambda k: low + (high - low) * k / 1000), odd_numbers)
     return st.builds(Measurement, value=values, unit=st.just(unit), when=some_dates, comparator=comparators)
 
 
@@ -114,7 +114,7 @@ regimens = st.builds(
 @st.composite
 def medication_lists(draw: st.DrawFn) -> tuple[MedicationOrder, ...]:
     orders = []
-    for index in range(draw(st.integers(0, 7))):
+    for index in range(draw(st.integers(0, 6))):
         status = draw(st.sampled_from(STATUSES))
         draft = status == "draft" or draw(st.booleans()) and status == "unknown"
         orders.append(MedicationOrder(
@@ -129,7 +129,7 @@ def medication_lists(draw: st.DrawFn) -> tuple[MedicationOrder, ...]:
 @st.composite
 def snapshots(draw: st.DrawFn) -> PatientSnapshot:
     anc = draw(optional(measurements("cells/uL")))
-    history = tuple(draw(st.lists(measurements("cells/uL"), max_size=3)))
+    history = tuple(draw(st.lists(measurements("cells/uL"), max_size=2)))
     platelets = draw(optional(measurements("cells/uL")))
     return PatientSnapshot(
         patient_id="generated",
@@ -153,7 +153,7 @@ def snapshots(draw: st.DrawFn) -> PatientSnapshot:
         tsh=draw(optional(measurements("mIU/L"))),
         conditions=tuple(draw(st.lists(st.builds(
             ClinicalCondition, category=st.sampled_from(CATEGORIES), display=st.just("c"),
-            active=st.booleans(), onset=optional(some_dates), recorded=optional(some_dates)), max_size=5))),
+            active=st.booleans(), onset=optional(some_dates), recorded=optional(some_dates)), max_size=4))),
         procedures=tuple(draw(st.lists(st.builds(
             ClinicalProcedure, category=st.sampled_from(["dialysis", "asct", "other"]), display=st.just("p"),
             performed=optional(some_dates)), max_size=2))),
