@@ -354,7 +354,9 @@ _INTERVALS: tuple[tuple[re.Pattern[str], float], ...] = tuple(
          r"nightly)\b", 24),
     )
 )  # fmt: skip
-_TIMES_PER = re.compile(r"\b(\d{1,2}) ?(?:times|x) ?(?:(daily|a day|per day|/ ?day)|(weekly|a week|per week|/ ?week))\b")
+_TIMES_PER = re.compile(
+    r"\b(\d{1,2}) ?(?:times|x) ?(?:(daily|a day|per day|/ ?day)|(weekly|a week|per week|/ ?week))\b"
+)
 _EVERY_N_HOURS = re.compile(r"\b(?:q ?(\d{1,3}) ?h|every (\d{1,3}) ?h(?:ours?|rs?)?)\b")
 _EVERY_N_DAYS = re.compile(r"\b(?:q ?(\d{1,2}) ?d|every (\d{1,2}) days?)\b")
 

@@ -13,6 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rules.catalogue import RULES_BY_ID
+from rules.dexamethasone import dexamethasone_schedule
+from rules.hematologic_toxicity import neutropenia, thrombocytopenia
+from rules.indication import indication, korean_reimbursement
+from rules.infection import infection_prophylaxis, vaccination
 from rules.model import (
     SEVERITY_ORDER,
     Evaluation,
@@ -21,10 +25,6 @@ from rules.model import (
     PatientSnapshot,
     Recommendation,
 )
-from rules.dexamethasone import dexamethasone_schedule
-from rules.hematologic_toxicity import neutropenia, thrombocytopenia
-from rules.indication import indication, korean_reimbursement
-from rules.infection import infection_prophylaxis, vaccination
 from rules.monitoring import (
     blood_count_monitoring,
     liver_thyroid_monitoring,

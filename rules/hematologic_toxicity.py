@@ -120,16 +120,18 @@ def neutropenia(
     if low is None:
         return [_exact_count_needed("neutropenia", "R-NEUT-DELAY", "ANC", anc)]
     previous = _previous_count(snapshot.anc_history, anc)
-    previous_low = previous is not None and previous.is_below(NEUTROPENIA_ANC_BELOW_PER_UL) is True
+    # The count before, when it too was below 1,000/µL: the episode persists (or has recovered).
+    earlier_low = previous if previous is not None and previous.is_below(NEUTROPENIA_ANC_BELOW_PER_UL) else None
     inputs = [count_input("ANC", anc)]
     if previous is not None:
         inputs.append(count_input("previous ANC", previous))
 
     if not low:
         interrupted = any(m.status == "on-hold" for m in snapshot.active_orders_of("lenalidomide"))
-        if not (previous_low or interrupted):
+        if earlier_low is None and not interrupted:
             return []
-        after = f"from {per_ul(previous)} on {previous.when.isoformat()}" if previous_low and previous else "after interruption"
+        after = (f"from {per_ul(earlier_low)} on {earlier_low.when.isoformat()}" if earlier_low
+                 else "after interruption")
         return [Recommendation(
             rule_ids=("R-NEUT-RESUME",),
             concern="neutropenia",
@@ -137,7 +139,7 @@ def neutropenia(
             summary=f"ANC {per_ul(anc)} (recovered {after}): lenalidomide may resume",
             rationale=(
                 f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is ≥ {NEUTROPENIA} "
-                + (f"after {per_ul(previous)} on {previous.when.isoformat()}." if previous_low and previous
+                + (f"after {per_ul(earlier_low)} on {earlier_low.when.isoformat()}." if earlier_low
                    else "while the lenalidomide order is on hold."),
                 "Lenalidomide may resume at the current dose; if a further episode of ANC "
                 f"< {NEUTROPENIA} occurs, interrupt until ANC > {NEUTROPENIA} and/or reduce one dose step.",
@@ -152,11 +154,11 @@ def neutropenia(
     severity: Severity
     actions: list[DoseChange | NewMedication] = []
     changes: tuple[DoseChange, ...] = ()
-    if previous_low and previous is not None:
+    if earlier_low is not None:
         rule_ids.append("R-NEUT-RESUME")
         changes, step_text = step_down(snapshot, evaluation, orders)
         rationale.append(
-            f"ANC has stayed below {NEUTROPENIA}: {per_ul(previous)} on {previous.when.isoformat()}, "
+            f"ANC has stayed below {NEUTROPENIA}: {per_ul(earlier_low)} on {earlier_low.when.isoformat()}, "
             f"then **{per_ul(anc)}** on {anc.when.isoformat()}. " + step_text
         )
         actions.extend(changes)
@@ -173,7 +175,7 @@ def neutropenia(
                          f"calls for interruption until ANC > {NEUTROPENIA} and/or one dose step lower.")
         summary = f"ANC {per_ul(anc)}: interrupt lenalidomide and start G-CSF; continue dexamethasone unless contraindicated"
         severity = "critical"
-    elif previous_low:
+    elif earlier_low is not None:
         target = changes[0].regimen if changes else None
         summary = (f"ANC {per_ul(anc)}, still < {NEUTROPENIA}: reduce lenalidomide one dose step"
                    + (f" to {describe(target)}" if target is not None else ""))

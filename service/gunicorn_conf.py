@@ -138,7 +138,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 
 def serve(settings: Settings) -> None:
     """Run gunicorn in this process (it becomes the master) until it is stopped."""
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
     class _Lenadex(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

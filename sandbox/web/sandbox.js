@@ -794,13 +794,18 @@
       });
       $("fire-form").addEventListener("submit", function (event) { event.preventDefault(); fire(); });
       document.body.setAttribute("data-ready", "true");
-      var wanted = decodeURIComponent((location.hash || "").slice(1));
-      if (wanted && state.patients.some(function (p) { return p.slug === wanted; })) {
-        select.value = wanted;
-        loadPatient(wanted);
-      } else {
-        setStatus("Choose a patient to begin.");
+      // A link to /sandbox#<slug> opens that patient.
+      function followHash() {
+        var wanted = decodeURIComponent((location.hash || "").slice(1));
+        if (wanted && wanted !== state.slug && state.patients.some(function (p) { return p.slug === wanted; })) {
+          select.value = wanted;
+          loadPatient(wanted);
+          return true;
+        }
+        return false;
       }
+      window.addEventListener("hashchange", followHash);
+      if (!followHash()) { setStatus("Choose a patient to begin."); }
     }).catch(function (error) {
       setStatus("The sandbox could not start: " + error.message, true);
     });

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from playwright.sync_api import expect
+import pytest
 
 from cards.render import OVERRIDE_SYSTEM
+
+expect = pytest.importorskip("playwright.sync_api", reason="the playwright package (pip install -e '.[test]')").expect
 
 
 def open_patient(page: Any, base_url: str, slug: str) -> None:

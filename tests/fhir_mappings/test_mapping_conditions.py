@@ -285,7 +285,11 @@ def test_words_on_a_history_code_are_past_too() -> None:
 
 def test_history_categories_hold_after_the_episode() -> None:
     resolved = categories(condition("J18.9", clinical="resolved"), condition("D70.9", clinical="resolved"))
-    assert resolved == {("active-infection", False), ("infection-history", True), ("neutropenia-history", True)}
+    assert resolved == {
+        ("active-infection", False),
+        ("infection-history", True),
+        ("neutropenia-history", True),
+    }
 
 
 def test_a_dvt_is_not_also_counted_as_a_vte() -> None:
@@ -294,5 +298,7 @@ def test_a_dvt_is_not_also_counted_as_a_vte() -> None:
 
 
 def test_a_history_mentioned_later_does_not_end_the_condition() -> None:
-    myeloma = condition("L2", "http://acme.org/problems", text="IgG kappa multiple myeloma, history of ASCT 2019")
+    myeloma = condition(
+        "L2", "http://acme.org/problems", text="IgG kappa multiple myeloma, history of ASCT 2019"
+    )
     assert categories(myeloma) == {("multiple-myeloma", True)}

@@ -303,7 +303,13 @@ def test_reads_back_the_order_text_the_service_writes(regimen: Regimen) -> None:
     from rules.dose_ladder import describe
 
     parsed = parse_dosage_text(describe(regimen))
-    assert (parsed.dose, parsed.dose_unit, parsed.every_hours, parsed.cycle_days, parsed.cycle_length_days) == (
+    assert (
+        parsed.dose,
+        parsed.dose_unit,
+        parsed.every_hours,
+        parsed.cycle_days,
+        parsed.cycle_length_days,
+    ) == (
         regimen.dose,
         regimen.dose_unit,
         regimen.every_hours,

@@ -373,7 +373,12 @@ def test_every_lab_kind_fills_its_snapshot_field() -> None:
             if kind is ECOG:
                 lab = observation(code, None, None, valueInteger=1)
             elif kind is PREGNANCY_STATUS:
-                lab = observation(code, None, None, valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA26683-5"}]})
+                lab = observation(
+                    code,
+                    None,
+                    None,
+                    valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA26683-5"}]},
+                )
             else:
                 lab = observation(code, 1, RULES_UNITS[kind.name].unit)
             measurement = getattr(snapshot_of(lab), kind.name)

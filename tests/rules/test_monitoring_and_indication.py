@@ -116,8 +116,12 @@ def test_renal_improvement_needs_known_kidney_function() -> None:
     assert viewed(on_lenalidomide(mg=10.0, creatinine=None), "renal-improved") is None
 
 
-def test_dialysis_patient_on_5_mg_is_not_improved() -> None:
-    assert viewed(on_lenalidomide(mg=5.0, conditions=(condition("dialysis"),)), "renal-improved") is None
+@pytest.mark.parametrize("every_hours", [24.0, 48.0])
+def test_dialysis_is_never_renal_improvement(every_hours: float) -> None:
+    # Found by hypothesis: 5 mg every 48 h on dialysis is below the dialysis tier's 5 mg daily,
+    # but dialysis has no clearance that could have improved.
+    snapshot = on_lenalidomide(mg=5.0, every_hours=every_hours, conditions=(condition("dialysis"),))
+    assert viewed(snapshot, "renal-improved") is None
 
 
 # --- R-SPM -----------------------------------------------------------------------------------
@@ -195,7 +199,7 @@ def test_korean_policy_by_date(today: date, history: tuple[object, ...], expecte
         assert found is None
         return
     assert found is not None and found.rule_ids == ("R-REIMB-KR",) and found.severity == "info"
-    assert expected in found.summary or expected.replace("since ", "") in found.summary
+    assert expected in found.summary
     assert expected in found.rationale[0] and len(found.summary) < 140
 
 

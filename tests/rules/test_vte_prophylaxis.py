@@ -324,3 +324,10 @@ def test_old_active_entry_is_history_not_an_active_clot() -> None:
 def test_active_clot_on_patient_view() -> None:
     assert treatment(on_lenalidomide(conditions=(condition("dvt", onset_days_ago=2),)), "patient-view") is not None
     assert treatment(patient(conditions=(condition("dvt", onset_days_ago=2),)), "patient-view") is None
+
+
+def test_implausible_height_gives_no_bmi_instead_of_failing() -> None:
+    # Found by hypothesis: a denormal height squared underflows to 0.
+    snapshot = ordering(height=lab(5e-324, "cm"))
+    assert tier(snapshot) == VteTier.NONE
+    assert vte(snapshot) is not None

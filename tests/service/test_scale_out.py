@@ -85,18 +85,20 @@ def serving(database_url: str, workdir: Path, run: int) -> Iterator[Server]:
 
 
 def _wait_until_ready(server: Server) -> None:
-    deadline = time.monotonic() + 60
+    """Until both workers have answered: a worker still importing the app leaves the
+    connection waiting in the listen queue, so one answer does not mean both are up."""
+    deadline = time.monotonic() + 90
     while True:
         assert server.process.poll() is None, server.log_path.read_text(errors="replace")[-3000:]
         try:
-            if requests.get(server.base_url + "/healthz", timeout=2).status_code == 200:
-                workers = {e["pid"] for e in server.log() if "Booting worker" in e["message"]}
-                if len(workers) == 2:
-                    return
-        except requests.ConnectionError:
+            requests.get(server.base_url + "/healthz", timeout=2)
+        except requests.RequestException:
             pass
+        answered = {e["pid"] for e in server.log() if e["logger"] == "lenadex.access" and e["message"] == "GET /healthz 200"}
+        if len(answered) == 2:
+            return
         assert time.monotonic() < deadline, "lenadex serve did not start:\n" + server.log_path.read_text(errors="replace")[-3000:]
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def _post_feedback(server: Server, token: Callable[..., str], item: dict[str, Any], **claims: Any) -> requests.Response:
