@@ -106,6 +106,19 @@ def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app()
 
 
+def _break(app: Flask) -> None:
+    store: Store = app.extensions["lenadex.store"]
+    store.engine.dispose()
+    # Nothing listens on port 9 (discard): every connection attempt is refused.
+    store.engine = create_engine("postgresql+psycopg://lenadex@127.0.0.1:9/gone", connect_args={"connect_timeout": 2})
+
+
+@pytest.fixture
+def break_store() -> Callable[[Flask], None]:
+    """Makes an app's store unreachable, as a database that went down."""
+    return _break
+
+
 @pytest.fixture(scope="session")
 def sandbox_private_key() -> Any:
     return serialization.load_pem_private_key(SANDBOX_PRIVATE_KEY.read_bytes(), password=None)

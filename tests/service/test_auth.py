@@ -26,7 +26,6 @@ from pytest_httpserver import HTTPServer
 from service.app import create_app
 from service.auth import JwtVerifier
 from service.settings import Settings
-from service.store import Store
 
 from .conftest import SANDBOX_ISSUER, SANDBOX_JWKS
 
@@ -357,11 +356,10 @@ def test_a_jwks_file_that_cannot_be_read_does_not_start(tmp_path: Path) -> None:
         create_app(_settings(tmp_path, jwks=str(tmp_path / "missing.json")))
 
 
-def test_store_down_during_authentication_is_503_not_401(jwt_app: Flask, sandbox_token: Token) -> None:
-    from sqlalchemy import create_engine
-
-    store: Store = jwt_app.extensions["lenadex.store"]
-    store.engine = create_engine("postgresql+psycopg://lenadex@127.0.0.1:9/gone", connect_args={"connect_timeout": 2})
+def test_store_down_during_authentication_is_503_not_401(
+    jwt_app: Flask, sandbox_token: Token, break_store: Callable[[Flask], None]
+) -> None:
+    break_store(jwt_app)
     response = _get(jwt_app, sandbox_token(DISCOVERY))
     assert response.status_code == 503
     assert response.json["resourceType"] == "OperationOutcome"

@@ -138,17 +138,9 @@ def test_bodies_that_are_not_feedback_json(app: Flask, data: str, content_type: 
     assert response.json["resourceType"] == "OperationOutcome"
 
 
-def test_feedback_when_the_store_is_down_is_503_not_a_false_200(make_app: Callable[..., Flask]) -> None:
-    app = make_app()
-    _break_store(app)
+def test_feedback_when_the_store_is_down_is_503_not_a_false_200(app: Flask, break_store: Callable[[Flask], None]) -> None:
+    break_store(app)
     response = app.test_client().post(URL, json=_item())
     assert response.status_code == 503
     assert response.json["resourceType"] == "OperationOutcome"
 
-
-def _break_store(app: Flask) -> None:
-    from sqlalchemy import create_engine
-
-    store: Store = app.extensions["lenadex.store"]
-    store.engine.dispose()
-    store.engine = create_engine("postgresql+psycopg://lenadex@127.0.0.1:9/gone", connect_args={"connect_timeout": 2})

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from sandbox.catalogue import fhir_resources, hook_request
 from sandbox.fhir_server import StandInFhirServer
@@ -24,12 +24,6 @@ from service.store import Store
 from service.store.tables import hook_call, hook_call_card
 
 SELECT = "lenalidomide-order-select"
-
-
-def _break_store(app: Flask) -> None:
-    store: Store = app.extensions["lenadex.store"]
-    store.engine.dispose()
-    store.engine = create_engine("postgresql+psycopg://lenadex@127.0.0.1:9/gone", connect_args={"connect_timeout": 2})
 
 
 def _metrics(app: Flask) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -53,8 +47,8 @@ def test_healthz_checks_the_store(app: Flask) -> None:
     assert response.status_code == 200 and response.json == {"status": "ok"}
 
 
-def test_healthz_is_503_with_an_operation_outcome_when_the_store_is_down(app: Flask) -> None:
-    _break_store(app)
+def test_healthz_is_503_with_an_operation_outcome_when_the_store_is_down(app: Flask, break_store: Callable[[Flask], None]) -> None:
+    break_store(app)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json["resourceType"] == "OperationOutcome"
@@ -153,9 +147,9 @@ def test_every_hook_call_leaves_an_audit_record_whatever_its_outcome(app: Flask)
     assert records[2].patient_hash == first.patient_hash
 
 
-def test_a_failed_audit_write_does_not_withhold_the_cards(app: Flask) -> None:
+def test_a_failed_audit_write_does_not_withhold_the_cards(app: Flask, break_store: Callable[[Flask], None]) -> None:
     before = _metrics(app)
-    _break_store(app)
+    break_store(app)
     response = app.test_client().post(f"/cds-services/{SELECT}", json=hook_request("moderate-renal", "order-select"))
     assert response.status_code == 200 and response.json["cards"]
     assert _value(_metrics(app), "lenadex_audit_write_failures_total") - _value(before, "lenadex_audit_write_failures_total") == 1

@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -23,6 +25,7 @@ from service.store import HookCall, Store, StoreUnavailable, feedback_key
 from service.store.tables import feedback, hook_call, hook_call_card, metadata, seen_jti
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
+T = TypeVar("T")
 
 
 def _feedback(card: str = "card-1", outcome: str = "accepted", when: str = "2025-03-01T09:30:00Z", **more: object) -> Feedback:
@@ -45,24 +48,24 @@ def test_migrating_again_keeps_the_data(store: Store, open_store: Callable[..., 
     assert again.count(feedback) == 1
 
 
+def _all_at_once(action: Callable[[Store], T], stores: list[Store]) -> list[T]:
+    """``action(store)`` for every store, each in a thread of its own, released together as
+    workers and replicas hit the database together; an exception in any is raised here."""
+    barrier = threading.Barrier(len(stores))
+
+    def run(store: Store) -> T:
+        barrier.wait()
+        return action(store)
+
+    with ThreadPoolExecutor(max_workers=len(stores)) as pool:
+        return [future.result(timeout=60) for future in [pool.submit(run, s) for s in stores]]
+
+
 def test_concurrent_first_starts_migrate_once(database_url: str) -> None:
     """Several workers or replicas starting together on an empty database."""
     stores = [Store(database_url) for _ in range(4)]
-    errors: list[BaseException] = []
-
-    def migrate(store: Store) -> None:
-        try:
-            store.migrate()
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion
-            errors.append(error)
-
-    threads = [threading.Thread(target=migrate, args=(s,)) for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
     try:
-        assert errors == []
+        _all_at_once(Store.migrate, stores)
         assert stores[0].count(feedback) == 0
     finally:
         for store in stores:
@@ -184,23 +187,10 @@ def test_feedback_on_a_card_of_an_audit_record_is_known(store: Store) -> None:
 def test_concurrent_duplicates_from_many_workers_are_stored_once(open_store: Callable[..., Store]) -> None:
     stores = [open_store() for _ in range(4)]
     items = [_feedback(card=f"card-{i}") for i in range(10)]
-    barrier = threading.Barrier(len(stores))
-    results: list[bool] = []
-    lock = threading.Lock()
-
-    def send(store: Store) -> None:
-        barrier.wait()
-        stored = store.record_feedback("svc", items)
-        with lock:
-            results.extend(r.new for r in stored)
-
-    threads = [threading.Thread(target=send, args=(s,)) for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = _all_at_once(lambda store: store.record_feedback("svc", items), stores)
     assert stores[0].count(feedback) == 10
-    assert sum(results) == 10 and len(results) == 40
+    new = [r.new for per_store in results for r in per_store]
+    assert sum(new) == 10 and len(new) == 40
 
 
 # --- JWT replay cache ----------------------------------------------------------------------
@@ -230,18 +220,7 @@ def test_expired_ids_are_purged(store: Store) -> None:
 
 def test_racing_replays_let_exactly_one_through(open_store: Callable[..., Store]) -> None:
     stores = [open_store() for _ in range(6)]
-    barrier = threading.Barrier(len(stores))
-    wins: list[bool] = []
-
-    def claim(store: Store) -> None:
-        barrier.wait()
-        wins.append(store.claim_jti("iss", "raced", expires_at=2**40))
-
-    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    wins = _all_at_once(lambda store: store.claim_jti("iss", "raced", expires_at=2**40), stores)
     assert sorted(wins) == [False] * 5 + [True]
 
 
