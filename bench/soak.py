@@ -61,12 +61,14 @@ class Minute:
     rss_mb: float = 0.0
     threads: int = 0
     fds: int = 0
+    seconds: float = 60.0
+    """How long the minute is (the last one may be shorter)."""
 
     def summary(self) -> dict[str, Any]:
         latencies = sorted(self.latencies_ms) or [0.0]
         return {
             "minute": self.minute, "requests": self.requests, "errors": self.errors,
-            "rate": round(self.requests / 60, 1),
+            "rate": round(self.requests / self.seconds, 1),
             "p50_ms": round(_percentile(latencies, 50), 1), "p90_ms": round(_percentile(latencies, 90), 1),
             "p99_ms": round(_percentile(latencies, 99), 1), "max_ms": round(latencies[-1], 1),
             "rss_mb": round(self.rss_mb, 1), "threads": self.threads, "fds": self.fds,
@@ -162,6 +164,12 @@ class Load:
         self.lock = threading.Lock()
         self.local = threading.local()
 
+    def minute(self, number: int) -> Minute:
+        """The record of that measured minute (the last may be shorter); call with the lock held."""
+        if number not in self.minutes:
+            self.minutes[number] = Minute(number, seconds=min(60.0, self.seconds - 60 * (number - 1)))
+        return self.minutes[number]
+
     def _session(self) -> requests.Session:
         if not hasattr(self.local, "session"):
             self.local.session = requests.Session()
@@ -200,7 +208,7 @@ class Load:
             return
         minute = int((due - started_at - self.warmup_seconds) // 60) + 1
         with self.lock:
-            record = self.minutes.setdefault(minute, Minute(minute))
+            record = self.minute(minute)
             record.requests += 1
             record.latencies_ms.append(latency_ms)
             if not ok:
@@ -272,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             def on_minute(minute: int) -> None:
                 rss, threads, fds = server_resources(process.pid)
                 with load.lock:
-                    record = load.minutes.setdefault(minute, Minute(minute))
+                    record = load.minute(minute)
                     record.rss_mb, record.threads, record.fds = rss, threads, fds
                 if minute > 1:  # the minute before is complete (bar a few answers in flight)
                     print(report_line(load.minutes[minute - 1].summary()), flush=True)

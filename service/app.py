@@ -40,7 +40,7 @@ def settings() -> Settings:
     return current_app.config["LENADEX_SETTINGS"]  # type: ignore[no-any-return]
 
 
-def store() -> Store:
+def current_store() -> Store:
     return current_app.extensions["lenadex.store"]  # type: ignore[no-any-return]
 
 
@@ -106,7 +106,7 @@ def feedback(service_id: str) -> Response:
     an item about a card this service never showed is stored too, flagged as unknown."""
     service = _service(service_id)
     items = parse_feedback(json_body())
-    results = store().record_feedback(service.id, items)
+    results = current_store().record_feedback(service.id, items)
     for item, result in zip(items, results):
         metrics.FEEDBACK.labels(
             service.id, item.outcome, "new" if result.new else "duplicate", "known" if result.card_known else "unknown"
@@ -132,7 +132,7 @@ def rule_catalogue() -> Response:
 
 @cds.get("/healthz")
 def health() -> Response:
-    store().ping()  # StoreUnavailable → 503
+    current_store().ping()  # StoreUnavailable → 503
     return jsonify({"status": "ok"})
 
 
@@ -169,7 +169,7 @@ def _finish_request(response: Response) -> Response:
             card_uuids=g.get("card_uuids", ()),
         )
         try:
-            store().record_hook_call(call)
+            current_store().record_hook_call(call)
         except StoreUnavailable:
             # The clinician still gets the cards: decision support matters more than its
             # audit trail for one call. /healthz reports the store down meanwhile.

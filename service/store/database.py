@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
 import time
 from collections.abc import Iterator, Sequence
@@ -27,13 +26,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Table, create_engine, delete, event, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.feedback import Feedback
 from service.store.tables import feedback, hook_call, hook_call_card, seen_jti, store_secret
-
-log = logging.getLogger(__name__)
 
 # Any constant will do: it only has to be the same for every lenadex process on the database.
 _MIGRATION_LOCK_ID = 0x1E7ADE5
@@ -72,7 +69,7 @@ class Store:
         self.url = make_url(database_url)
         if self.url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {self.url.get_backend_name()!r}: use SQLite or PostgreSQL")
-        self.engine = _engine_for(database_url)
+        self.engine = _engine_for(self.url)
         self._audit_salt = audit_salt
         self._generated_audit_key: bytes | None = None
         self._next_jti_purge = 0.0
@@ -227,8 +224,7 @@ def feedback_key(service_id: str, item: Feedback) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def _engine_for(database_url: str) -> Engine:
-    url = make_url(database_url)
+def _engine_for(url: URL) -> Engine:
     if url.get_backend_name() == "postgresql":
         connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 5}
         # pre-ping: a pooled connection that died with a database restart is replaced, not used.

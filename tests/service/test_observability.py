@@ -204,21 +204,13 @@ def test_text_format_keeps_the_context(
         json.loads(line)
 
 
-def test_a_logged_exception_keeps_its_type_and_stack_but_not_its_message() -> None:
-    logger = logging.getLogger("lenadex.test")
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger.addHandler(handler)
+def test_a_logged_exception_keeps_its_type_and_stack_but_not_its_message(caplog: pytest.LogCaptureFixture) -> None:
     try:
-        try:
-            patient = "mrn-" + "0042"  # built at run time: the stack shows source lines
-            raise ValueError(f"patient {patient} has creatinine 1.3")
-        except ValueError:
-            logger.exception("rule failed")
-    finally:
-        logger.removeHandler(handler)
-    entry = json.loads(JsonFormatter().format(records[0]))
+        patient = "mrn-" + "0042"  # built at run time: the stack shows source lines
+        raise ValueError(f"patient {patient} has creatinine 1.3")
+    except ValueError:
+        logging.getLogger("lenadex.test").exception("rule failed")
+    entry = json.loads(JsonFormatter().format(caplog.records[-1]))
     assert entry["message"] == "rule failed" and entry["exception"] == "ValueError"
     assert "test_observability.py" in entry["stack"]
     assert "mrn-0042" not in json.dumps(entry)
