@@ -312,9 +312,9 @@ def _previous_count(history: tuple[Measurement, ...], latest: Measurement) -> Me
 
 
 def _filgrastim(snapshot: PatientSnapshot, evaluation: Evaluation) -> tuple[NewMedication | None, str]:
-    active = snapshot.active_orders_of(*G_CSF_DRUGS)
+    active = snapshot.orders_in_place(*G_CSF_DRUGS)
     if active:
-        return None, f"G-CSF is already active ({active[0].display or active[0].drug})."
+        return None, f"G-CSF is already ordered ({active[0].display or active[0].drug})."
     weight = snapshot.weight
     if weight is not None and weight.value > 0 and is_fresh(weight, "weight", evaluation):
         dose: float | None = float(round(FILGRASTIM_UG_PER_KG * weight.value))

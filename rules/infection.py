@@ -72,7 +72,7 @@ def infection_prophylaxis(
         return []
     if not in_first_cycles(snapshot, evaluation.today, PROPHYLAXIS_CYCLES):
         return []
-    if snapshot.active_orders_of(*ANTIBIOTICS):
+    if snapshot.orders_in_place(*ANTIBIOTICS):
         return []
     risks = [words for category, words in HIGHER_RISK
              if snapshot.has_condition(category, active_only=category == "active-infection")]

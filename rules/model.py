@@ -223,6 +223,11 @@ class PatientSnapshot:
     def active_orders_of(self, *drugs: str) -> tuple[MedicationOrder, ...]:
         return tuple(m for m in self.medications if m.drug in drugs and m.is_active)
 
+    def orders_in_place(self, *drugs: str) -> tuple[MedicationOrder, ...]:
+        """Active orders and this call's drafts: a supportive drug drafted alongside
+        lenalidomide (e.g. after accepting a suggestion) is as good as one already active."""
+        return tuple(m for m in self.medications if m.drug in drugs and (m.is_active or m.is_draft))
+
     def drafts_of(self, *drugs: str) -> tuple[MedicationOrder, ...]:
         return tuple(m for m in self.medications if m.drug in drugs and m.is_draft)
 

@@ -316,9 +316,9 @@ def body_mass_index(snapshot: PatientSnapshot, evaluation: Evaluation) -> tuple[
 
 
 def active_anticoagulation(snapshot: PatientSnapshot) -> Anticoagulation:
-    therapeutic = list(snapshot.active_orders_of(*ORAL_ANTICOAGULANTS))
+    therapeutic = list(snapshot.orders_in_place(*ORAL_ANTICOAGULANTS))
     prophylactic = []
-    for order in snapshot.active_orders_of(*HEPARINS):
+    for order in snapshot.orders_in_place(*HEPARINS):
         unit, limit = PROPHYLACTIC_DAILY_AMOUNT[order.drug]
         regimen = order.regimen
         daily = None
@@ -328,7 +328,7 @@ def active_anticoagulation(snapshot: PatientSnapshot) -> Anticoagulation:
             therapeutic.append(order)
         else:
             prophylactic.append(order)
-    return Anticoagulation(tuple(therapeutic), tuple(prophylactic), snapshot.active_orders_of("aspirin"))
+    return Anticoagulation(tuple(therapeutic), tuple(prophylactic), snapshot.orders_in_place("aspirin"))
 
 
 # --- IMPEDE ----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any
 import requests
 from jsonschema.exceptions import best_match
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 DOCUMENT_FILE = Path(__file__).resolve().parents[1] / "service" / "openapi.json"
@@ -42,7 +42,7 @@ def document() -> dict[str, Any]:
 
 @functools.cache
 def _registry() -> Registry:  # type: ignore[type-arg]
-    return Registry().with_resource(_DOCUMENT_URI, Resource(document(), specification=DRAFT202012))
+    return Registry().with_resource(_DOCUMENT_URI, DRAFT202012.create_resource(document()))
 
 
 @functools.cache

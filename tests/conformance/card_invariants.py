@@ -102,7 +102,7 @@ def _card_problems(card: Any, where: str) -> list[str]:
         return [f"{where}: not an object"]
     problems = []
     summary = card.get("summary")
-    if not _text(summary):
+    if not isinstance(summary, str) or not _text(summary):
         problems.append(f"{where}.summary: missing or empty")
     elif len(summary) >= SUMMARY_LIMIT:
         problems.append(f"{where}.summary: {len(summary)} characters, must be < {SUMMARY_LIMIT}")

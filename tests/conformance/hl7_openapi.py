@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from jsonschema.exceptions import best_match
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from tests.conformance.conftest import HL7_DIR
@@ -85,7 +85,7 @@ def patched_document() -> dict[str, Any]:
 
 @functools.cache
 def _registry() -> Registry:  # type: ignore[type-arg]
-    return Registry().with_resource(_URI, Resource(patched_document(), specification=DRAFT4))
+    return Registry().with_resource(_URI, DRAFT4.create_resource(patched_document()))
 
 
 def hl7_schema_errors(body: Any, schema_name: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any
 
 import pytest
@@ -206,6 +208,14 @@ def test_therapeutic_anticoagulant_means_no_vte_card(anticoagulant: MedicationOr
 )
 def test_prophylaxis_in_place_gets_no_card(in_place: MedicationOrder, fields: dict[str, Any]) -> None:
     assert vte(ordering(in_place, **fields)) is None
+
+
+def test_a_prophylaxis_drafted_in_this_call_counts_as_in_place() -> None:
+    """Accepting the aspirin suggestion adds a draft; firing again must not ask for it again."""
+    drafted = dataclasses.replace(medication("aspirin", status="draft", dose=100.0, unit="mg"), is_draft=True)
+    assert vte(ordering(drafted, birth_date=born_aged(76))) is None
+    stopped = medication("aspirin", status="stopped", dose=100.0, unit="mg")
+    assert vte(ordering(stopped, birth_date=born_aged(76))) is not None
 
 
 def test_aspirin_is_not_enough_for_high_risk_in_the_first_cycles() -> None:
