@@ -174,6 +174,12 @@ def neutropenia(
         rationale.append(f"Resume when ANC ≥ {NEUTROPENIA}; each further episode of ANC < {NEUTROPENIA} "
                          f"calls for interruption until ANC > {NEUTROPENIA} and/or one dose step lower.")
         summary = f"ANC {per_ul(anc)}: interrupt lenalidomide and start G-CSF; continue dexamethasone unless contraindicated"
+        if evaluation.hook != "patient-view":
+            # An order for a new cycle: the new cycle is also delayed (R-NEUT-DELAY).
+            rule_ids.append("R-NEUT-DELAY")
+            rationale.append(f"This order starts a new cycle: do not start it now — delay the cycle at "
+                             f"least {CYCLE_DELAY_WEEKS} week, until ANC ≥ {NEUTROPENIA}.")
+            summary = f"ANC {per_ul(anc)}: do not start this cycle — interrupt lenalidomide and start G-CSF"
         severity = "critical"
     elif earlier_low is not None:
         target = changes[0].regimen if changes else None

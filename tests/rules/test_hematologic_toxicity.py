@@ -29,7 +29,7 @@ def neutropenia(recommendations: list[Recommendation]) -> Recommendation:
 @pytest.mark.parametrize(
     ("anc", "rule_ids", "severity"),
     [
-        (499, ("R-NEUT-SEVERE",), "critical"),
+        (499, ("R-NEUT-SEVERE", "R-NEUT-DELAY"), "critical"),
         (500, ("R-NEUT-DELAY",), "warning"),
         (999, ("R-NEUT-DELAY",), "warning"),
         (1_000, None, None),
@@ -53,7 +53,10 @@ def test_delay_card_says_one_week() -> None:
 
 def test_severe_neutropenia_starts_filgrastim_from_the_weight() -> None:
     found = neutropenia(run(new_cycle(**counts(anc=400))))
-    assert found.summary.startswith("ANC 400/µL: interrupt lenalidomide and start G-CSF")
+    assert found.summary == "ANC 400/µL: do not start this cycle — interrupt lenalidomide and start G-CSF"
+    on_treatment = neutropenia(run(on_lenalidomide(**counts(anc=400)), "patient-view"))
+    assert on_treatment.summary.startswith("ANC 400/µL: interrupt lenalidomide and start G-CSF")
+    assert on_treatment.rule_ids == ("R-NEUT-SEVERE",)
     (action,) = found.actions
     assert isinstance(action, NewMedication) and action.drug == "filgrastim" and action.recommended
     assert (action.regimen.dose, action.regimen.dose_unit, action.regimen.route) == (350.0, "ug", "subcutaneous")
@@ -111,7 +114,7 @@ def test_step_down_needs_known_kidney_function() -> None:
 def test_severe_and_persistent_gives_filgrastim_and_the_step() -> None:
     snapshot = new_cycle(current_mg=15.0, **counts(anc=450, previous_anc=((800, 7),)))
     found = neutropenia(run(snapshot))
-    assert found.rule_ids == ("R-NEUT-SEVERE", "R-NEUT-RESUME") and found.severity == "critical"
+    assert found.rule_ids == ("R-NEUT-SEVERE", "R-NEUT-RESUME", "R-NEUT-DELAY") and found.severity == "critical"
     assert [type(a).__name__ for a in found.actions] == ["NewMedication", "DoseChange"]
     assert found.selection == "any"
 
