@@ -12,6 +12,7 @@ platelets cells/µL, clearance mL/min, eGFR mL/min/1.73 m², ALT/AST U/L, TSH mI
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 from typing import Literal
 
@@ -123,6 +124,7 @@ class Regimen:
         return None
 
 
+@lru_cache(maxsize=256)  # a handful of schedules, labelled on every card
 def compact_days(days: tuple[int, ...]) -> str:
     """(1,2,3,4,9,10,11,12) → '1-4,9-12'."""
     runs: list[tuple[int, int]] = []

@@ -131,9 +131,9 @@ def test_the_patched_hl7_document_is_valid_and_fixes_the_listed_defects():
     published = published_document()["components"]["schemas"]
     assert published["OverrideReason"]["properties"]["reason"]["allOf"] == [{"$ref": "#/components/schemas/OverrideReason"}]
     assert "usageRequirements" not in published["CdsService"]["properties"]
-    bad_reason = {"feedback": [{"card": "x", "outcome": "overridden", "outcomeTimestamp": "2026-11-25T09:00:00Z",
-                                "overrideReason": {"reason": {"display": "no code"}}}]}["feedback"][0]
-    assert hl7_schema_errors(bad_reason, "Feedback"), "an override reason without a code must fail"
+    overridden = {"card": "x", "outcome": "overridden", "outcomeTimestamp": "2026-11-25T09:00:00Z",
+                  "overrideReason": {"reason": {"display": "no code"}}}
+    assert hl7_schema_errors(overridden, "Feedback"), "an override reason without a code must fail"
 
 
 def test_discovery_validates_against_the_hl7_document(conformance_service):
@@ -220,3 +220,16 @@ def test_inferno_request_with_an_unreachable_server_and_no_prefetch_is_412(confo
     assert response.status_code == 412
     diagnostics = response.json()["issue"][0]["diagnostics"]
     assert all(key in diagnostics for key in ("patient", "observations", "conditions"))
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/cds-services", "/healthz", "/rules", "/openapi.json", "/metrics", "/sandbox", "/sandbox/static/sandbox.js",
+     "/sandbox/static/sandbox.css", "/sandbox/api/patients", "/sandbox/api/patients/moderate-renal",
+     "/sandbox/api/patients/moderate-renal/request?hook=order-sign"],
+)
+def test_every_documented_read_answers_200_as_documented(conformance_service, path):
+    """The session-wide check validates the body; random fuzzing seldom hits a known slug."""
+    response = requests.get(f"{conformance_service.base_url}{path}", timeout=10)
+    assert response.status_code == 200
+    openapi_check.assert_conforms("GET", path.split("?")[0], response)
