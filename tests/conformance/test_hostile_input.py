@@ -207,6 +207,11 @@ WRONG_BUT_HARMLESS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "dose a string": lambda r: draft(r)["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"].update(value="25"),
     "dose astronomically large": lambda r: draft(r)["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"].update(
         value=10**400),
+    "weight astronomically large": lambda r: next(
+        e["resource"]["valueQuantity"] for e in r["prefetch"]["observations"]["entry"]
+        if e["resource"]["code"]["coding"][0]["code"] == "29463-7").update(value=10**400),
+    "timing period astronomically large": lambda r: draft(r)["dosageInstruction"][0].update(
+        timing={"repeat": {"frequency": 1, "period": 10**400, "periodUnit": "d"}}),
     "dosage not a list": lambda r: draft(r).update(dosageInstruction={"text": "25 mg"}),
     "timing period zero": lambda r: draft(r)["dosageInstruction"][0].update(
         timing={"repeat": {"frequency": 1, "period": 0, "periodUnit": "d"}}),

@@ -9,7 +9,7 @@ import pytest
 import requests
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
-from sandbox.catalogue import fhir_resources, hook_request
+from sandbox.catalogue import PATIENTS, fhir_resources, hook_request
 from sandbox.fhir_server import StandInFhirServer
 
 SERVICE = "lenalidomide-order-select"
@@ -104,22 +104,50 @@ def _cards_without_volatile(response: requests.Response) -> list[dict[str, Any]]
     return response.json()["cards"]
 
 
-@pytest.mark.parametrize("slug", ["moderate-renal", "dialysis", "stale-creatinine"])
+SERVICE_FOR_HOOK = {"order-select": SERVICE, "order-sign": "lenalidomide-order-sign",
+                    "patient-view": "lenalidomide-patient-view"}
+
+
+@pytest.mark.parametrize("slug", sorted(PATIENTS))
 def test_fetching_gives_the_same_cards_as_prefetch(live_service, slug):
-    fhir = StandInFhirServer(fhir_resources(slug), page_size=7).start()
+    """The same patient gives identical cards whether its data arrived by prefetch or by
+    fetching from the EHR's FHIR server (paged, with a token)."""
+    hook = PATIENTS[slug].hooks[0]
+    fhir = StandInFhirServer(fhir_resources(slug), page_size=7, required_token="secret-token").start()
     try:
-        with_prefetch = hook_request(slug, "order-select")
+        with_prefetch = hook_request(slug, hook)
         fetched = copy.deepcopy(with_prefetch)
         del fetched["prefetch"]
         fetched["fhirServer"] = fhir.base_url
         fetched["fhirAuthorization"] = {
             "access_token": "secret-token", "token_type": "Bearer", "expires_in": 300,
             "scope": "patient/*.read", "subject": "lenadex"}
-        a = _cards_without_volatile(post(live_service.base_url, with_prefetch))
-        b = _cards_without_volatile(post(live_service.base_url, fetched))
-        assert a == b and a
+        a = _cards_without_volatile(post(live_service.base_url, with_prefetch, SERVICE_FOR_HOOK[hook]))
+        b = _cards_without_volatile(post(live_service.base_url, fetched, SERVICE_FOR_HOOK[hook]))
+        assert a == b
     finally:
         fhir.stop()
+
+
+def test_an_operation_outcome_in_prefetch_is_fetched_again(live_service):
+    outcome = {"resourceType": "OperationOutcome",
+               "issue": [{"severity": "error", "code": "timeout", "diagnostics": "EHR timed out"}]}
+    stand_in = StandInFhirServer(fhir_resources("moderate-renal"))
+    fhir = stand_in.start()
+    try:
+        request = hook_request("moderate-renal", "order-select")
+        request["prefetch"]["observations"] = outcome
+        request["fhirServer"] = fhir.base_url
+        [card] = dose_cards(post(live_service.base_url, request))
+    finally:
+        fhir.stop()
+    assert card["extension"]["org.lenadex.dose"]["mg"] == 10
+    assert [r["path"] for r in stand_in.requests_seen] == ["/Observation"]
+
+    without_server = hook_request("moderate-renal", "order-select")
+    without_server["prefetch"]["observations"] = outcome
+    response = post(live_service.base_url, without_server)
+    assert response.status_code == 412 and "observations" in response.json()["issue"][0]["diagnostics"]
 
 
 def test_fetching_sends_the_bearer_token_and_pages(live_service):
