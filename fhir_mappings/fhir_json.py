@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, UTC
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -153,8 +154,13 @@ class FhirTime:
 
 def parse_time(value: Any) -> FhirTime | None:
     """Parse a FHIR date, dateTime or instant string; anything malformed gives None."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         return None
+    return _parse_time_text(value)
+
+
+@lru_cache(maxsize=4096)  # a record repeats its dates: every lab of one draw shares one
+def _parse_time_text(value: str) -> FhirTime | None:
     text = value.strip()
     match = _FHIR_DATETIME.match(text)
     if not match:

@@ -3,10 +3,20 @@
 Validation is the slow step (about 100 µs per Observation, DESIGN.md "Measured facts"), so the
 mappers call it only on resources already chosen by code and date. A resource that fails is
 reported, never raised: one malformed lab result must not take the whole hook call down.
+
+An EHR sends the same record again and again (order-select fires on every selection, then
+order-sign, then patient-view), so verdicts are remembered by the resource's content: the
+canonical JSON is hashed (about a tenth of the cost of validating it) and a resource seen
+before, byte for byte, gets its earlier verdict. A changed resource is a new key and is
+validated afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from fhir.resources.R4B.condition import Condition
@@ -36,11 +46,34 @@ def describe(resource: JsonObject) -> str:
     return f"{kind}/{resource_id}" if isinstance(resource_id, str) and resource_id else f"a {kind}"
 
 
+VERDICTS_REMEMBERED = 50_000  # ≈ 4 MB: the working set of many patients' records
+_verdicts: OrderedDict[bytes, str | None] = OrderedDict()
+_verdicts_lock = threading.Lock()
+
+
 def validation_problem(resource: JsonObject) -> str | None:
     """None when the resource is valid FHIR, else a one-line note of why not."""
     model = MODELS.get(str(resource.get("resourceType")))
     if model is None:
         return None
+    try:
+        canonical = json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):  # not JSON-shaped: validate as it is
+        return _validate(model, resource)
+    key = hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    with _verdicts_lock:
+        if key in _verdicts:
+            _verdicts.move_to_end(key)
+            return _verdicts[key]
+    verdict = _validate(model, resource)
+    with _verdicts_lock:
+        _verdicts[key] = verdict
+        if len(_verdicts) > VERDICTS_REMEMBERED:
+            _verdicts.popitem(last=False)
+    return verdict
+
+
+def _validate(model: Any, resource: JsonObject) -> str | None:
     try:
         model.model_validate(resource)
     except ValidationError as error:
