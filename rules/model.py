@@ -12,7 +12,7 @@ platelets cells/µL, clearance mL/min, eGFR mL/min/1.73 m², ALT/AST U/L, TSH mI
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from datetime import date
 from typing import Literal
 
@@ -211,13 +211,23 @@ class PatientSnapshot:
             years -= 1
         return years
 
+    @cached_property
+    def _conditions_by_category(self) -> dict[str, tuple[ClinicalCondition, ...]]:
+        # The rules ask about categories dozens of times per call: index them once.
+        index: dict[str, list[ClinicalCondition]] = {}
+        for condition in self.conditions:
+            index.setdefault(condition.category, []).append(condition)
+        return {category: tuple(found) for category, found in index.items()}
+
     def has_condition(self, *categories: str, active_only: bool = True) -> bool:
+        index = self._conditions_by_category
         return any(
-            c.category in categories and (c.active or not active_only) for c in self.conditions
+            c.active or not active_only for category in categories for c in index.get(category, ())
         )
 
     def conditions_in(self, *categories: str) -> tuple[ClinicalCondition, ...]:
-        return tuple(c for c in self.conditions if c.category in categories)
+        wanted = set(categories)
+        return tuple(c for c in self.conditions if c.category in wanted)
 
     def orders_of(self, *drugs: str) -> tuple[MedicationOrder, ...]:
         return tuple(m for m in self.medications if m.drug in drugs)

@@ -7,6 +7,7 @@ based on creatinine clearance (assessed using the Cockcroft-Gault or MDRD equati
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -102,6 +103,9 @@ def _cockcroft_gault(age: int, weight_kg: float, creatinine_mg_dl: float, female
     return clearance * CG_FEMALE_FACTOR if female else clearance
 
 
+_last_assessment = threading.local()
+
+
 def assess_renal_function(
     snapshot: PatientSnapshot, evaluation: Evaluation
 ) -> RenalFunction | RenalDataNeeded:
@@ -109,7 +113,19 @@ def assess_renal_function(
 
     Order of preference (clinical rules section 2): dialysis status; Cockcroft-Gault from
     fresh creatinine, weight, age and sex; a measured creatinine clearance; an eGFR.
+
+    Several rule families ask within one evaluation (dose, VTE, monitoring): the answer for
+    the same snapshot and evaluation objects is remembered, one per thread.
     """
+    last = getattr(_last_assessment, "value", None)
+    if last is not None and last[0] is snapshot and last[1] is evaluation:
+        return last[2]  # type: ignore[no-any-return]
+    assessment = _assess(snapshot, evaluation)
+    _last_assessment.value = (snapshot, evaluation, assessment)
+    return assessment
+
+
+def _assess(snapshot: PatientSnapshot, evaluation: Evaluation) -> RenalFunction | RenalDataNeeded:
     dialysis = [c for c in snapshot.conditions if c.category in DIALYSIS_CATEGORIES and c.active]
     dialysis_procedures = [p for p in snapshot.procedures if p.category == "dialysis"]
     if dialysis or dialysis_procedures:

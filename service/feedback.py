@@ -8,7 +8,7 @@ OperationOutcome (e.g. ``feedback[0].outcomeTimestamp``).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -65,9 +65,11 @@ class Feedback(BaseModel):
         fraction = (fraction or ".0")[:7]
         zone = "+00:00" if zone in ("Z", "z") else zone
         try:
-            return datetime.fromisoformat(f"{day}T{clock}{fraction}{zone}")
-        except ValueError:
+            instant = datetime.fromisoformat(f"{day}T{clock}{fraction}{zone}")
+            instant.astimezone(timezone.utc)  # the store keeps UTC: 0001-01-01T00:00+01:00 has none
+        except (ValueError, OverflowError):
             raise ValueError("is not a valid date and time") from None
+        return instant
 
 
 class FeedbackBody(BaseModel):

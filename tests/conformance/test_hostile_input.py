@@ -441,6 +441,11 @@ REFUSED_FEEDBACK: list[tuple[str, bytes, str, int]] = [
                         b'"outcomeTimestamp": "2026-11-25T09:00:00Z"}]}', "application/json", 404),
     (SELECT, b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}, '
              b'{"card": "d", "outcome": "overridden"}]}', "application/json", 400),
+    # Found by schemathesis: an instant with no UTC equivalent in Python's calendar (a 500).
+    (SELECT, b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "0001-01-01T00:06:06+01:01"}]}',
+     "application/json", 400),
+    (SELECT, b'{"card": "c", "outcome": "accepted", "outcomeTimestamp": "9999-12-31T23:59:59-01:00"}',
+     "application/json", 400),
     (SELECT, b"[" * 100_000 + b"]" * 100_000, "application/json", 400),
     (SELECT, b'{"feedback": [{"card": "' + b"x" * (5 * MiB) + b'"}]}', "application/json", 413),
 ]
