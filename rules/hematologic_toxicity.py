@@ -261,9 +261,8 @@ def step_down(
     under review, and the sentence explaining it.
 
     No update is proposed when kidney function is unknown (safety principle 1: the dose card
-    asks for it), or when the lenalidomide dose card already recommends as low or lower: with
-    ANC < 1,000/µL or platelets < 50,000/µL it takes the renal-tier dose one step lower
-    (R-CYTO-START), and two cards must not propose two different doses for one draft.
+    asks for it), or when the lenalidomide dose card already recommends as low or lower (its
+    renal ceiling): two cards must not propose two different doses for one draft.
     """
     current = current_lenalidomide(snapshot)
     drafts = orders.lenalidomide
@@ -284,10 +283,10 @@ def step_down(
     renal = assess_renal_function(snapshot, evaluation)
     if isinstance(renal, RenalDataNeeded):
         return (), text + " No change is proposed until kidney function is known (see the lenalidomide dose card)."
-    dose_card = one_step_lower(renal.tier.regimen) or renal.tier.regimen
+    dose_card = renal.tier.regimen  # during treatment the dose card is the renal ceiling
     card_daily, target_daily = daily_mg(dose_card), daily_mg(target)
     if card_daily is not None and target_daily is not None and card_daily <= target_daily:
-        return (), text + (f" The lenalidomide dose card (kidney function and cytopenia) already "
+        return (), text + (f" The lenalidomide dose card (kidney function) already "
                            f"recommends {describe(dose_card)}.")
     changes = []
     for draft in drafts:

@@ -24,6 +24,7 @@ from rules.model import (
 )
 from rules.renal import SECTION as RENAL_SECTION
 from rules.renal import RenalDataNeeded, RenalFunction, assess_renal_function
+from rules.treatment_course import treated_before
 
 CYTOPENIA_SECTION = "Cytopenia"
 
@@ -97,7 +98,12 @@ def _dose_for_order(
             inputs=tuple(inputs + seen),
             data_needed=("complete blood count with differential",),
         )
-    cytopenic = bool(cbc.findings)
+    # R-CYTO-START is about the start of treatment ("baseline" counts). For a patient already
+    # on lenalidomide, low counts at a new cycle call for a delay first and a dose step only if
+    # they persist (guideline: Hematologic toxicities) — the neutropenia and thrombocytopenia
+    # cards say so; here the kidney function alone sets the ceiling.
+    continuing = treated_before(snapshot)
+    cytopenic = bool(cbc.findings) and not continuing
     inputs.extend(cbc.inputs)
     if cytopenic:
         rule_ids.append("R-CYTO-START")
@@ -156,6 +162,10 @@ def _dose_for_order(
     ordered_daily = daily_mg(order.regimen)
     target_daily = daily_mg(regimen) or 0.0
     lower_than_needed = ordered_daily is not None and ordered_daily < target_daily
+    if lower_than_needed and continuing:
+        # A lower dose during treatment is an earlier toxicity reduction, kept on purpose;
+        # R-RENAL-IMPROVED (patient-view) says when kidney function would allow more.
+        return None
     if lower_than_needed and not cytopenic and not _explained_by_earlier_treatment(snapshot):
         rule_ids.append("R-AGE-NOREDUCE")
         rationale.append(

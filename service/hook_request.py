@@ -92,7 +92,7 @@ class HookRequest(BaseModel):
     @classmethod
     def _prefetch_values_are_resources(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         for key, item in (value or {}).items():
-            if item is not None and not (isinstance(item, dict) and "resourceType" in item):
+            if item is not None and not (isinstance(item, dict) and isinstance(item.get("resourceType"), str)):
                 raise ValueError(f"prefetch {key!r} is neither a FHIR resource nor null")
         return value
 

@@ -183,6 +183,7 @@ WRONG_TYPES: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "prefetch value string": (lambda r: r["prefetch"].update(patient="Patient/1"), "prefetch"),
     "prefetch value number": (lambda r: r["prefetch"].update(observations=3), "prefetch"),
     "prefetch value without resourceType": (lambda r: r["prefetch"].update(patient={"id": "x"}), "prefetch"),
+    "prefetch resourceType a number": (lambda r: r["prefetch"].update(patient={"resourceType": 7}), "prefetch"),
 }
 
 

@@ -96,13 +96,24 @@ def test_same_day_counts_do_not_show_persistence() -> None:
     assert neutropenia(run(snapshot)).rule_ids == ("R-NEUT-DELAY",)
 
 
-def test_step_down_defers_to_the_dose_card_when_it_is_already_lower() -> None:
-    # On 25 mg with normal kidneys, R-CYTO-START's dose card gives 25 → 15 already.
+def test_persisting_neutropenia_steps_the_next_cycle_down() -> None:
+    # On 25 mg with normal kidneys: the neutropenia card proposes 25 → 15; the dose card
+    # (the renal ceiling, 25 mg) has nothing to say, so only one dose is proposed.
     recommendations = run(new_cycle(current_mg=25.0, **counts(anc=900, previous_anc=((800, 7),))))
+    found = neutropenia(recommendations)
+    assert found.rule_ids == ("R-NEUT-RESUME",)
+    [change] = found.actions
+    assert isinstance(change, DoseChange) and change.regimen.dose == 15.0
+    assert card(recommendations, "lenalidomide-dose") is None
+
+
+def test_step_down_defers_to_the_dose_card_when_it_is_already_lower() -> None:
+    # On 25 mg, now CrCl 45: the dose card brings the draft to 10 mg, below the 15 mg step.
+    recommendations = run(with_crcl(new_cycle(current_mg=25.0, **counts(anc=900, previous_anc=((800, 7),))), 45.0))
     found = neutropenia(recommendations)
     assert found.rule_ids == ("R-NEUT-RESUME",) and found.actions == ()
     dose = card(recommendations, "lenalidomide-dose")
-    assert dose is not None and dose.dose is not None and dose.dose.regimen.dose == 15.0
+    assert dose is not None and dose.dose is not None and dose.dose.regimen.dose == 10.0
 
 
 def test_step_down_needs_known_kidney_function() -> None:

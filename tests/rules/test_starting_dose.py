@@ -184,11 +184,24 @@ def test_no_reduction_for_age_alone(age: int, mg: float) -> None:
     assert change(card).regimen.dose == 25.0
 
 
-def test_lower_dose_explained_by_earlier_treatment_is_not_age() -> None:
+def test_lower_dose_explained_by_earlier_treatment_gets_no_card() -> None:
+    """A reduced dose during treatment is an earlier toxicity reduction, kept on purpose."""
     snapshot = patient(medications=(lenalidomide(15.0, id="old", status="completed", authored_days_ago=90),
                                     lenalidomide(15.0)))
-    card = dose_card(snapshot)
-    assert card is not None and "R-AGE-NOREDUCE" not in card.rule_ids
+    assert dose_card(snapshot) is None
+    above_ceiling = with_crcl(snapshot, 45.0)  # moderate tier: 10 mg is the most
+    card = dose_card(above_ceiling)
+    assert card is not None and card.dose is not None and card.dose.regimen.dose == 10.0
+
+
+def test_low_counts_at_a_new_cycle_do_not_step_the_dose_card() -> None:
+    """R-CYTO-START is for the start; at a new cycle the neutropenia card delays first."""
+    snapshot = patient(medications=(lenalidomide(25.0, id="old", status="completed", authored_days_ago=40),
+                                    lenalidomide(25.0)), **counts(anc=800))
+    recommendations = run(snapshot)
+    assert dose_card(snapshot) is None
+    neutropenia = next(r for r in recommendations if r.concern == "neutropenia")
+    assert neutropenia.rule_ids == ("R-NEUT-DELAY",)
 
 
 def test_engine_runs_the_dose_card_on_order_hooks_only() -> None:
