@@ -5,8 +5,11 @@ as a gunicorn config file: ``gunicorn -c python:service.gunicorn_conf`` (setting
 
 - Workers: N, or for 0 two per CPU available plus one (gunicorn's rule of thumb; the CPUs are
   read from the container's cgroup quota when there is one, as under Kubernetes limits).
-  gthread workers with a few threads each: a hook call spends much of its time waiting on
-  the EHR's FHIR server.
+  gthread workers with LENADEX_THREADS threads each, 1 by default: with prefetch a hook call
+  is pure computation, and threads of one process only take turns on the interpreter lock
+  (measured with bench/bench.py on 2 cores: 1 thread per worker served about 1.5× the
+  requests of 4, with a far shorter tail). Where most calls fetch from the EHR's FHIR server
+  and wait on it, more threads (or more workers) keep the CPUs busy meanwhile.
 - No preload: each worker imports the app and opens its own database pool after the fork.
   The master migrates the store once before forking (``on_starting``), so the workers find
   the schema current.

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
         description="1: a single process; N > 1: gunicorn with N workers; 0: gunicorn with a "
         "worker count from the CPUs available",
     )
-    threads: int = Field(default=4, ge=1, description="Threads per gunicorn worker")
+    threads: int = Field(default=1, ge=1, description="Threads per gunicorn worker")
     request_timeout_seconds: int = Field(
         default=30, ge=1, description="gunicorn kills a worker silent for longer than this"
     )
