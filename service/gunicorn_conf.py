@@ -5,11 +5,13 @@ as a gunicorn config file: ``gunicorn -c python:service.gunicorn_conf`` (setting
 
 - Workers: N, or for 0 two per CPU available plus one (gunicorn's rule of thumb; the CPUs are
   read from the container's cgroup quota when there is one, as under Kubernetes limits).
-  gthread workers with LENADEX_THREADS threads each, 1 by default: with prefetch a hook call
-  is pure computation, and threads of one process only take turns on the interpreter lock
-  (measured with bench/bench.py on 2 cores: 1 thread per worker served about 1.5× the
-  requests of 4, with a far shorter tail). Where most calls fetch from the EHR's FHIR server
-  and wait on it, more threads (or more workers) keep the CPUs busy meanwhile.
+  LENADEX_THREADS threads per worker, 1 by default, and then gunicorn's sync workers: with
+  prefetch a hook call is pure computation, and threads of one process only take turns on
+  the interpreter lock (measured on 2 cores with wrk, 16 connections: sync workers served
+  about 380 requests/s with p99 60 ms, gthread workers with 1 thread 180/s, with 4 threads
+  250/s with p99 700 ms). Sync workers want a buffering proxy in front (a load balancer or
+  ingress, as in any hospital deployment). Where most calls fetch from the EHR's FHIR server
+  and wait on it, more threads (gthread) or more workers keep the CPUs busy meanwhile.
 - No preload: each worker imports the app and opens its own database pool after the fork.
   The master migrates the store once before forking (``on_starting``), so the workers find
   the schema current.
@@ -121,7 +123,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": worker_count(settings.workers),
-        "worker_class": "gthread",
+        "worker_class": "sync" if settings.threads == 1 else "gthread",
         "threads": settings.threads,
         "timeout": settings.request_timeout_seconds,
         "graceful_timeout": 30,

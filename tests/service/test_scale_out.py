@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -138,8 +139,11 @@ def _replay_reaches_another_worker(server: Server, token: Callable[..., str]) ->
         assert first.status_code == 200
         accepted_by = [e for e in server.log() if e["logger"] == "lenadex.access" and e.get("status") == 200][-1]["pid"]
         seen = len(server.log())
-        for _ in range(6):
-            replay = requests.post(url, json=item, headers=headers, timeout=15)
+        # Sent side by side, as an attacker would: while one worker is busy the other
+        # accepts (sync workers that are idle would otherwise take turns unevenly).
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            replays = list(pool.map(lambda _: requests.post(url, json=item, headers=headers, timeout=15), range(6)))
+        for replay in replays:
             assert replay.status_code == 401
             assert replay.json()["issue"][0]["diagnostics"] == "authentication failed"
         refusals = [e for e in server.log()[seen:] if e["message"] == "authentication failed: jti replayed"]
@@ -154,7 +158,8 @@ def test_two_workers_share_one_store_across_a_restart(backend: str, tmp_path: Pa
     with (postgres_schema() if backend == "postgres" else _sqlite(tmp_path)) as database_url:
         items = _items()
         with serving(database_url, tmp_path, run=1) as server:
-            answers = [_post_feedback(server, sandbox_token, item) for item in items]
+            with ThreadPoolExecutor(max_workers=4) as pool:  # concurrent, as EHR clients are
+                answers = list(pool.map(lambda item: _post_feedback(server, sandbox_token, item), items))
             assert [a.status_code for a in answers] == [200] * ITEMS
             assert sum(a.json()["stored"] for a in answers) == ITEMS
             served_by = {e["pid"] for e in server.log() if e["logger"] == "lenadex.access" and "feedback" in e["message"]}
