@@ -46,6 +46,7 @@ from sandbox.fhir_server import StandInFhirServer  # noqa: E402
 from service.hook_request import parse_hook_request  # noqa: E402
 from service.pipeline import answer_hook  # noqa: E402
 from service.prefetch import client_for, resolve_prefetch  # noqa: E402
+from service.app import freeze_startup_heap  # noqa: E402
 from service.declarations import SERVICES_BY_ID  # noqa: E402
 
 SERVICE = "lenalidomide-order-select"
@@ -328,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = 0.2 if args.quick else 1.0
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-in's access log
+    freeze_startup_heap()  # as the service does once it is built
     print(f"lenadex benchmark — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {date.today().isoformat()}")
     rules = bench_rules(int(5000 * scale))

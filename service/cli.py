@@ -33,11 +33,12 @@ def serve(args: argparse.Namespace) -> int:
         gunicorn_conf.serve(config)
         return 0
 
-    from service.app import create_app
+    from service.app import create_app, freeze_startup_heap
     from service.logs import configure_logging
 
     configure_logging(config)
     app = create_app(config)
+    freeze_startup_heap()
     app.run(host=config.host, port=config.port, threaded=True)
     return 0
 

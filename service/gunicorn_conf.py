@@ -91,12 +91,14 @@ def child_exit(server: Any, worker: Any) -> None:
 
 def worker_app() -> Any:
     """The WSGI app of one worker (called after the fork)."""
-    from service.app import create_app
+    from service.app import create_app, freeze_startup_heap
     from service.logs import configure_logging
 
     settings = Settings()
     configure_logging(settings)
-    return create_app(settings)
+    app = create_app(settings)
+    freeze_startup_heap()
+    return app
 
 
 def _log_config(settings: Settings) -> dict[str, Any]:
