@@ -24,7 +24,7 @@ from fhir_mappings.fhir_json import (
 )
 from fhir_mappings.record import PatientRecord
 from fhir_mappings.terminology import CONDITIONS, ICD10_SYSTEMS, NEGATED_TEXT, PAST_TEXT, SNOMED_SYSTEMS
-from fhir_mappings.validation import describe, validation_problem
+from fhir_mappings.validation import describe
 
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})
 # A history is true whether or not the episode is over: a resolved pneumonia is a history of
@@ -54,18 +54,10 @@ class ConditionList:
 
 def read_conditions(record: PatientRecord, patient_id: str) -> ConditionList:
     found = ConditionList()
-    for resource in record.of_type("Condition"):
-        if status_code(resource.get("verificationStatus")) in IGNORED_VERIFICATIONS:
-            continue
-        classes = classify_condition(resource.get("code"))
-        if not classes:
-            continue
-        if not record.is_about(resource, patient_id):
-            continue
-        problem = validation_problem(resource)
-        if problem is not None:
-            found.problems.append(problem)
-            continue
+    for resource, classes in record.usable(
+        "Condition", patient_id, lambda r: classify_condition(r.get("code")), found.problems,
+        keep=lambda r: status_code(r.get("verificationStatus")) not in IGNORED_VERIFICATIONS,
+    ):
         active = _is_active(resource)
         onset = _day(resource, _onset_text(resource), "onset", found.problems)
         recorded = _day(resource, resource.get("recordedDate"), "recorded date", found.problems)

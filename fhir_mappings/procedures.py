@@ -25,7 +25,6 @@ from fhir_mappings.terminology import (
     SNOMED_SYSTEMS,
     ProcedureTerms,
 )
-from fhir_mappings.validation import validation_problem
 
 # Done or being done. 'stopped' was started (a dialysis session cut short is still dialysis);
 # 'preparation', 'not-done', 'on-hold', 'entered-in-error' and 'unknown' do not show it happened.
@@ -40,18 +39,10 @@ class ProcedureList:
 
 def read_procedures(record: PatientRecord, patient_id: str) -> ProcedureList:
     found = ProcedureList()
-    for resource in record.of_type("Procedure"):
-        if code_value(resource.get("status")) not in PERFORMED_STATUSES:
-            continue
-        classes = classify_procedure(resource.get("code"))
-        if not classes:
-            continue
-        if not record.is_about(resource, patient_id):
-            continue
-        problem = validation_problem(resource)
-        if problem is not None:
-            found.problems.append(problem)
-            continue
+    for resource, classes in record.usable(
+        "Procedure", patient_id, lambda r: classify_procedure(r.get("code")), found.problems,
+        keep=lambda r: code_value(r.get("status")) in PERFORMED_STATUSES,
+    ):
         performed = _performed(resource)
         for category, code in classes:
             found.procedures.append(

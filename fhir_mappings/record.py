@@ -8,10 +8,14 @@ resources up by type, or by the reference another resource uses for them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sized
+from typing import Any, TypeVar
 
 from fhir_mappings.fhir_json import JsonObject, objects, reference_key, referenced_patient, text_value
+from fhir_mappings.validation import validation_problem
+
+C = TypeVar("C", bound=Sized)
+"""What a classifier finds in a resource: empty when the rules have no use for it."""
 
 
 def flatten(resources: Any) -> Iterator[tuple[JsonObject, str | None]]:
@@ -70,6 +74,31 @@ class PatientRecord:
             key = reference_key(text)
             found = self._by_reference.get(key) if key else None
         return found
+
+    def usable(
+        self,
+        resource_type: str,
+        patient_id: str,
+        classify: Callable[[JsonObject], C],
+        problems: list[str],
+        *,
+        keep: Callable[[JsonObject], bool] = lambda resource: True,
+    ) -> Iterator[tuple[JsonObject, C]]:
+        """The resources of a type that the rules can use, with what ``classify`` found in
+        them: kept by ``keep`` (status), classified as something the rules ask about, about
+        this patient, and valid FHIR R4 — cheap checks first, validation last; a resource
+        that fails validation is noted in ``problems``."""
+        for resource in self.of_type(resource_type):
+            if not keep(resource):
+                continue
+            classes = classify(resource)
+            if not classes or not self.is_about(resource, patient_id):
+                continue
+            problem = validation_problem(resource)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            yield resource, classes
 
     def is_about(self, resource: JsonObject, patient_id: str) -> bool:
         """False when a resource says it is about another patient (and counts it for a note).
