@@ -470,6 +470,16 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
             r"packed marrow",
         ),
     ),
+    # R-REIMB-KR (from 2017-12-01): transplant-ineligible newly diagnosed myeloma. No code
+    # system has a reliable concept for the decision, so it is read from the problem text.
+    _condition(
+        "transplant-ineligible",
+        text=(
+            r"(?:transplant|ASCT) ineligible",
+            r"(?:not |in)eligible for (?:an? )?(?:autologous )?(?:stem cell )?(?:transplant|transplantation|ASCT)",
+            r"not (?:a )?(?:transplant|ASCT) candidate",
+        ),
+    ),
     _condition(
         "aggressive-disease",
         icd10=("C90.1",),

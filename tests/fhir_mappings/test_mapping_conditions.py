@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from fhir_mappings import build_snapshot
+from fhir_mappings.conditions import classify_condition
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED = "http://snomed.info/sct"
@@ -302,3 +303,20 @@ def test_a_history_mentioned_later_does_not_end_the_condition() -> None:
         "L2", "http://acme.org/problems", text="IgG kappa multiple myeloma, history of ASCT 2019"
     )
     assert categories(myeloma) == {("multiple-myeloma", True)}
+
+
+@pytest.mark.parametrize(
+    ("text", "ineligible"),
+    [
+        ("Multiple myeloma, transplant-ineligible", True),
+        ("Myeloma; not eligible for autologous stem cell transplant", True),
+        ("Ineligible for ASCT", True),
+        ("Myeloma, not a transplant candidate", True),
+        ("Transplant eligible", False),
+        ("Eligible for ASCT", False),
+    ],
+)
+def test_transplant_ineligibility_is_read_from_the_problem_text(text: str, ineligible: bool) -> None:
+    """R-REIMB-KR (from 2017-12-01) reimburses transplant-ineligible newly diagnosed myeloma."""
+    categories = {item.category for item in classify_condition({"text": text})}
+    assert ("transplant-ineligible" in categories) is ineligible
