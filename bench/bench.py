@@ -17,7 +17,6 @@ Every load is bounded in count and time and goes to 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
-import copy
 import http.client
 import json
 import logging

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rules.catalogue import rule
-from rules.dose_ladder import LENALIDOMIDE_CYCLE_LENGTH, describe
+from rules.dose_ladder import LENALIDOMIDE_CYCLE_LENGTH, describe, dose_change
 from rules.model import (
-    DoseChange,
     Evaluation,
     InputUsed,
     MedicationOrder,
@@ -200,13 +199,7 @@ def _schedule_for_order(
         rule_ids.append("R-DEX-AGE")
     rationale.append(f"Recommended for age {band.label}: **{describe(target)}** "
                      f"({target.mg_per_cycle():g} mg per cycle).")
-    change = DoseChange(
-        order_id=order.id,
-        drug="dexamethasone",
-        regimen=target,
-        label=f"Change to dexamethasone {describe(target)}",
-        description=f"Dexamethasone {describe(ordered)} → {describe(target)}",
-    )
+    change = dose_change(order, target)
     return Recommendation(
         rule_ids=tuple(rule_ids),
         concern="dexamethasone",

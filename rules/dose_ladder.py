@@ -9,7 +9,7 @@ keep their frequency; below 5 mg there is no further step.
 
 from __future__ import annotations
 
-from rules.model import Regimen, compact_days
+from rules.model import DoseChange, MedicationOrder, Regimen, compact_days
 
 LENALIDOMIDE_CYCLE_DAYS: tuple[int, ...] = tuple(range(1, 22))  # days 1-21
 LENALIDOMIDE_CYCLE_LENGTH = 28
@@ -91,3 +91,19 @@ def same_dose_and_frequency(ordered: Regimen | None, recommended: Regimen) -> bo
             ordered.cycle_length_days in (None, recommended.cycle_length_days)
         )
     return True
+
+
+def dose_change(
+    order: MedicationOrder, target: Regimen, *, verb: str = "Change to", label_note: str = "",
+    description_note: str = "",
+) -> DoseChange:
+    """The update of a draft order to ``target``, with the suggestion's label (the button
+    the clinician presses) and the action's description ('Lenalidomide 25 mg … → 10 mg …')."""
+    ordered = describe(order.regimen) if order.regimen else "dose not stated"
+    return DoseChange(
+        order_id=order.id,
+        drug=order.drug,
+        regimen=target,
+        label=f"{verb} {order.drug} {describe(target)}{label_note}",
+        description=f"{order.drug.capitalize()} {ordered} → {describe(target)}{description_note}",
+    )

@@ -12,7 +12,7 @@ One card per concern: 'neutropenia' (R-NEUT-DELAY, R-NEUT-SEVERE, R-NEUT-RESUME)
 from __future__ import annotations
 
 from rules.catalogue import rule
-from rules.dose_ladder import LENALIDOMIDE_CYCLE_LENGTH, daily_mg, describe, one_step_lower
+from rules.dose_ladder import LENALIDOMIDE_CYCLE_LENGTH, daily_mg, describe, dose_change, one_step_lower
 from rules.freshness import is_fresh, staleness_note
 from rules.model import (
     DoseChange,
@@ -293,14 +293,7 @@ def step_down(
         ordered = daily_mg(draft.regimen)
         if ordered is not None and target_daily is not None and ordered <= target_daily:
             continue  # the draft is already at or below the reduced dose
-        changes.append(DoseChange(
-            order_id=draft.id,
-            drug="lenalidomide",
-            regimen=target,
-            label=f"Reduce to lenalidomide {describe(target)}",
-            description=f"Lenalidomide {describe(draft.regimen) if draft.regimen else 'dose not stated'}"
-                        f" → {describe(target)} (one dose step lower)",
-        ))
+        changes.append(dose_change(draft, target, verb="Reduce to", description_note=" (one dose step lower)"))
     if not changes:
         return (), text + " The draft order is already at or below this dose."
     return tuple(changes), text

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.dose_ladder import daily_mg, describe, one_step_lower, same_dose_and_frequency
+from rules.dose_ladder import daily_mg, describe, dose_change, one_step_lower, same_dose_and_frequency
 from rules.freshness import is_fresh, staleness_note
 from rules.model import (
-    DoseChange,
     Evaluation,
     InputUsed,
     MedicationOrder,
@@ -118,13 +117,7 @@ def _dose_for_order(
             # it (without this, cytopenia on dialysis left a 25 mg draft unchanged).
             ceiling = None
             if not same_dose_and_frequency(order.regimen, target):
-                ceiling = DoseChange(
-                    order_id=order.id,
-                    drug="lenalidomide",
-                    regimen=target,
-                    label=f"Change to lenalidomide {describe(target)} (the lowest step)",
-                    description=f"Lenalidomide {ordered} → {describe(target)}",
-                )
+                ceiling = dose_change(order, target, label_note=" (the lowest step)")
             return Recommendation(
                 rule_ids=tuple(rule_ids),
                 concern="lenalidomide-dose",
@@ -173,13 +166,7 @@ def _dose_for_order(
             "(guideline: Elderly patients)."
         )
     severity: Severity = "info" if lower_than_needed else "warning"
-    change = DoseChange(
-        order_id=order.id,
-        drug="lenalidomide",
-        regimen=regimen,
-        label=f"Change to lenalidomide {describe(regimen)}",
-        description=f"Lenalidomide {ordered} → {describe(regimen)}",
-    )
+    change = dose_change(order, regimen)
     rationale.append(f"Ordered: lenalidomide {ordered}. Recommended: **{describe(regimen)}**.")
     clearance = renal.clearance_ml_min
     # One decimal, as clinical rules section 2 asks: rounded to "60", a CrCl of 59.6 would
