@@ -40,6 +40,8 @@ class Measurement:
     def shown(self, digits: int = 1) -> str:
         """The value as cards show it, with its comparator and unit."""
         number = f"{self.value:,.{digits}f}" if digits else f"{self.value:,.0f}"
+        if self.unit == "/uL":  # cell counts read as '2,800/µL'
+            return f"{self.comparator or ''}{number}/µL"
         return f"{self.comparator or ''}{number} {self.unit}"
 
     def is_below(self, limit: float) -> bool | None:
