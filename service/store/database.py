@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -224,6 +225,28 @@ def feedback_key(service_id: str, item: Feedback) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+SQLITE_LOCK_PATIENCE_SECONDS = 30.0
+
+
+def _use_write_ahead_log(cursor: Any) -> None:
+    """Put the SQLite file in WAL mode (a property of the file: set once, kept).
+
+    Switching needs the file to itself, and while another process holds a lock SQLite
+    answers "database is locked" at once instead of waiting (several workers opening a new
+    store together): look first, and try again for a while when it is busy.
+    """
+    deadline = time.monotonic() + SQLITE_LOCK_PATIENCE_SECONDS
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _engine_for(url: URL) -> Engine:
     if url.get_backend_name() == "postgresql":
         connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 5}
@@ -240,7 +263,7 @@ def _engine_for(url: URL) -> Engine:
         # Let SQLAlchemy (not the driver) begin transactions, so that they can be IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+        _use_write_ahead_log(cursor)  # readers do not block the writer
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
