@@ -3,7 +3,9 @@
 Clinical rules, section 1 (Inputs): "A value older than its freshness window (default:
 creatinine/weight 30 days, ANC/platelets 14 days; configurable) is stale: the rule that
 needs it does not guess". Windows for the other inputs are the service's choice and are
-documented here beside the guideline's.
+documented here beside the guideline's. Operators override any of them with the setting
+LENADEX_FRESHNESS_DAYS (e.g. 'creatinine=14,anc=7'), which reaches the rules as
+Evaluation.freshness_days.
 """
 
 from __future__ import annotations

@@ -92,7 +92,8 @@ def call_hook(service_id: str) -> Response:
     client = metrics.counting_client(client, service.id)
     prefetched = resolve_prefetch(service.prefetch, hook_request, context, client)
     answer = answer_hook(
-        hook_request, context, prefetched, today=date.today(), region=config.region, client=client
+        hook_request, context, prefetched, today=date.today(), region=config.region,
+        freshness_days=config.freshness_windows(), client=client
     )
     cards = answer.response["cards"]
     g.rule_ids = tuple(rule for r in answer.recommendations for rule in r.rule_ids)

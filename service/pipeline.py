@@ -30,6 +30,7 @@ def answer_hook(
     *,
     today: date,
     region: str,
+    freshness_days: dict[str, int] | None = None,
     client: FhirClient | None = None,
 ) -> HookAnswer:
     drafts = context.draftOrders.resources() if isinstance(context, OrderSignContext) else []
@@ -43,7 +44,7 @@ def answer_hook(
         resources, patient_id=context.patientId, draft_orders=drafts, selections=selections
     )
     hook: Hook = request.hook  # type: ignore[assignment]  # checked against the service
-    recommendations = evaluate(snapshot, Evaluation(hook=hook, today=today, region=region))
+    recommendations = evaluate(snapshot, Evaluation(hook=hook, today=today, region=region, freshness_days=freshness_days or {}))
     drafts_by_id = {
         str(d["id"]): d for d in drafts if d.get("resourceType") == "MedicationRequest" and d.get("id")
     }

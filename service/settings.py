@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rules.freshness import DEFAULT_FRESHNESS_DAYS
 
 
 class Settings(BaseSettings):
@@ -52,6 +54,36 @@ class Settings(BaseSettings):
     sandbox_page: bool = True
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    freshness_days: str = Field(
+        default="",
+        description="Freshness windows in days overriding the defaults of rules/freshness.py, "
+        "e.g. 'creatinine=14,anc=7'",
+    )
+
+    @field_validator("freshness_days")
+    @classmethod
+    def _known_freshness_inputs(cls, value: str) -> str:
+        parse_freshness(value)  # raises ValueError naming the problem
+        return value
+
+    def freshness_windows(self) -> dict[str, int]:
+        return parse_freshness(self.freshness_days)
 
     def csv(self, value: str) -> list[str]:
         return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_freshness(text: str) -> dict[str, int]:
+    """'creatinine=14, anc=7' → {'creatinine': 14, 'anc': 7}; only inputs the rules know."""
+    windows: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, days = item.partition("=")
+        name = name.strip()
+        if name not in DEFAULT_FRESHNESS_DAYS:
+            raise ValueError(f"unknown input {name!r}; known: {', '.join(DEFAULT_FRESHNESS_DAYS)}")
+        if not days.strip().isdigit() or int(days) < 1:
+            raise ValueError(f"{name}: the window must be a whole number of days ≥ 1, not {days.strip()!r}")
+        windows[name] = int(days)
+    return windows
