@@ -106,10 +106,15 @@ class FhirClient:
             return first
         entries = list(first.get("entry") or [])
         page, pages, seen = first, 1, {url}
-        while (next_url := _next_link(page)) and pages < self.max_pages:
+        while next_url := _next_link(page):
             if next_url in seen:
                 log.warning("FHIR paging loops back to an earlier page; stopped")
                 break
+            if pages >= self.max_pages:
+                # A record cut short could hide the newest creatinine or an active
+                # anticoagulant: no answer from part of it (safety principle 1).
+                raise FetchFailed(f"the search has more than {self.max_pages} pages of results; "
+                                  "the record could not be read completely")
             seen.add(next_url)
             page = self.get_json(urljoin(url, next_url))
             if page.get("resourceType") != "Bundle":

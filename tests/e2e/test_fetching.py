@@ -76,3 +76,20 @@ def test_the_token_is_never_logged(live_service, caplog):
     assert response.status_code == 412
     assert TOKEN not in caplog.text
     assert TOKEN not in response.text
+
+
+def test_a_record_longer_than_the_page_limit_is_not_read_in_part(start_service, tmp_path):
+    """More pages than LENADEX_FETCH_MAX_PAGES: 412 naming the key, never cards from part of
+    the record."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.sqlite3'}", fetch_max_pages=3)
+    service = start_service(settings)
+    stand_in = StandInFhirServer(fhir_resources("moderate-renal"), page_size=1)
+    fhir = stand_in.start()
+    try:
+        response = call(service.base_url, fetching_request("moderate-renal", fhir.base_url))
+    finally:
+        fhir.stop()
+    assert response.status_code == 412
+    diagnostics = response.json()["issue"][0]["diagnostics"]
+    assert "observations" in diagnostics and "more than 3 pages" in diagnostics
+    assert len([r for r in stand_in.requests_seen if r["path"] == "/Observation"]) == 3
