@@ -159,7 +159,9 @@ def _dose_for_order(
         # A lower dose during treatment is an earlier toxicity reduction, kept on purpose;
         # R-RENAL-IMPROVED (patient-view) says when kidney function would allow more.
         return None
-    if lower_than_needed and not cytopenic and not _explained_by_earlier_treatment(snapshot):
+    # A new start on less than the tier's dose: nothing but age explains it, unless the
+    # patient has had neutropenia (continuing treatment has returned above).
+    if lower_than_needed and not cytopenic and not snapshot.has_condition("neutropenia-history", active_only=False):
         rule_ids.append("R-AGE-NOREDUCE")
         rationale.append(
             "No lenalidomide dose reduction is needed for age or disease stage alone "
@@ -190,13 +192,6 @@ def _dose_for_order(
         actions=(change,),
         dose=change,
     )
-
-
-def _explained_by_earlier_treatment(snapshot: PatientSnapshot) -> bool:
-    """A lower dose is explained when the patient was on lenalidomide before (earlier
-    toxicity reductions) or has had neutropenia."""
-    earlier = any(m.ever_given for m in snapshot.orders_of("lenalidomide"))
-    return earlier or snapshot.has_condition("neutropenia-history", active_only=False)
 
 
 @dataclass(frozen=True)

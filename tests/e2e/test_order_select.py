@@ -99,7 +99,7 @@ def test_creatinine_in_micromol_per_litre_is_converted(live_service):
     assert "R-CRCL-CG" in card["extension"]["org.lenadex.rules"]
 
 
-def _cards_without_volatile(response: requests.Response) -> list[dict[str, Any]]:
+def cards_of(response: requests.Response) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     return response.json()["cards"]
 
@@ -122,8 +122,8 @@ def test_fetching_gives_the_same_cards_as_prefetch(live_service, slug):
         fetched["fhirAuthorization"] = {
             "access_token": "secret-token", "token_type": "Bearer", "expires_in": 300,
             "scope": "patient/*.read", "subject": "lenadex"}
-        a = _cards_without_volatile(post(live_service.base_url, with_prefetch, SERVICE_FOR_HOOK[hook]))
-        b = _cards_without_volatile(post(live_service.base_url, fetched, SERVICE_FOR_HOOK[hook]))
+        a = cards_of(post(live_service.base_url, with_prefetch, SERVICE_FOR_HOOK[hook]))
+        b = cards_of(post(live_service.base_url, fetched, SERVICE_FOR_HOOK[hook]))
         assert a == b
     finally:
         fhir.stop()
