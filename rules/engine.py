@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rules.catalogue import RULES_BY_ID
 from rules.dexamethasone import dexamethasone_schedule
-from rules.hematologic_toxicity import neutropenia, thrombocytopenia
+from rules.hematologic_toxicity import delays_cycle, neutropenia, thrombocytopenia
 from rules.indication import indication, korean_reimbursement
 from rules.infection import infection_prophylaxis, vaccination
 from rules.model import (
     SEVERITY_ORDER,
     Evaluation,
+    DoseChange,
     Hook,
     OrdersUnderReview,
     PatientSnapshot,
@@ -113,7 +114,35 @@ def evaluate(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[Recommen
         except Exception:  # one family's defect must not hide the other cards
             log.exception("rule family %r failed", family.name)
             found.append(_could_not_evaluate(family))
-    return _one_per_concern(sorted(found, key=lambda r: SEVERITY_ORDER[r.severity]))
+    found = [_inputs_once(r) for r in found]
+    if evaluation.hook != "patient-view" and any(delays_cycle(r) for r in found):
+        found = [_without_cycle_start(r) for r in found]
+    # Stable sort: within a severity, the families' order above (the delay cards of the blood
+    # counts come before the dose card's guidance for when the cycle resumes).
+    return _one_per_concern(sorted(found, key=_priority))
+
+
+def _priority(recommendation: Recommendation) -> tuple[int, int]:
+    return SEVERITY_ORDER[recommendation.severity], 0 if delays_cycle(recommendation) else 1
+
+
+def _without_cycle_start(recommendation: Recommendation) -> Recommendation:
+    """Safety principle 1: while a blood-count card delays the cycle, no card offers a
+    one-click change that would let the lenalidomide order start it now at another dose."""
+    kept = tuple(a for a in recommendation.actions
+                 if not (isinstance(a, DoseChange) and a.drug == "lenalidomide"))
+    if len(kept) == len(recommendation.actions):
+        return recommendation
+    return replace(recommendation, actions=kept, rationale=recommendation.rationale + (
+        "No one-click change is offered now: the blood counts delay this cycle (see the "
+        "neutropenia or thrombocytopenia card). Use this dose when the cycle resumes.",
+    ))
+
+
+def _inputs_once(recommendation: Recommendation) -> Recommendation:
+    """Each input listed once (families combine assessments that share inputs)."""
+    unique = tuple(dict.fromkeys(recommendation.inputs))
+    return recommendation if len(unique) == len(recommendation.inputs) else replace(recommendation, inputs=unique)
 
 
 def _could_not_evaluate(family: RuleFamily) -> Recommendation:

@@ -154,9 +154,20 @@ def neutropenia(
     severity: Severity
     actions: list[DoseChange | NewMedication] = []
     changes: tuple[DoseChange, ...] = ()
+    # An order for a new cycle while ANC < 1,000/µL: the cycle is delayed (R-NEUT-DELAY). The
+    # lower step is for when it resumes at ANC ≥ 1,000/µL, so it is named, never proposed as a
+    # one-click change to the order being signed now (clinical rules section 5).
+    new_cycle = evaluation.hook != "patient-view"
     if earlier_low is not None:
         rule_ids.append("R-NEUT-RESUME")
-        changes, step_text = step_down(snapshot, evaluation, orders)
+        if new_cycle:
+            _, step_text = step_down(snapshot, evaluation, OrdersUnderReview())
+            if step_text.startswith("one dose step lower"):
+                step_text = (f"When ANC has recovered to ≥ {NEUTROPENIA}, resume "
+                             + step_text.removesuffix(" Apply it to the next cycle's order.")
+                             + " Write that dose in the order then.")
+        else:
+            changes, step_text = step_down(snapshot, evaluation, orders)
         rationale.append(
             f"ANC has stayed below {NEUTROPENIA}: {per_ul(earlier_low)} on {earlier_low.when.isoformat()}, "
             f"then **{per_ul(anc)}** on {anc.when.isoformat()}. " + step_text
@@ -181,6 +192,16 @@ def neutropenia(
                              f"least {CYCLE_DELAY_WEEKS} week, until ANC ≥ {NEUTROPENIA}.")
             summary = f"ANC {per_ul(anc)}: do not start this cycle — interrupt lenalidomide and start G-CSF"
         severity = "critical"
+    elif earlier_low is not None and new_cycle:
+        rule_ids.insert(0, "R-NEUT-DELAY")
+        lower = _lower_step(snapshot, orders)
+        summary = (f"ANC {per_ul(anc)}, still < {NEUTROPENIA}: do not start this cycle — delay "
+                   f"{CYCLE_DELAY_WEEKS} week, then resume one step lower"
+                   + (f" ({describe(lower).split(',')[0]})" if lower is not None else ""))
+        rationale.insert(0, f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below {NEUTROPENIA} at "
+                         f"the start of a new cycle: **delay the cycle {CYCLE_DELAY_WEEKS} week** and "
+                         "repeat the count; the order is not changed here.")
+        severity = "warning"
     elif earlier_low is not None:
         target = changes[0].regimen if changes else None
         summary = (f"ANC {per_ul(anc)}, still < {NEUTROPENIA}: reduce lenalidomide one dose step"
@@ -252,6 +273,26 @@ def thrombocytopenia(
         section=SECTION,
         inputs=(count_input("platelets", platelets),),
     )]
+
+
+def delays_cycle(recommendation: Recommendation) -> bool:
+    """Whether a card holds the next cycle back (R-NEUT-DELAY, R-NEUT-SEVERE or R-PLT-LOW on a
+    count below its threshold). While one does, no card may offer a one-click change that
+    lets the order being signed start the cycle (clinical rules section 5)."""
+    return (
+        recommendation.concern in ("neutropenia", "thrombocytopenia")
+        and recommendation.severity != "info"
+        and not recommendation.data_needed
+        and bool({"R-NEUT-DELAY", "R-NEUT-SEVERE", "R-PLT-LOW"} & set(recommendation.rule_ids))
+    )
+
+
+def _lower_step(snapshot: PatientSnapshot, orders: OrdersUnderReview) -> Regimen | None:
+    """One step below the current (or drafted) lenalidomide dose, for the card's words."""
+    current = current_lenalidomide(snapshot)
+    reference = current.regimen if current is not None else next(
+        (d.regimen for d in orders.lenalidomide if d.regimen is not None and d.regimen.dose is not None), None)
+    return one_step_lower(reference) if reference is not None else None
 
 
 def step_down(

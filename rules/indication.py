@@ -75,15 +75,14 @@ class ReimbursementCriterion:
 
 
 # R-REIMB-KR (clinical rules section 10): the Korean reimbursement policy, dated. The guideline
-# states the first row (the rule in force when it was written); it changed on 2017-12-01.
-# Note: the guideline's conclusion says "reimbursed since March 2013"; the clinical rules date
-# the first row 2014-03-01, and that table is followed here.
+# states the first row (the rule in force when it was written; its conclusion: reimbursed
+# "since March 2013"); it changed on 2017-12-01.
 KR_REIMBURSEMENT: tuple[ReimbursementCriterion, ...] = (
     ReimbursementCriterion(
-        date(2014, 3, 1), date(2017, 11, 30),
+        date(2013, 3, 1), date(2017, 11, 30),
         "RRMM after bortezomib failure (or intolerance of existing therapy)",
         "no bortezomib treatment on record",
-        "Korean reimbursement (2014-03-01 to 2017-11-30) requires prior bortezomib failure: no "
+        "Korean reimbursement (2013-03-01 to 2017-11-30) requires prior bortezomib failure: no "
         "bortezomib on record",
         _after_bortezomib,
     ),

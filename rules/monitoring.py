@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from rules.catalogue import rule
-from rules.dose_ladder import STANDARD_DOSE_MG, daily_mg, describe
+from rules.dose_ladder import STANDARD_DOSE_MG, daily_mg, describe, same_dose_and_frequency
 from rules.model import (
     Evaluation,
     InputUsed,
@@ -18,7 +18,7 @@ from rules.model import (
     PatientSnapshot,
     Recommendation,
 )
-from rules.renal import RenalFunction, assess_renal_function
+from rules.renal import RENAL_TIERS, RenalFunction, RenalTier, assess_renal_function, tier_for_clearance
 from rules.treatment_course import in_first_cycles, on_lenalidomide
 
 # R-MON-CBC (guideline: Dose and schedule): "Patients with normal renal function and complete
@@ -110,7 +110,14 @@ def liver_thyroid_monitoring(
 def renal_improvement(
     snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview
 ) -> list[Recommendation]:
-    """R-RENAL-IMPROVED: on less than 25 mg, and kidney function now allows more."""
+    """R-RENAL-IMPROVED: on a renally reduced dose, and kidney function now allows more.
+
+    "Renally reduced" (clinical rules section 9) needs two facts: the current dose is the
+    dose of a lower renal tier (10 mg daily, 15 mg every 48 hours, 5 mg daily), and an earlier
+    creatinine put the patient in that tier. A dose that merely sits below 25 mg — a reduction
+    for cytopenia or another toxicity, with kidney function unchanged — gets no card: the
+    toxicity that caused it still applies.
+    """
     if evaluation.hook != "patient-view":
         return []
     current = [m for m in snapshot.active_orders_of("lenalidomide")
@@ -127,6 +134,14 @@ def renal_improvement(
     allowed, taken = daily_mg(renal.tier.regimen), daily_mg(order.regimen)
     if allowed is None or taken is None or allowed <= taken:
         return []
+    reduced_for = next((t for t in RENAL_TIERS if t is not renal.tier
+                        and same_dose_and_frequency(order.regimen, t.regimen)), None)
+    if reduced_for is None:
+        return []  # not a renal-tier dose: a toxicity reduction
+    earlier = _earlier_clearance_in(snapshot, renal, reduced_for, order.authored)
+    if earlier is None:
+        return []  # no earlier creatinine shows the lower clearance the dose was chosen for
+    earlier_creatinine, earlier_clearance = earlier
     measure = "eGFR" if renal.method == "egfr" else "CrCl"
     tier_regimen = renal.tier.regimen
     tier_dose = f"{tier_regimen.dose:g} mg" + (" every 48 hours" if tier_regimen.every_hours == 48.0 else "")
@@ -139,17 +154,43 @@ def renal_improvement(
         summary=f"{measure} {renal.clearance_ml_min:.1f} mL/min now allows lenalidomide {tier_dose}: the "
         f"current {describe(order.regimen).split(',')[0]} can be increased with caution",
         rationale=(
+            f"The current dose is the {reduced_for.name} dose, chosen when creatinine was "
+            f"{earlier_creatinine.shown(2)} on {earlier_creatinine.when.isoformat()} (CrCl about "
+            f"{earlier_clearance:.1f} mL/min); kidney function has improved since.",
             renal.explanation,
             f"Current order: lenalidomide {describe(order.regimen)}. The renal tier now is "
             f"{renal.tier.name} — {renal.tier.advice}.",
-            "If the dose was reduced for cytopenia or other toxicity rather than for kidney "
-            "function, that reason still applies.",
             'Guideline (*Renal insufficiency*): "In patients demonstrating improved renal '
             'function, lenalidomide dosing can be increased with caution."',
         ),
         section=rule("R-RENAL-IMPROVED").section,
-        inputs=renal.inputs + (InputUsed("lenalidomide (active)", describe(order.regimen), order.authored),),
+        inputs=renal.inputs + (
+            InputUsed("earlier serum creatinine", earlier_creatinine.shown(2), earlier_creatinine.when,
+                      earlier_creatinine.original),
+            InputUsed("lenalidomide (active)", describe(order.regimen), order.authored),
+        ),
     )]
+
+
+def _earlier_clearance_in(
+    snapshot: PatientSnapshot, renal: RenalFunction, tier: RenalTier, authored: date | None
+) -> tuple[Measurement, float] | None:
+    """An earlier creatinine (on or before the order was written, when that is known) whose
+    clearance lay in ``tier``. Cockcroft-Gault is inversely proportional to creatinine for the
+    same patient, so the earlier clearance is today's scaled by the creatinine ratio (the age
+    difference of a few months is negligible here)."""
+    latest = snapshot.creatinine
+    if renal.method != "cockcroft-gault" or latest is None or latest.value <= 0 or renal.clearance_ml_min is None:
+        return None
+    for earlier in snapshot.creatinine_history:
+        if earlier.when >= latest.when or earlier.value <= 0 or earlier.comparator is not None:
+            continue
+        if authored is not None and earlier.when > authored:
+            continue
+        clearance = renal.clearance_ml_min * latest.value / earlier.value
+        if tier_for_clearance(clearance) is tier:
+            return earlier, clearance
+    return None
 
 
 def second_primary_malignancy(

@@ -9,7 +9,7 @@ An order that already matches the recommendation gets no dose card.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rules.dose_ladder import daily_mg, describe, dose_change, one_step_lower, same_dose_and_frequency
 from rules.freshness import is_fresh, staleness_note
@@ -26,6 +26,8 @@ from rules.renal import RenalDataNeeded, RenalFunction, assess_renal_function
 from rules.treatment_course import treated_before
 
 CYTOPENIA_SECTION = "Cytopenia"
+# R-RENAL-DIALYSIS (guideline Fig. 1, prescribing information): the dose follows the session.
+DIALYSIS_DAY_TIMING = "on dialysis days give the dose after dialysis"
 
 # R-CYTO-START (guideline: Cytopenia): "Lenalidomide should be used with caution in patients
 # with baseline thrombocytopenia (platelet count <50,000/µL or <30,000/µL in patients with
@@ -60,7 +62,7 @@ def _dose_for_order(
             summary="Lenalidomide: renal function unknown — order serum creatinine (and weight) "
             "before choosing the dose",
             rationale=(
-                "Kidney function could not be established, so **no starting dose is suggested**.",
+                "Kidney function could not be established, so **no dose is suggested**.",
                 "Missing: " + "; ".join(renal.missing) + ".",
                 "Lenalidomide is eliminated unchanged in urine; the starting dose depends on "
                 "creatinine clearance (25 mg at ≥ 60 mL/min, 10 mg at 30–59, 15 mg every 48 h "
@@ -73,6 +75,9 @@ def _dose_for_order(
         )
 
     target = renal.tier.regimen
+    if renal.tier.rule_id == "R-RENAL-DIALYSIS":
+        # The order the clinician signs must carry the timing, not only the card (section 3).
+        target = replace(target, text=f"Lenalidomide {describe(target)}; {DIALYSIS_DAY_TIMING}")
     rule_ids = list(renal.rule_ids)
     inputs = list(renal.inputs)
     rationale = [renal.explanation, f"Renal tier: {renal.tier.name} — {renal.tier.advice}."]
@@ -85,8 +90,9 @@ def _dose_for_order(
             rule_ids=tuple(rule_ids + ["R-CYTO-START"]),
             concern="lenalidomide-dose",
             severity="warning",
-            summary=f"Lenalidomide: blood counts needed before the starting dose (kidney function "
-            f"allows at most {describe(target)})",
+            summary=f"Lenalidomide: blood counts needed before "
+            + ("this cycle's dose" if treated_before(snapshot) else "the starting dose")
+            + f" (kidney function allows at most {describe(target)})",
             rationale=tuple(rationale) + (
                 "Missing: " + "; ".join(missing) + ". With ANC < 1,000/µL or platelets "
                 "< 50,000/µL the dose is one step lower, so **no dose is suggested** until a "
@@ -168,6 +174,11 @@ def _dose_for_order(
             "(guideline: Elderly patients)."
         )
     severity: Severity = "info" if lower_than_needed else "warning"
+    if _renal_overdose_at_signing(evaluation, renal, order):
+        severity = "critical"
+        rationale.insert(0, f"**Overdose for kidney function**: lenalidomide {ordered} is above the "
+                         f"renal maximum of {describe(renal.tier.regimen)} ({renal.tier.name}); "
+                         "lenalidomide is cleared by the kidneys and accumulates.")
     change = dose_change(order, regimen)
     rationale.append(f"Ordered: lenalidomide {ordered}. Recommended: **{describe(regimen)}**.")
     clearance = renal.clearance_ml_min
@@ -178,7 +189,8 @@ def _dose_for_order(
         finding = f"eGFR {clearance:.1f}"
     if cytopenic:
         finding += ", cytopenia"
-    summary = f"Lenalidomide: {finding} — start {describe(regimen)}"
+    # A new start "starts"; a new cycle for a patient already treated is "given" at the dose.
+    summary = f"Lenalidomide: {finding} — {'give' if continuing else 'start'} {describe(regimen)}"
     if order.regimen and order.regimen.dose is not None:
         summary += f", not {order.regimen.dose:g} mg"
     return Recommendation(
@@ -192,6 +204,18 @@ def _dose_for_order(
         actions=(change,),
         dose=change,
     )
+
+
+# At order-sign, an order above the renal maximum of the tiers below 30 mL/min (15 mg every
+# 48 hours; 5 mg daily on dialysis) is a 3- to 5-fold overdose about to be signed: critical.
+CRITICAL_OVERDOSE_TIERS = ("R-RENAL-SEVERE", "R-RENAL-DIALYSIS")
+
+
+def _renal_overdose_at_signing(evaluation: Evaluation, renal: RenalFunction, order: MedicationOrder) -> bool:
+    if evaluation.hook != "order-sign" or renal.tier.rule_id not in CRITICAL_OVERDOSE_TIERS:
+        return False
+    ordered, ceiling = daily_mg(order.regimen), daily_mg(renal.tier.regimen)
+    return ordered is not None and ceiling is not None and ordered > ceiling
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,9 @@ SERVICES: tuple[CdsService, ...] = (
         title="Lenalidomide/dexamethasone check at signing",
         description=(
             "The same checks as at selection, on the final draft orders just before they are "
-            "signed; critical problems (pregnancy, severe neutropenia or thrombocytopenia, a "
-            "dose too high for kidney function) are flagged as critical."
+            "signed. Critical: pregnancy; ANC < 500/µL or platelets < 30,000/µL at a new cycle; "
+            "an active DVT/PE without anticoagulation; a lenalidomide dose above the renal "
+            "maximum at CrCl < 30 mL/min or on dialysis."
         ),
     ),
     CdsService(

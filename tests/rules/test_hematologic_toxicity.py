@@ -75,65 +75,87 @@ def test_active_g_csf_is_not_suggested_again() -> None:
     assert found.severity == "critical" and found.actions == ()
 
 
+def lenalidomide_updates(recommendations: list[Recommendation]) -> list[DoseChange]:
+    """Every one-click change of a lenalidomide draft, on any card."""
+    return [a for r in recommendations for a in r.actions if isinstance(a, DoseChange) and a.drug == "lenalidomide"]
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
 @pytest.mark.parametrize("previous_days", [8, 29])  # the latest count is 1 day old: gaps of 7 and 28 days
-def test_anc_staying_low_reduces_one_step_from_the_current_dose(previous_days: int) -> None:
-    snapshot = new_cycle(current_mg=15.0, **counts(anc=900, previous_anc=((800, previous_days),)))
-    found = neutropenia(run(snapshot))
-    assert found.rule_ids == ("R-NEUT-RESUME",) and found.severity == "warning"
-    (action,) = found.actions
-    assert isinstance(action, DoseChange) and action.order_id == "len-draft"
-    assert (action.regimen.dose, action.regimen.every_hours) == (10.0, 24.0)  # 15 → 10
-    assert found.dose == action
+def test_anc_staying_low_at_a_new_cycle_delays_it_first(previous_days: int, hook: str) -> None:
+    # Clinical rules section 5: the lower step is for when the cycle resumes at ANC >= 1,000/µL,
+    # never a one-click change that starts the cycle now.
+    recommendations = run(new_cycle(current_mg=15.0, **counts(anc=900, previous_anc=((800, previous_days),))),
+                          hook)  # type: ignore[arg-type]
+    found = neutropenia(recommendations)
+    assert found.rule_ids == ("R-NEUT-DELAY", "R-NEUT-RESUME") and found.severity == "warning"
+    assert found.summary.startswith("ANC 900/µL, still < 1,000/µL: do not start this cycle — delay 1 week")
+    assert "10 mg" in found.summary  # 15 → 10 named for the resumed cycle
+    assert found.actions == () and found.dose is None
+    assert lenalidomide_updates(recommendations) == []
+    assert recommendations[0] is found  # the delay card comes first
 
 
-def test_low_count_more_than_a_cycle_earlier_is_another_episode() -> None:
-    snapshot = new_cycle(current_mg=15.0, **counts(anc=900, previous_anc=((800, 30),)))  # 29 days apart
-    assert neutropenia(run(snapshot)).rule_ids == ("R-NEUT-DELAY",)
+def test_persisting_neutropenia_on_patient_view_names_the_step() -> None:
+    snapshot = on_lenalidomide(**counts(anc=900, previous_anc=((800, 7),)))
+    found = neutropenia(run(snapshot, "patient-view"))
+    assert found.rule_ids == ("R-NEUT-RESUME",) and "reduce lenalidomide one dose step" in found.summary
 
 
-def test_same_day_counts_do_not_show_persistence() -> None:
-    snapshot = new_cycle(current_mg=15.0, **counts(anc=900, previous_anc=((800, 1),)))
-    assert neutropenia(run(snapshot)).rule_ids == ("R-NEUT-DELAY",)
-
-
-def test_persisting_neutropenia_steps_the_next_cycle_down() -> None:
-    # On 25 mg with normal kidneys: the neutropenia card proposes 25 → 15; the dose card
-    # (the renal ceiling, 25 mg) has nothing to say, so only one dose is proposed.
+def test_persisting_neutropenia_names_the_next_cycles_dose() -> None:
     recommendations = run(new_cycle(current_mg=25.0, **counts(anc=900, previous_anc=((800, 7),))))
     found = neutropenia(recommendations)
-    assert found.rule_ids == ("R-NEUT-RESUME",)
-    [change] = found.actions
-    assert isinstance(change, DoseChange) and change.regimen.dose == 15.0
+    assert "15 mg" in found.summary and found.actions == ()
+    assert any("When ANC has recovered to ≥ 1,000/µL, resume one dose step lower" in p for p in found.rationale)
     assert card(recommendations, "lenalidomide-dose") is None
 
 
-def test_step_down_defers_to_the_dose_card_when_it_is_already_lower() -> None:
-    # On 25 mg, now CrCl 45: the dose card brings the draft to 10 mg, below the 15 mg step.
+def test_dose_card_offers_no_change_while_the_cycle_is_delayed() -> None:
+    # On 25 mg, now CrCl 45: the dose card names 10 mg for the resumed cycle, without a click
+    # that would sign the cycle now.
     recommendations = run(with_crcl(new_cycle(current_mg=25.0, **counts(anc=900, previous_anc=((800, 7),))), 45.0))
-    found = neutropenia(recommendations)
-    assert found.rule_ids == ("R-NEUT-RESUME",) and found.actions == ()
     dose = card(recommendations, "lenalidomide-dose")
     assert dose is not None and dose.dose is not None and dose.dose.regimen.dose == 10.0
+    assert dose.actions == () and any("No one-click change" in p for p in dose.rationale)
+    assert lenalidomide_updates(recommendations) == []
+    assert recommendations[0].concern == "neutropenia"
+
+
+def test_a_single_low_anc_also_withholds_the_dose_cards_change() -> None:
+    recommendations = run(with_crcl(new_cycle(current_mg=25.0, **counts(anc=900)), 45.0))
+    assert neutropenia(recommendations).rule_ids == ("R-NEUT-DELAY",)
+    assert lenalidomide_updates(recommendations) == []
+
+
+def test_low_platelets_at_a_new_cycle_withhold_every_lenalidomide_change() -> None:
+    recommendations = run(with_crcl(new_cycle(current_mg=25.0, **counts(platelets=20_000)), 45.0))
+    assert recommendations[0].concern == "thrombocytopenia"
+    assert lenalidomide_updates(recommendations) == []
+
+
+def test_dose_card_still_offers_its_change_when_counts_allow_the_cycle() -> None:
+    recommendations = run(with_crcl(new_cycle(current_mg=25.0), 45.0))
+    assert [c.regimen.dose for c in lenalidomide_updates(recommendations)] == [10.0]
 
 
 def test_step_down_needs_known_kidney_function() -> None:
     snapshot = new_cycle(current_mg=15.0, creatinine=None, **counts(anc=900, previous_anc=((800, 7),)))
     found = neutropenia(run(snapshot))
-    assert found.actions == () and "kidney function is known" in found.rationale[0]
+    assert found.actions == ()
 
 
-def test_severe_and_persistent_gives_filgrastim_and_the_step() -> None:
+def test_severe_and_persistent_gives_filgrastim_but_no_dose_change() -> None:
     snapshot = new_cycle(current_mg=15.0, **counts(anc=450, previous_anc=((800, 7),)))
     found = neutropenia(run(snapshot))
     assert found.rule_ids == ("R-NEUT-SEVERE", "R-NEUT-RESUME", "R-NEUT-DELAY") and found.severity == "critical"
-    assert [type(a).__name__ for a in found.actions] == ["NewMedication", "DoseChange"]
+    assert [type(a).__name__ for a in found.actions] == ["NewMedication"]
     assert found.selection == "any"
 
 
 def test_no_step_below_5_mg() -> None:
     snapshot = with_crcl(new_cycle(current_mg=5.0, **counts(anc=900, previous_anc=((800, 7),))), 80.0)
     found = neutropenia(run(snapshot))
-    assert found.actions == () and "no dose step below" in found.rationale[0]
+    assert found.actions == () and any("no dose step below" in p for p in found.rationale)
 
 
 @pytest.mark.parametrize(

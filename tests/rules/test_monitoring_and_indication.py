@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -93,23 +94,52 @@ def test_liver_and_thyroid_within_92_days(fields: dict[str, object], missing: st
 # --- R-RENAL-IMPROVED ------------------------------------------------------------------------
 
 
+def renally_reduced(mg: float, every_hours: float, clearance: float, earlier_creatinine: float | None = 1.5,
+                    earlier_days: int = 125) -> PatientSnapshot:
+    """On lenalidomide since 120 days; today's Cockcroft-Gault gives ``clearance`` from
+    creatinine 1.0 mg/dL; an earlier creatinine (``earlier_days`` ago) gives clearance ×
+    1.0 / earlier_creatinine."""
+    snapshot = with_crcl(on_lenalidomide(mg=mg, every_hours=every_hours), clearance)
+    history = (snapshot.creatinine,) if snapshot.creatinine else ()
+    if earlier_creatinine is not None:
+        history += (lab(earlier_creatinine, "mg/dL", days=earlier_days),)
+    return replace(snapshot, creatinine_history=history)
+
+
 @pytest.mark.parametrize(
-    ("mg", "every_hours", "clearance", "improved"),
+    ("mg", "every_hours", "clearance", "earlier_creatinine", "improved"),
     [
-        (10.0, 24.0, 60.0, True),
-        (10.0, 24.0, 59.6, False),
-        (15.0, 48.0, 30.0, True),    # 7.5 mg/day → 10 mg daily allowed
-        (15.0, 48.0, 29.9, False),
-        (25.0, 24.0, 90.0, False),
-        (5.0, 24.0, 45.0, True),
+        (10.0, 24.0, 60.0, 1.5, True),  # moderate-tier dose chosen at CrCl 40
+        (10.0, 24.0, 59.6, 1.5, False),
+        (15.0, 48.0, 30.0, 1.5, True),  # 7.5 mg/day chosen at CrCl 20 → 10 mg daily allowed
+        (15.0, 48.0, 29.9, 1.5, False),
+        (25.0, 24.0, 90.0, 1.5, False),
+        (10.0, 24.0, 60.0, None, False),  # no earlier creatinine: the reason is unknown
+        (10.0, 24.0, 60.0, 1.1, True),  # earlier CrCl 54.5: moderate tier, the 10 mg was renal
+        (10.0, 24.0, 80.0, 1.1, False),  # earlier CrCl 72.7: normal — the 10 mg was not renal
+        (15.0, 24.0, 86.4, 1.5, False),  # 15 mg daily is no renal-tier dose: a toxicity reduction
+        (5.0, 24.0, 45.0, 1.5, False),  # 5 mg daily: the dialysis dose or the last toxicity step
     ],
 )
-def test_renal_improvement(mg: float, every_hours: float, clearance: float, improved: bool) -> None:
-    found = viewed(with_crcl(on_lenalidomide(mg=mg, every_hours=every_hours), clearance), "renal-improved")
+def test_renal_improvement(mg: float, every_hours: float, clearance: float, earlier_creatinine: float | None,
+                           improved: bool) -> None:
+    found = viewed(renally_reduced(mg, every_hours, clearance, earlier_creatinine), "renal-improved")
     assert (found is not None) is improved
     if found is not None:
         assert found.rule_ids == ("R-RENAL-IMPROVED", "R-CRCL-CG") and found.severity == "info"
         assert "increased with caution" in found.summary and found.actions == ()
+        assert "earlier serum creatinine" in [i.name for i in found.inputs]
+
+
+def test_toxicity_reduction_with_unchanged_kidneys_is_no_renal_improvement() -> None:
+    # Reduced 25 → 15 → 10 mg for agranulocytosis; creatinine has always been 1.0 mg/dL.
+    snapshot = renally_reduced(10.0, 24.0, 86.4, earlier_creatinine=1.0)
+    assert viewed(snapshot, "renal-improved") is None
+
+
+def test_creatinine_after_the_order_was_written_does_not_explain_its_dose() -> None:
+    # The order is 120 days old; a high creatinine 30 days ago came after it was chosen.
+    assert viewed(renally_reduced(10.0, 24.0, 60.0, 1.5, earlier_days=30), "renal-improved") is None
 
 
 def test_renal_improvement_needs_known_kidney_function() -> None:
@@ -184,9 +214,9 @@ BORTEZOMIB = medication("bortezomib", status="completed", authored_days_ago=3000
 @pytest.mark.parametrize(
     ("today", "history", "expected"),
     [
-        (date(2014, 2, 28), (), None),                    # before the policy table: no card
-        (date(2014, 3, 1), (), "2014-03-01 to 2017-11-30"),
-        (date(2017, 11, 30), (THALIDOMIDE,), "2014-03-01 to 2017-11-30"),  # bortezomib needed
+        (date(2013, 2, 28), (), None),                    # before the policy table: no card
+        (date(2013, 3, 1), (), "2013-03-01 to 2017-11-30"),
+        (date(2017, 11, 30), (THALIDOMIDE,), "2013-03-01 to 2017-11-30"),  # bortezomib needed
         (date(2017, 11, 30), (BORTEZOMIB,), None),
         (date(2017, 12, 1), (THALIDOMIDE,), None),       # ≥ 1 prior therapy is enough
         (date(2017, 12, 1), (), "since 2017-12-01"),
@@ -216,7 +246,7 @@ def test_reimbursement_is_korean_only() -> None:
 def test_policy_table_is_contiguous() -> None:
     first, second = KR_REIMBURSEMENT
     assert first.end is not None and (second.start - first.end).days == 1 and second.end is None
-    assert criterion_in_force(date(2014, 2, 28)) is None
+    assert criterion_in_force(date(2013, 2, 28)) is None
     assert criterion_in_force(date(2017, 11, 30)) is first and criterion_in_force(date(2017, 12, 1)) is second
 
 

@@ -18,11 +18,11 @@ from tests.rules.patient_builder import (
 from rules.dose_ladder import one_step_lower
 from rules.model import DoseChange, PatientSnapshot, Recommendation, Regimen
 from rules.starting_dose import lenalidomide_dose
-from rules.model import Evaluation
+from rules.model import Evaluation, Hook
 
 
-def dose_card(snapshot: PatientSnapshot) -> Recommendation | None:
-    cards = lenalidomide_dose(snapshot, Evaluation("order-sign", TODAY), snapshot.drafts_of("lenalidomide"))
+def dose_card(snapshot: PatientSnapshot, hook: Hook = "order-sign") -> Recommendation | None:
+    cards = lenalidomide_dose(snapshot, Evaluation(hook, TODAY), snapshot.drafts_of("lenalidomide"))
     return cards[0] if cards else None
 
 
@@ -51,7 +51,8 @@ def test_renal_tiers_on_a_25_mg_draft(clearance: float, rule_id: str | None, mg:
         assert card is None
         return
     assert card is not None and rule_id in card.rule_ids and "R-CRCL-CG" in card.rule_ids
-    assert card.severity == "warning"
+    # At signing, more than the renal maximum below 30 mL/min is a 3- to 5-fold overdose.
+    assert card.severity == ("critical" if rule_id == "R-RENAL-SEVERE" else "warning")
     assert (change(card).regimen.dose, change(card).regimen.every_hours) == (mg, every_hours)
     assert change(card).order_id == "len-draft"
 
@@ -208,3 +209,37 @@ def test_engine_runs_the_dose_card_on_order_hooks_only() -> None:
     snapshot = with_crcl(drafting(), 45.0)
     assert any(r.concern == "lenalidomide-dose" for r in run(snapshot, "order-select"))
     assert not any(r.concern == "lenalidomide-dose" for r in run(snapshot, "patient-view"))
+
+
+@pytest.mark.parametrize(
+    ("clearance", "mg", "every_hours", "severity"),
+    [
+        (29.9, 25.0, 24.0, "critical"),
+        (29.9, 10.0, 24.0, "critical"),  # 10 mg daily is still above 15 mg every 48 hours
+        (29.9, 15.0, 48.0, None),  # the renal dose: no card
+        (30.0, 25.0, 24.0, "warning"),  # moderate tier: a warning, as at selection
+    ],
+)
+def test_renal_overdose_at_signing_is_critical(clearance: float, mg: float, every_hours: float,
+                                               severity: str | None) -> None:
+    signed = dose_card(with_crcl(drafting(mg, every_hours), clearance))
+    assert (signed.severity if signed else None) == severity
+    if signed is not None and severity == "critical":
+        assert signed.rationale[0].startswith("**Overdose for kidney function**")
+    selected = dose_card(with_crcl(drafting(mg, every_hours), clearance), "order-select")
+    assert (selected.severity if selected else None) == (None if severity is None else "warning")
+
+
+def test_dialysis_overdose_at_signing_is_critical_and_the_fix_says_after_dialysis() -> None:
+    card = dose_card(drafting(conditions=(condition("dialysis"),)))
+    assert card is not None and card.severity == "critical" and "R-RENAL-DIALYSIS" in card.rule_ids
+    assert change(card).regimen.dose == 5.0
+    assert "on dialysis days give the dose after dialysis" in (change(card).regimen.text or "")
+
+
+def test_continuing_patient_is_given_not_started() -> None:
+    from tests.rules.patient_builder import new_cycle
+    card = dose_card(with_crcl(new_cycle(current_mg=25.0), 45.0))
+    assert card is not None and "— give 10 mg once daily" in card.summary and "start" not in card.summary
+    new = dose_card(with_crcl(drafting(), 45.0))
+    assert new is not None and "— start 10 mg once daily" in new.summary
