@@ -19,18 +19,45 @@ Decisions documented here:
   matching orders get no noise.
 - Heparin-type orders of unknown dose count as prophylaxis in place, but not as treatment of
   an active DVT/PE (the card then asks to confirm a treatment dose).
+
+Bleeding risk before a treatment dose (R-VTE-ACTIVE). The guideline asks to weigh "risk of
+bleeding" before anticoagulation, and its Table 4 counts platelets < 100,000/µL, active
+bleeding and a recent CNS bleed among the bleeding risks. A one-click suggestion must never be
+a full-dose anticoagulant against them, so:
+- platelets < 50,000/µL, or an active "active-bleeding" or "intracranial-bleed" condition: no
+  anticoagulant suggestion; the card says the decision is a specialist's (platelet support, a
+  reduced dose, or a retrievable IVC filter only during an absolute contraindication);
+- platelets 50,000 to < 100,000/µL: the enoxaparin suggestion is offered but not
+  pre-selected, with the bleeding caution;
+- no current platelet count (missing, stale or not a count), or a reported bound that leaves
+  the 50,000/µL question open: the bleeding risk cannot be weighed, so no anticoagulant is
+  suggested and the card asks for the count — rather than a pre-selected full dose, or an
+  unselected one that still invites a click. A bound that leaves only the 100,000/µL question
+  open (e.g. ">60,000") gets the 50,000–100,000 treatment;
+- on dialysis: unfractionated heparin is preferred (enoxaparin is not studied there), dosed
+  by the local weight-based aPTT/anti-Xa protocol, so there is no one-click order;
+- CrCl < 30 mL/min: enoxaparin 1 mg/kg once daily with anti-factor-Xa monitoring;
+- a treatment dose is weight-based and kidney-adjusted: without a fresh, exact weight or with
+  kidney function unknown there is no suggestion, and the card names what is missing.
+The card places the clot in the course: "during lenalidomide treatment" only with an active
+lenalidomide order; "before starting lenalidomide" for a first draft; "before resuming
+lenalidomide" for a draft after earlier, no longer active orders.
+
+Prophylactic warfarin (R-VTE-HIGH) below 50,000 platelets/µL is what Table 3 says, but it is
+still an anticoagulant at a bleeding risk: the card adds the caution and the suggestion is not
+pre-selected.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import IntEnum
 
 from rules.catalogue import rule
 from rules.dexamethasone import HIGH_DOSE_MG_PER_CYCLE
-from rules.freshness import is_fresh
+from rules.freshness import is_fresh, staleness_note
 from rules.hematologic_toxicity import count_input, per_ul, usable_count
 from rules.model import (
     ClinicalCondition,
@@ -46,7 +73,7 @@ from rules.model import (
     Severity,
 )
 from rules.renal import RENAL_TIERS, RenalDataNeeded, RenalFunction, assess_renal_function
-from rules.treatment_course import in_first_cycles, on_lenalidomide, under_treatment
+from rules.treatment_course import in_first_cycles, on_lenalidomide, treated_before, under_treatment
 
 SECTION = rule("R-VTE-HIGH").section  # "Venous thromboembolism"
 ACTIVE_SECTION = rule("R-VTE-ACTIVE").section  # "Pulmonary thromboembolism and deep vein thrombosis"
@@ -79,6 +106,25 @@ HEPARIN_PROPHYLAXIS_MAX_IU_PER_DAY = 15_000.0
 # hours; once daily when CrCl < 30 mL/min.
 ENOXAPARIN_TREATMENT_MG_PER_KG = 1.0
 ENOXAPARIN_TREATMENT_EVERY_HOURS = 12.0
+# R-VTE-ACTIVE, enoxaparin prescribing information: in the severe tier (CrCl < 30 mL/min) the
+# 1 mg/kg dose is given once daily, with anti-factor-Xa monitoring; enoxaparin is not studied
+# on dialysis, where unfractionated heparin is preferred.
+ENOXAPARIN_SEVERE_RENAL_EVERY_HOURS = 24.0
+SEVERE_RENAL_TIER = "R-RENAL-SEVERE"
+DIALYSIS_TIER = "R-RENAL-DIALYSIS"
+# R-VTE-ACTIVE (guideline: Pulmonary thromboembolism and deep vein thrombosis): "risk of
+# bleeding ... should be considered before the start of anticoagulation"; Table 4, footnote a,
+# counts "platelets <100,000/µL" among the bleeding risks — the bound of Table 3's "No
+# prophylaxis". Below it the treatment dose is offered, not pre-selected.
+BLEEDING_RISK_PLATELETS_BELOW_PER_UL = PROPHYLAXIS_PLATELETS_BELOW_PER_UL
+# R-VTE-ACTIVE: below Table 3's warfarin bound the bleeding risk of a full dose is a specialist
+# decision, as are active bleeding and a recent CNS bleed (Table 4, footnotes a and b: the
+# period of absolute contraindication, when only a retrievable IVC filter is considered).
+SPECIALIST_PLATELETS_BELOW_PER_UL = WARFARIN_INSTEAD_PLATELETS_BELOW_PER_UL
+BLEEDING_CONTRAINDICATIONS: tuple[tuple[str, str], ...] = (
+    ("active-bleeding", "active bleeding"),
+    ("intracranial-bleed", "recent intracranial bleed"),
+)
 
 ORAL_ANTICOAGULANTS = ("warfarin", "rivaroxaban", "apixaban", "dabigatran", "edoxaban")
 HEPARINS = ("enoxaparin", "dalteparin", "heparin")
@@ -130,6 +176,8 @@ CRCL_SEVERE = f"CrCl < {SEVERE_RENAL_BELOW_ML_MIN:g} mL/min"
 WARFARIN_PLATELETS = f"{WARFARIN_INSTEAD_PLATELETS_BELOW_PER_UL:,.0f}/µL"
 PROPHYLAXIS_PLATELETS = f"{PROPHYLAXIS_PLATELETS_BELOW_PER_UL:,.0f}/µL"
 ENOXAPARIN_TREATMENT = f"{ENOXAPARIN_TREATMENT_MG_PER_KG:g} mg/kg"
+BLEEDING_RISK_PLATELETS = f"{BLEEDING_RISK_PLATELETS_BELOW_PER_UL:,.0f}/µL"
+SPECIALIST_PLATELETS = f"{SPECIALIST_PLATELETS_BELOW_PER_UL:,.0f}/µL"
 
 QUOTE_TABLE_3 = (
     "Guideline, Table 3: recent VTE within 6 months, immobilization or lenalidomide/high-dose "
@@ -144,6 +192,13 @@ QUOTE_ACTIVE = (
     "standard treatment when patients develop pulmonary thromboembolism (PTE) and/or DVT during "
     "lenalidomide/dexamethasone treatment.\" \"LMWH is recommended preferentially over warfarin "
     'or new oral anticoagulants in the treatment of PTE/DVT."'
+)
+QUOTE_TABLE_4 = (
+    "Guideline, Table 4 (cancer-associated VTE): bleeding risk includes \"platelets <100,000/µL; "
+    'active bleeding; bleeding diathesis"; "Retrievable IVC filter: Only considered if patient '
+    'is during the period of absolute contraindication to anticoagulation" ("Recent CNS bleed; '
+    "intracranial or spinal lesion at high risk for bleeding; active bleeding with more than 2 "
+    'units transfused in 24 hours").'
 )
 
 
@@ -409,6 +464,13 @@ def _prophylaxis_card(
     def card(rule_id: str, severity: Severity, summary: str, finding: str,
              actions: tuple[NewMedication, ...] = (), data_needed: tuple[str, ...] = ()) -> list[Recommendation]:
         rationale = [finding] + list(risk.notes) + [impede.paragraph(), QUOTE_TABLE_3]
+        bleeding = [words for category, words in BLEEDING_CONTRAINDICATIONS if snapshot.has_condition(category)]
+        if bleeding and actions:
+            # Prophylaxis of any kind for a patient who is bleeding is the clinician's decision:
+            # offered, never pre-selected (safety principle 1).
+            actions = tuple(replace(a, recommended=False) for a in actions)
+            rationale.insert(1, f"**Bleeding**: {', '.join(bleeding)} on record — weigh prophylaxis with the "
+                             "treating specialist; the suggestion is not pre-selected.")
         return [Recommendation(
             rule_ids=(rule_id, "R-VTE-IMPEDE"),
             concern="vte-prophylaxis",
@@ -456,11 +518,14 @@ def _prophylaxis_card(
                 drug="warfarin",
                 regimen=Regimen(dose=None, every_hours=24.0, route="oral", text=text),
                 label=f"Start warfarin (dose to INR {WARFARIN_INR_TARGET})",
-                description=text, recommended=True,
+                description=text, recommended=not low_platelets,
             )
+            caution = _warfarin_bleeding_caution(risk.platelets) if low_platelets and risk.platelets else ""
             return card("R-VTE-HIGH", "warning",
-                        f"High VTE risk ({why}): warfarin to INR {WARFARIN_INR_TARGET} {then_aspirin}",
-                        finding + f" With {why}, Table 3 gives warfarin (INR {WARFARIN_INR_TARGET}) instead of LMWH.",
+                        f"High VTE risk ({why}): warfarin to INR {WARFARIN_INR_TARGET} {then_aspirin}"
+                        + (" — weigh bleeding risk" if caution else ""),
+                        finding + f" With {why}, Table 3 gives warfarin (INR {WARFARIN_INR_TARGET}) instead of LMWH."
+                        + caution,
                         actions=(warfarin,))
         enoxaparin_text = (f"Enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg subcutaneously once daily "
                            f"{then_aspirin}")
@@ -518,9 +583,41 @@ def _prophylaxis_card(
     return card("R-VTE-NONE", "info", summary, finding)
 
 
+def _warfarin_bleeding_caution(platelets: Measurement) -> str:
+    """Table 3's warfarin below 50,000/µL is still an anticoagulant at a bleeding risk."""
+    return (f" **Bleeding risk**: platelets {per_ul(platelets)} (< {WARFARIN_PLATELETS}; Table 4 counts "
+            f"platelets < {BLEEDING_RISK_PLATELETS} among the bleeding risks) — weigh warfarin with the "
+            "treating specialist; the suggestion is not pre-selected.")
+
+
 def _short(factors: tuple[str, ...]) -> str:
     first = factors[0].split(" (")[0]
     return first if len(factors) == 1 else f"{first} +{len(factors) - 1}"
+
+
+def treatment_context(snapshot: PatientSnapshot) -> tuple[str, str]:
+    """Where the clot falls in the course, as (summary words, detail words): "during
+    treatment" only when an active lenalidomide order says the patient is on it."""
+    if on_lenalidomide(snapshot):
+        return "on lenalidomide", "during lenalidomide treatment"
+    if treated_before(snapshot):
+        return "before resuming lenalidomide", "before lenalidomide is resumed"
+    return "before starting lenalidomide", "before starting lenalidomide"
+
+
+@dataclass(frozen=True)
+class TreatmentPlan:
+    """What the R-VTE-ACTIVE card proposes for the clot."""
+
+    summary: str
+    """The summary after "Active DVT on lenalidomide: "."""
+    action: str
+    """Ends the first paragraph: the action and why, with the numbers."""
+    details: tuple[str, ...] = ()
+    suggestion: NewMedication | None = None
+    data_needed: tuple[str, ...] = ()
+    inputs: tuple[InputUsed, ...] = ()
+    specialist: bool = False
 
 
 def _active_vte_card(
@@ -530,71 +627,220 @@ def _active_vte_card(
     event = events[0]
     when = condition_date(event)
     label = {"dvt": "DVT", "pe": "PE"}.get(event.category, "VTE")
-    inputs = [InputUsed(label, event.display or event.category, when)]
-    rationale = [f"Active **{label}** (onset {when.isoformat() if when else 'not recorded'}) during "
-                 "lenalidomide treatment, and no therapeutic anticoagulant is active."]
-    actions: tuple[NewMedication, ...] = ()
-    data_needed: tuple[str, ...] = ()
-    frequency = f"every {ENOXAPARIN_TREATMENT_EVERY_HOURS:g} hours"
+    summary_context, context = treatment_context(snapshot)
+    plan = treatment_plan(snapshot, evaluation)
+    rationale = [f"Active **{label}** (onset {when.isoformat() if when else 'not recorded'}) {context}, "
+                 f"and no therapeutic anticoagulant is active: {plan.action}", *plan.details]
+    suggestion = plan.suggestion
     heparins = anticoagulation.prophylactic
     if heparins:
+        suggestion = None  # one heparin: adjust the order in place rather than add a second
         names = ", ".join(m.display or m.drug for m in heparins)
-        rationale.append(f"Active at a prophylactic or unrecorded dose: {names} — raise it to a "
-                         f"treatment dose (enoxaparin {ENOXAPARIN_TREATMENT} every "
-                         f"{ENOXAPARIN_TREATMENT_EVERY_HOURS:g} hours) rather than adding "
-                         "another heparin.")
-    else:
-        weight = snapshot.weight
-        renal = assess_renal_function(snapshot, evaluation)
-        every = ENOXAPARIN_TREATMENT_EVERY_HOURS
-        if isinstance(renal, RenalFunction) and renal.tier.rule_id in SEVERE_RENAL_TIERS:
-            every = 24.0
-            rationale.append(f"{CRCL_SEVERE}: enoxaparin once daily (prescribing information).")
-        frequency = f"every {every:g} hours" if every == ENOXAPARIN_TREATMENT_EVERY_HOURS else "once daily"
-        dose: float | None = None
-        weight_known = weight is not None and weight.value > 0 and is_fresh(weight, "weight", evaluation)
-        if weight is not None and weight_known and isinstance(renal, RenalFunction):
-            dose = float(round(ENOXAPARIN_TREATMENT_MG_PER_KG * weight.value))
-            inputs.append(InputUsed("body weight", weight.shown(1), weight.when, weight.original))
-            inputs.extend(renal.inputs)
-            rationale.append(f"Enoxaparin {ENOXAPARIN_TREATMENT} × {weight.value:g} kg = **{dose:g} mg** {frequency}.")
-            text = (f"Enoxaparin {dose:g} mg ({ENOXAPARIN_TREATMENT}) subcutaneously {frequency} (treatment dose); "
-                    "round to the syringe size per local practice")
-        else:
-            missing = "kidney function" if weight_known else "a current body weight"
-            data_needed = ("serum creatinine",) if weight_known else ("body weight",)
-            rationale.append(f"No dose in mg is calculated: {missing} is needed ({ENOXAPARIN_TREATMENT} "
-                             f"{frequency}, once daily if {CRCL_SEVERE}).")
-            text = (f"Enoxaparin {ENOXAPARIN_TREATMENT} subcutaneously {frequency} (treatment dose; once "
-                    f"daily if {CRCL_SEVERE})")
-        actions = (NewMedication(
-            drug="enoxaparin",
-            regimen=Regimen(dose=dose, dose_unit="mg" if dose is not None else None, every_hours=every,
-                            route="subcutaneous", text=text),
-            label=f"Start enoxaparin {f'{dose:g} mg' if dose is not None else ENOXAPARIN_TREATMENT} SC {frequency}",
-            description=text, recommended=True,
-        ),)
+        rationale.append(f"Active at a prophylactic or unrecorded dose: {names} — "
+                         + ("whether to continue it is part of the specialist decision." if plan.specialist
+                            else "change it to the treatment dose above rather than adding "
+                            "another heparin."))
     if anticoagulation.aspirin:
         rationale.append("Aspirin is active: review it when full anticoagulation starts (bleeding risk).")
-    platelets = usable_count(snapshot.platelets, "platelets", evaluation)
-    if platelets is not None:
-        inputs.append(count_input("platelets", platelets))
-        if platelets.is_below(WARFARIN_INSTEAD_PLATELETS_BELOW_PER_UL):
-            rationale.append(f"Platelets {per_ul(platelets)}: weigh the bleeding risk of full "
-                             "anticoagulation with the treating specialist.")
     rationale.append("Weigh thrombus burden, bleeding risk, convenience, interaction with "
                      "anticancer treatment and life expectancy before starting (guideline).")
     rationale.append(QUOTE_ACTIVE)
+    rationale.append(QUOTE_TABLE_4)
     return Recommendation(
         rule_ids=("R-VTE-ACTIVE",),
         concern="vte-treatment",
         severity="critical",
-        summary=f"Active {label} on lenalidomide without anticoagulation: start treatment-dose LMWH "
-        f"(enoxaparin {ENOXAPARIN_TREATMENT} {frequency})",
+        summary=f"Active {label} {summary_context}: {plan.summary}",
         rationale=tuple(rationale),
         section=ACTIVE_SECTION,
-        inputs=tuple(inputs),
-        actions=actions,
+        inputs=(InputUsed(label, event.display or event.category, when), *plan.inputs),
+        actions=(suggestion,) if suggestion is not None else (),
         selection="any",
-        data_needed=data_needed,
+        data_needed=plan.data_needed,
+    )
+
+
+def treatment_plan(snapshot: PatientSnapshot, evaluation: Evaluation) -> TreatmentPlan:
+    """The bleeding risk first, then the kidneys and the weight (module docstring)."""
+    platelets = usable_count(snapshot.platelets, "platelets", evaluation)
+    platelet_inputs = _platelet_inputs(snapshot, evaluation, platelets)
+    contraindications = bleeding_contraindications(snapshot, platelets)
+    if contraindications:
+        return _specialist_plan(contraindications, _platelet_needed(platelets), platelet_inputs)
+    renal = assess_renal_function(snapshot, evaluation)
+    on_dialysis = isinstance(renal, RenalFunction) and renal.tier.rule_id == DIALYSIS_TIER
+    weight = dosing_weight(snapshot, evaluation)
+    missing = () if on_dialysis else dose_data_missing(snapshot, evaluation, weight, renal)
+    inputs = platelet_inputs + renal.inputs
+    # No count, or a reported bound ("<60,000") that leaves the specialist question open.
+    if platelets is None or platelets.is_below(SPECIALIST_PLATELETS_BELOW_PER_UL) is None:
+        return _platelets_needed_plan(_platelet_needed(platelets), missing, inputs)
+    if on_dialysis:
+        return _dialysis_plan(platelets, inputs)
+    if missing or weight is None or not isinstance(renal, RenalFunction):
+        return _dose_data_needed_plan(missing, platelets, inputs)
+    return _enoxaparin_plan(weight, renal, platelets, inputs)
+
+
+def bleeding_contraindications(snapshot: PatientSnapshot, platelets: Measurement | None) -> list[str]:
+    """What makes a full dose a specialist's decision, as the card names it."""
+    found = [words for category, words in BLEEDING_CONTRAINDICATIONS if snapshot.has_condition(category)]
+    if platelets is not None and platelets.is_below(SPECIALIST_PLATELETS_BELOW_PER_UL):
+        found.insert(0, f"platelets {per_ul(platelets)} < {SPECIALIST_PLATELETS}")
+    return found
+
+
+def bleeding_caution(platelets: Measurement) -> str:
+    """'' at or above 100,000/µL; else the caution that comes with an unselected suggestion."""
+    below = platelets.is_below(BLEEDING_RISK_PLATELETS_BELOW_PER_UL)
+    if below is False:
+        return ""
+    count = (f"platelets {per_ul(platelets)} < {BLEEDING_RISK_PLATELETS}" if below
+             else f"platelets {per_ul(platelets)}, possibly below {BLEEDING_RISK_PLATELETS}")
+    return (f"**Bleeding risk**: {count} (Table 4) — weigh it with the treating specialist before "
+            "full-dose anticoagulation; the suggestion is not pre-selected.")
+
+
+def dosing_weight(snapshot: PatientSnapshot, evaluation: Evaluation) -> Measurement | None:
+    """The weight a mg/kg dose may use: current, positive and exact (not a bound)."""
+    weight = snapshot.weight
+    if weight is None or weight.value <= 0 or weight.comparator is not None:
+        return None
+    return weight if is_fresh(weight, "weight", evaluation) else None
+
+
+def dose_data_missing(snapshot: PatientSnapshot, evaluation: Evaluation, weight: Measurement | None,
+                      renal: RenalFunction | RenalDataNeeded) -> tuple[tuple[str, str, str], ...]:
+    """What a treatment dose lacks, as (short name, what to order, why) — a weight, kidney
+    function, or both; a stale weight that alone leaves Cockcroft-Gault open is one item."""
+    missing: list[tuple[str, str, str]] = []
+    if weight is None:
+        missing.append(("a current body weight", "body weight", _weight_problem(snapshot, evaluation)))
+    if isinstance(renal, RenalDataNeeded):
+        # A stale weight alone also leaves Cockcroft-Gault open: the weight asked for covers it.
+        items = _beyond_weight(renal) or ([] if weight is None else ["serum creatinine"])
+        if items:
+            orders = dict.fromkeys("serum creatinine" if "creatinine" in item else item for item in items)
+            missing.append(("kidney function", ", ".join(orders), f"kidney function ({'; '.join(items)})"))
+    return tuple(missing)
+
+
+def _weight_problem(snapshot: PatientSnapshot, evaluation: Evaluation) -> str:
+    weight = snapshot.weight
+    if weight is None:
+        return "a body weight (none recorded)"
+    if weight.value <= 0 or weight.comparator is not None:
+        return f"an exact body weight (recorded {weight.shown(1)})"
+    return f"a current body weight (last {weight.shown(1)} is {staleness_note(weight, 'weight', evaluation)})"
+
+
+def _beyond_weight(renal: RenalDataNeeded) -> list[str]:
+    """What kidney function lacks besides the body weight, which is asked for on its own."""
+    return [item for item in renal.missing if "creatinine" in item or "weight" not in item]
+
+
+def _platelet_needed(platelets: Measurement | None) -> tuple[str, ...]:
+    if platelets is not None and platelets.is_below(SPECIALIST_PLATELETS_BELOW_PER_UL) is None:
+        return ("an exact platelet count",)
+    return ("platelet count",) if platelets is None else ()
+
+
+def _platelet_inputs(snapshot: PatientSnapshot, evaluation: Evaluation,
+                     platelets: Measurement | None) -> tuple[InputUsed, ...]:
+    if platelets is not None:
+        return (count_input("platelets", platelets),)
+    last = snapshot.platelets
+    if last is None:
+        return ()
+    note = staleness_note(last, "platelets", evaluation) if last.value >= 0 else "not a valid count"
+    return (InputUsed("platelets (not usable)", per_ul(last), last.when, note),)
+
+
+def _specialist_plan(contraindications: list[str], count_needed: tuple[str, ...],
+                     inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
+    return TreatmentPlan(
+        summary=f"full-dose anticoagulation needs a specialist decision ({contraindications[0]})",
+        action=f"{'; '.join(contraindications)}. **No anticoagulant is suggested**: full-dose "
+        "anticoagulation against this bleeding risk needs a specialist decision.",
+        details=("Options for the specialist: platelet support to allow anticoagulation, a reduced "
+                 "dose, or a retrievable IVC filter only during an absolute contraindication to "
+                 "anticoagulation (Table 4: recent CNS bleed, intracranial or spinal lesion at high "
+                 "risk for bleeding, active bleeding with more than 2 units transfused in 24 hours).",),
+        data_needed=count_needed,
+        inputs=inputs,
+        specialist=True,
+    )
+
+
+def _platelets_needed_plan(count_needed: tuple[str, ...], missing: tuple[tuple[str, str, str], ...],
+                           inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
+    also = (" The treatment dose also needs " + " and ".join(why for _, _, why in missing) + "."
+            if missing else "")
+    return TreatmentPlan(
+        summary="a current platelet count is needed before any anticoagulant",
+        action="without a current, exact platelet count the bleeding risk cannot be weighed, so **no "
+        f"anticoagulant is suggested**: below {SPECIALIST_PLATELETS} full-dose anticoagulation is a "
+        f"specialist decision, below {BLEEDING_RISK_PLATELETS} a bleeding risk (Table 4)." + also,
+        data_needed=count_needed + tuple(order for _, order, _ in missing),
+        inputs=inputs,
+    )
+
+
+def _dialysis_plan(platelets: Measurement, inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
+    caution = bleeding_caution(platelets)
+    return TreatmentPlan(
+        summary="on dialysis, unfractionated heparin per local aPTT/anti-Xa protocol, not enoxaparin",
+        action="the patient is on dialysis, where enoxaparin is not studied: treatment-dose "
+        "**unfractionated heparin** is preferred, per the local weight-based aPTT/anti-Xa protocol. "
+        "No one-click order is offered: the dose follows that protocol." + (f" {caution}" if caution else ""),
+        inputs=inputs,
+    )
+
+
+def _dose_data_needed_plan(missing: tuple[tuple[str, str, str], ...], platelets: Measurement,
+                           inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
+    caution = bleeding_caution(platelets)
+    return TreatmentPlan(
+        summary=f"treatment-dose LMWH — {' and '.join(short for short, _, _ in missing)} needed for the dose",
+        action=f"treatment-dose LMWH (enoxaparin {ENOXAPARIN_TREATMENT} every "
+        f"{ENOXAPARIN_TREATMENT_EVERY_HOURS:g} hours; once daily if {CRCL_SEVERE}; unfractionated "
+        "heparin on dialysis), but **no dose is suggested**: needed first — "
+        + " and ".join(why for _, _, why in missing) + "." + (f" {caution}" if caution else ""),
+        data_needed=tuple(order for _, order, _ in missing),
+        inputs=inputs,
+    )
+
+
+def _enoxaparin_plan(weight: Measurement, renal: RenalFunction, platelets: Measurement,
+                     inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
+    caution = bleeding_caution(platelets)
+    severe = renal.tier.rule_id == SEVERE_RENAL_TIER
+    every = ENOXAPARIN_SEVERE_RENAL_EVERY_HOURS if severe else ENOXAPARIN_TREATMENT_EVERY_HOURS
+    frequency = "once daily" if severe else f"every {every:g} hours"
+    monitoring = ", with anti-factor-Xa monitoring" if severe else ""
+    dose = float(round(ENOXAPARIN_TREATMENT_MG_PER_KG * weight.value))
+    text = (f"Enoxaparin {dose:g} mg ({ENOXAPARIN_TREATMENT} × {weight.value:g} kg) subcutaneously {frequency} "
+            f"(treatment dose){monitoring}; round to the syringe size per local practice")
+    details = [f"Enoxaparin {ENOXAPARIN_TREATMENT} × {weight.value:g} kg = **{dose:g} mg** {frequency}."]
+    if severe:
+        clearance = (f"CrCl {renal.clearance_ml_min:.1f} mL/min" if renal.clearance_ml_min is not None
+                     else renal.tier.name)
+        details.append(f"{clearance}, {CRCL_SEVERE}: enoxaparin once daily instead of every "
+                       f"{ENOXAPARIN_TREATMENT_EVERY_HOURS:g} hours, with anti-factor-Xa monitoring "
+                       "(prescribing information).")
+    regimen = Regimen(dose=dose, dose_unit="mg", every_hours=every, route="subcutaneous", text=text)
+    summary = (f"weigh bleeding risk (platelets {per_ul(platelets)}), then enoxaparin "
+               f"{ENOXAPARIN_TREATMENT} {frequency}" if caution
+               else f"start treatment-dose LMWH (enoxaparin {ENOXAPARIN_TREATMENT} {frequency})")
+    return TreatmentPlan(
+        summary=summary,
+        action=f"treatment-dose enoxaparin **{dose:g} mg** ({ENOXAPARIN_TREATMENT} × {weight.value:g} kg) "
+        f"subcutaneously {frequency}{monitoring} (LMWH preferred)." + (f" {caution}" if caution else ""),
+        details=tuple(details),
+        suggestion=NewMedication(
+            drug="enoxaparin", regimen=regimen,
+            label=f"Start enoxaparin {dose:g} mg SC {frequency}",
+            description=text, recommended=not caution,
+        ),
+        inputs=(InputUsed("body weight", weight.shown(1), weight.when, weight.original), *inputs),
     )

@@ -43,8 +43,12 @@ def tier(snapshot: PatientSnapshot) -> VteTier | None:
     return vte_risk(snapshot, Evaluation("order-sign", TODAY), orders).tier
 
 
+def new_medications(found: Recommendation) -> list[NewMedication]:
+    return [a for a in found.actions if isinstance(a, NewMedication)]
+
+
 def drugs(found: Recommendation) -> list[tuple[str, bool]]:
-    return [(a.drug, a.recommended) for a in found.actions if isinstance(a, NewMedication)]
+    return [(a.drug, a.recommended) for a in new_medications(found)]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +115,7 @@ def test_standard_tier_suggests_aspirin() -> None:
     ("platelets", "clearance", "expected"),
     [
         (50_000, 30.0, [("enoxaparin", True), ("dalteparin", False)]),
-        (49_999, 30.0, [("warfarin", True)]),
+        (49_999, 30.0, [("warfarin", False)]),  # bleeding risk: offered, not pre-selected
         (200_000, 29.9, [("warfarin", True)]),
         (200_000, 60.0, [("enoxaparin", True), ("dalteparin", False)]),
     ],
@@ -127,7 +131,7 @@ def test_high_tier_lmwh_or_warfarin(platelets: float, clearance: float, expected
 def test_lmwh_regimens() -> None:
     found = vte(ordering(conditions=(condition("immobilization"),)))
     assert found is not None
-    enoxaparin, dalteparin = (a.regimen for a in found.actions)
+    enoxaparin, dalteparin = (a.regimen for a in new_medications(found))
     assert (enoxaparin.dose, enoxaparin.dose_unit, enoxaparin.route) == (40.0, "mg", "subcutaneous")
     assert (dalteparin.dose, dalteparin.dose_unit) == (5000.0, "IU")
     assert enoxaparin.text == ("Enoxaparin 40 mg subcutaneously once daily for the first 4 cycles, then aspirin "
@@ -137,7 +141,7 @@ def test_lmwh_regimens() -> None:
 def test_warfarin_has_no_dose() -> None:
     found = vte(ordering(conditions=(condition("immobilization"),), **counts(platelets=40_000)))
     assert found is not None
-    (warfarin,) = found.actions
+    (warfarin,) = new_medications(found)
     assert warfarin.regimen.dose is None and "INR 2–3" in (warfarin.regimen.text or "")
 
 
@@ -152,9 +156,9 @@ def test_high_risk_with_unknown_kidneys_waits_for_creatinine() -> None:
     assert found is not None and found.actions == () and "serum creatinine" in found.data_needed
 
 
-def test_high_risk_with_unknown_kidneys_and_low_platelets_is_warfarin() -> None:
+def test_high_risk_with_unknown_kidneys_and_low_platelets_is_warfarin_not_preselected() -> None:
     found = vte(ordering(conditions=(condition("immobilization"),), creatinine=None, **counts(platelets=30_000)))
-    assert found is not None and drugs(found) == [("warfarin", True)]
+    assert found is not None and drugs(found) == [("warfarin", False)]
 
 
 def test_standard_risk_without_platelets_needs_data_on_order_hooks_only() -> None:
@@ -302,18 +306,16 @@ def test_active_clot_needs_anticoagulation(category: str) -> None:
 def test_active_clot_with_severe_renal_impairment_is_once_daily() -> None:
     found = treatment(with_crcl(ordering(conditions=(condition("dvt", onset_days_ago=10),)), 29.9))
     assert found is not None
-    (action,) = found.actions
+    (action,) = new_medications(found)
     # with_crcl sets weight 29.9 kg (CrCl = weight / creatinine): 1 mg/kg → 30 mg, once daily
     assert (action.regimen.dose, action.regimen.every_hours) == (30.0, 24.0)
     assert found.summary.endswith("(enoxaparin 1 mg/kg once daily)")
 
 
-def test_active_clot_without_a_current_weight_is_text_only() -> None:
+def test_active_clot_without_a_current_weight_gets_no_suggestion() -> None:
     found = treatment(ordering(conditions=(condition("dvt", onset_days_ago=10),), weight=lab(70.0, "kg", days=40),
                                measured_crcl=lab(80.0, "mL/min")))
-    assert found is not None
-    (action,) = found.actions
-    assert action.regimen.dose is None and "1 mg/kg" in (action.regimen.text or "")
+    assert found is not None and found.actions == ()
     assert found.data_needed == ("body weight",)
 
 
