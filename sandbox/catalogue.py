@@ -305,6 +305,71 @@ _STORIES = (
         ("R-DATA-RENAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-CYTO-START", "R-TERATO-F",
          "R-DEX-HIGH", "R-DEX-AGE"),
     ),
+    PatientStory(
+        "active-dvt-low-platelets",
+        "63 y man in cycle 2 of lenalidomide 25 mg; left-leg DVT 10 days ago (active), aspirin "
+        "stopped then, no anticoagulant; platelets 185 → 45 → 20 ×10^3/uL yesterday, CrCl 83.0 "
+        "mL/min; draft for cycle 3 → critical: anticoagulation needs a specialist decision (no "
+        "one-click anticoagulant against platelets < 50,000/uL), and platelets < 30,000/uL hold "
+        "the cycle.",
+        ("R-VTE-ACTIVE", "R-PLT-LOW"),
+        ("R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-CYTO-START", "R-DATA-RENAL",
+         "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS", "R-RENAL-IMPROVED", "R-MON-CBC",
+         "R-MON-LFT-TFT", "R-TERATO-F"),
+        _ORDER_AND_VIEW,
+    ),
+    PatientStory(
+        "ckd5-not-on-dialysis",
+        "68 y man with CKD stage 5 (N18.5) and no dialysis condition or procedure, 63 kg, "
+        "creatinine 5.20 mg/dL → CrCl 12.1 mL/min; draft lenalidomide 25 mg → 15 mg every 48 "
+        "hours (CKD stage 5 is not dialysis); renal disease → aspirin.",
+        ("R-CRCL-CG", "R-RENAL-SEVERE", "R-VTE-STANDARD"),
+        ("R-RENAL-DIALYSIS", "R-RENAL-MODERATE", "R-RENAL-NORMAL", "R-DATA-RENAL", "R-CYTO-START",
+         "R-VTE-HIGH", "R-VTE-NONE"),
+    ),
+    PatientStory(
+        "old-aki-dialysis",
+        "60 y man whose myeloma presented 2 years ago with acute kidney injury (N17.9, resolved) "
+        "treated with three hemodialysis sessions; kidney function recovered: 63 kg, creatinine "
+        "1.00 mg/dL → CrCl 70.0 mL/min; draft lenalidomide 25 mg matches the normal tier → no "
+        "dose card (dialysis 2 years ago is history, not a tier).",
+        ("R-TERATO-M",),
+        ("R-RENAL-DIALYSIS", "R-RENAL-SEVERE", "R-RENAL-MODERATE", "R-RENAL-NORMAL", "R-DATA-RENAL",
+         "R-CYTO-START", "R-TERATO-F"),
+    ),
+    PatientStory(
+        "toxicity-reduced-dose",
+        "58 y man on lenalidomide 15 mg (cycle 2): cycle 1 at 25 mg was held on day 15 for "
+        "agranulocytosis (ANC 0.3 ×10^3/uL, resolved) and the dose reduced one step; creatinine "
+        "0.88-0.91 mg/dL for 5 months, 68 kg → CrCl 86.0 mL/min, CBC now normal; draft for cycle 3 "
+        "at 15 mg. A toxicity reduction: no dose-increase or renal-improvement card; antibiotic "
+        "prophylaxis at warning level after the neutropenia.",
+        ("R-INF-PROPH",),
+        ("R-RENAL-IMPROVED", "R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE",
+         "R-RENAL-DIALYSIS", "R-AGE-NOREDUCE", "R-CYTO-START", "R-DATA-RENAL", "R-NEUT-DELAY",
+         "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-PLT-LOW", "R-MON-CBC", "R-MON-LFT-TFT",
+         "R-VTE-ACTIVE", "R-TERATO-F"),
+        _ORDER_AND_VIEW,
+    ),
+    PatientStory(
+        "ambiguous-creatinine",
+        "68 y man, 70 kg; two final creatinine results with the same effectiveDateTime yesterday, "
+        "1.00 and 2.40 mg/dL (CrCl 70.0 or 29.2 mL/min: normal or severe); draft lenalidomide 25 "
+        "mg → ambiguous: no dose, the card shows both values and asks which is right.",
+        ("R-DATA-RENAL",),
+        ("R-CRCL-CG", "R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS",
+         "R-CYTO-START"),
+    ),
+    PatientStory(
+        "sex-unknown-45",
+        "45 y patient with Patient.gender 'unknown', no pregnancy test on record, 65 kg, "
+        "creatinine 0.80 mg/dL → CrCl 107.2 mL/min (91.1 with the female factor: normal either "
+        "way); draft lenalidomide 25 mg → pregnancy precautions as for a woman of childbearing "
+        "potential, not the male advice.",
+        ("R-TERATO-F",),
+        ("R-TERATO-M", "R-DATA-RENAL", "R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE",
+         "R-CYTO-START"),
+    ),
 )
 
 PATIENTS: dict[str, PatientStory] = {story.slug: story for story in _STORIES}

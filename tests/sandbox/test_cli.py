@@ -129,5 +129,5 @@ def test_installed_lenadex_sandbox_patients_runs_as_a_process(tmp_path: Path):
     env = dict(os.environ, COLUMNS="200")
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "Sandbox patients (26, all synthetic)" in done.stdout
+    assert "Sandbox patients (32, all synthetic)" in done.stdout
     assert "moderate-renal" in done.stdout and "no-prior-therapy" in done.stdout

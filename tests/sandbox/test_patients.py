@@ -161,6 +161,9 @@ def test_readme_table_agrees_with_the_catalogue() -> None:
 
 # --- the bundles -----------------------------------------------------------------------------
 
+# The one story about a patient whose sex is not recorded as male or female.
+SEX_UNKNOWN = {"sex-unknown-45"}
+
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_bundle_is_valid_fhir_r4(slug: str) -> None:
@@ -179,7 +182,7 @@ def test_bundle_holds_one_synthetic_patient_and_refers_to_it(slug: str) -> None:
     bundle = load_bundle(slug, ANCHOR_DATE)
     (patient,) = of_type(bundle, "Patient")
     assert patient["id"] == slug
-    assert patient["gender"] in ("female", "male")
+    assert patient["gender"] in (("unknown",) if slug in SEX_UNKNOWN else ("female", "male"))
     assert "birthDate" in patient
     assert "Synthetic" in patient["name"][0]["family"]
     subjects = {r["subject"]["reference"] for r in resources(bundle) if "subject" in r}
@@ -296,6 +299,11 @@ STATED_CRCL = {
     "vte-none": 92.0,
     "woman-childbearing": 103.7,
     "renal-improved": 67.2,
+    "active-dvt-low-platelets": 83.0,
+    "ckd5-not-on-dialysis": 12.1,
+    "old-aki-dialysis": 70.0,
+    "toxicity-reduced-dose": 86.0,
+    "sex-unknown-45": 107.2,  # without the female factor (91.1 with it): normal either way
 }
 
 
@@ -320,6 +328,68 @@ def test_cockcroft_gault_is_what_the_story_says(slug: str) -> None:
 def test_renal_boundaries_sit_where_the_brief_puts_them() -> None:
     assert 59.5 <= cockcroft_gault(load_bundle("moderate-renal-boundary", ANCHOR_DATE), ANCHOR_DATE) <= 59.8
     assert 60.0 <= cockcroft_gault(load_bundle("normal-renal-boundary", ANCHOR_DATE), ANCHOR_DATE) <= 60.2
+
+
+# --- the records the safety stories rest on -------------------------------------------------
+
+DIALYSIS_ICD10 = {"N18.6", "Z99.2"}
+DIALYSIS_SNOMED = {"46177005", "105502003"}
+
+
+def days_before_anchor(value: str) -> int:
+    return (ANCHOR_DATE - day_of(value)).days
+
+
+def test_ckd5_not_on_dialysis_has_stage_5_and_no_dialysis_evidence() -> None:
+    bundle = load_bundle("ckd5-not-on-dialysis", ANCHOR_DATE)
+    conditions = of_type(bundle, "Condition")
+    assert any(codes(c["code"], ICD10CM) == {"N18.5"} and codes(c["code"], SNOMED) == {"433146000"}
+               and c["clinicalStatus"]["coding"][0]["code"] == "active" for c in conditions)
+    assert not any(codes(c["code"], ICD10CM) & DIALYSIS_ICD10 or codes(c["code"], SNOMED) & DIALYSIS_SNOMED
+                   for c in conditions)
+    assert "dialysis" not in json.dumps([c["code"] for c in conditions]).lower()
+    assert not of_type(bundle, "Procedure")
+
+
+def test_old_aki_dialysis_is_history_only() -> None:
+    bundle = load_bundle("old-aki-dialysis", ANCHOR_DATE)
+    procedures = of_type(bundle, "Procedure")
+    assert procedures and all("302497006" in codes(p["code"], SNOMED) for p in procedures)
+    assert all(days_before_anchor(p["performedDateTime"]) > 700 for p in procedures)
+    (aki,) = [c for c in of_type(bundle, "Condition") if "N17.9" in codes(c["code"], ICD10CM)]
+    assert aki["clinicalStatus"]["coding"][0]["code"] == "resolved"
+    assert not any(codes(c["code"], ICD10CM) & DIALYSIS_ICD10 or codes(c["code"], SNOMED) & DIALYSIS_SNOMED
+                   for c in of_type(bundle, "Condition"))
+
+
+def test_ambiguous_creatinine_has_two_disagreeing_results_at_one_time() -> None:
+    latest, second, *_ = observations(load_bundle("ambiguous-creatinine", ANCHOR_DATE), "2160-0")
+    assert latest["effectiveDateTime"] == second["effectiveDateTime"]
+    assert latest["status"] == second["status"] == "final"
+    assert sorted(o["valueQuantity"]["value"] for o in (latest, second)) == [1.0, 2.4]
+
+
+def test_toxicity_reduced_dose_has_a_toxicity_reduction_and_steady_kidneys() -> None:
+    bundle = load_bundle("toxicity-reduced-dose", ANCHOR_DATE)
+    lenalidomide = [o for o in of_type(bundle, "MedicationRequest") if is_lenalidomide(o)]
+    dose = {o["id"]: o["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] for o in lenalidomide}
+    assert {dose[o["id"]] for o in lenalidomide if o["status"] == "active"} == {15}
+    assert {dose[o["id"]] for o in lenalidomide if o["status"] == "completed"} == {25}
+    creatinine = [o["valueQuantity"]["value"] for o in observations(bundle, "2160-0")]
+    assert len(creatinine) >= 3 and all(0.85 <= value <= 0.95 for value in creatinine)
+    assert any(codes(c["code"], ICD10CM) == {"D70.1"} for c in of_type(bundle, "Condition"))
+
+
+def test_active_dvt_low_platelets_has_a_fresh_dvt_no_anticoagulant_and_20000_platelets() -> None:
+    bundle = load_bundle("active-dvt-low-platelets", ANCHOR_DATE)
+    (dvt,) = [c for c in of_type(bundle, "Condition") if "128053003" in codes(c["code"], SNOMED)]
+    assert dvt["clinicalStatus"]["coding"][0]["code"] == "active" and "abatementDateTime" not in dvt
+    assert days_before_anchor(dvt["onsetDateTime"]) == 10
+    active = {o["medicationCodeableConcept"]["text"] for o in of_type(bundle, "MedicationRequest")
+              if o["status"] == "active"}
+    assert active == {"lenalidomide", "dexamethasone"}
+    platelets = observations(bundle, "777-3")[0]
+    assert platelets["valueQuantity"]["value"] == 20 and days_before_anchor(platelets["effectiveDateTime"]) <= 14
 
 
 # --- dates -----------------------------------------------------------------------------------
