@@ -14,7 +14,7 @@ from typing import Any
 
 from cards.medication_request import new_order, updated_draft
 from rules.catalogue import RULES_BY_ID
-from rules.model import DoseChange, InputUsed, NewMedication, Recommendation
+from rules.model import DoseChange, InputUsed, NewMedication, Recommendation, RemoveDraft
 
 SOURCE_LABEL = "Korean expert panel: lenalidomide/dexamethasone in RRMM"
 GUIDELINE_CITATION = (
@@ -151,6 +151,18 @@ def _suggestions(
                 "type": "create",
                 "description": action.description,
                 "resource": new_order(action.drug, action.regimen, patient_id),
+            }
+        elif isinstance(action, RemoveDraft):
+            draft = drafts_by_id.get(action.order_id)
+            if draft is None:  # not among this call's drafts: nothing the client could remove
+                continue
+            # CDS Hooks 2.0.1 Action: a delete names its target in resourceId, a relative
+            # reference string ("ServiceRequest/procedure-request-1" in the standard's example);
+            # sending the resource itself for a delete is deprecated.
+            fhir_action = {
+                "type": "delete",
+                "description": action.description,
+                "resourceId": f"{draft.get('resourceType') or 'MedicationRequest'}/{action.order_id}",
             }
         else:  # pragma: no cover - the union is closed
             continue

@@ -8,6 +8,7 @@ condition ('no DVT', 'rule out PE').
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -31,6 +32,17 @@ ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})
 # infection. These categories are always active (the episode's own status stays on its other
 # categories, e.g. active-infection).
 HISTORY_CATEGORIES = frozenset({"infection-history", "neutropenia-history"})
+# States that do not end: a removed uterus or ovaries stay removed, and a menopause does not
+# reverse when its symptoms resolve. A 'resolved' or 'inactive' entry still records the state
+# (R-TERATO-F reads them whatever their clinical status).
+PERMANENT_CATEGORIES = frozenset({"hysterectomy", "bilateral-oophorectomy", "postmenopausal"})
+# The exclusions from childbearing potential are recognised from words only when the text does
+# not speak of a plan: "hysterectomy planned" or "referred for BSO" is no operation done.
+PLANNED_TEXT = re.compile(
+    r"\b(?:planned|plan for|scheduled|awaiting|pending|candidate for|referr(?:al|ed) for|"
+    r"consider(?:ed|ing)?|recommended|to be done|wait(?:ing)? list)\b",
+    re.IGNORECASE,
+)
 # A category that says less than another found on the same Condition: a DVT is a VTE, and
 # 'venous thrombosis' in a DVT's display should not make a second VTE of it.
 SUBSUMED_BY: dict[str, frozenset[str]] = {"vte": frozenset({"dvt", "pe"})}
@@ -67,7 +79,8 @@ def read_conditions(record: PatientRecord, patient_id: str) -> ConditionList:
                 ClinicalCondition(
                     category=item.category,
                     display=display,
-                    active=item.category in HISTORY_CATEGORIES or (active and not item.past_event),
+                    active=item.category in HISTORY_CATEGORIES | PERMANENT_CATEGORIES
+                    or (active and not item.past_event),
                     onset=onset,
                     recorded=recorded,
                     code=item.code,
@@ -104,12 +117,30 @@ def classify_condition(concept: object) -> list[Classification]:
         if NEGATED_TEXT.search(text):
             continue
         past = coded_past or bool(PAST_TEXT.search(text))
+        planned = bool(PLANNED_TEXT.search(text))
         for terms in CONDITIONS:
-            if terms.category not in found and terms.text is not None and terms.text.search(text):
+            if planned and terms.category in PERMANENT_CATEGORIES:
+                continue
+            if terms.category in found or terms.text is None:
+                continue
+            match = terms.text.search(text)
+            if match is not None and not negated_in_clause(text, match.start()):
                 found[terms.category] = Classification(terms.category, _first_code(concept), past_event=past)
     return [
         item for category, item in found.items() if not SUBSUMED_BY.get(category, frozenset()) & found.keys()
     ]
+
+
+# A negation earlier in the same clause as the matched words: "CKD stage 5, not on dialysis",
+# "myeloma without renal failure". Read as a finding, such words would put a patient in the
+# dialysis dose tier or add a risk factor that the text denies.
+_CLAUSE_BREAK = re.compile(r"[,;:.()\[\]]")
+_NEGATION_CUE = re.compile(r"\b(?:no|not|never|without|denies|denied|free of|negative for|pre)\b", re.IGNORECASE)
+
+
+def negated_in_clause(text: str, start: int) -> bool:
+    clause = _CLAUSE_BREAK.split(text[:start])[-1]
+    return bool(_NEGATION_CUE.search(clause))
 
 
 def _first_code(concept: object) -> str:

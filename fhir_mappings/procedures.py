@@ -1,4 +1,5 @@
-"""Procedures → dialysis and autologous stem-cell transplantation (ClinicalProcedure)."""
+"""Procedures → dialysis, autologous stem-cell transplantation, hysterectomy and bilateral
+oophorectomy (ClinicalProcedure)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ from fhir_mappings.terminology import (
 # Done or being done. 'stopped' was started (a dialysis session cut short is still dialysis);
 # 'preparation', 'not-done', 'on-hold', 'entered-in-error' and 'unknown' do not show it happened.
 PERFORMED_STATUSES = frozenset({"completed", "in-progress", "stopped"})
+# An operation that ends childbearing potential (R-TERATO-F) counts only when completed: a
+# hysterectomy stopped or still in progress may have left the uterus in place.
+COMPLETED_ONLY_CATEGORIES = frozenset({"hysterectomy", "bilateral-oophorectomy"})
 
 
 @dataclass
@@ -44,7 +48,10 @@ def read_procedures(record: PatientRecord, patient_id: str) -> ProcedureList:
         keep=lambda r: code_value(r.get("status")) in PERFORMED_STATUSES,
     ):
         performed = _performed(resource)
+        completed = code_value(resource.get("status")) == "completed"
         for category, code in classes:
+            if category in COMPLETED_ONLY_CATEGORIES and not completed:
+                continue
             found.procedures.append(
                 ClinicalProcedure(
                     category=category,

@@ -319,11 +319,14 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
         icd10=("Z99.2", "Z49"),
         text=("dialysis", "haemodialysis", "hemodialysis", "on hd", "capd"),
     ),
+    # End-stage renal disease only (N18.6, SNOMED 46177005): CKD stage 5 (N18.5, SNOMED
+    # 433146000) is a clearance below 15 mL/min, not dialysis, and stays in "ckd" (clinical
+    # rules section 1: dialysis from current evidence only).
     _condition(
         "esrd",
-        snomed={"46177005", "433146000"},
-        icd10=("N18.6", "N18.5"),
-        text=("end stage renal disease", "end stage kidney disease", "esrd", "eskd", "ckd stage 5", "ckd 5"),
+        snomed={"46177005"},
+        icd10=("N18.6",),
+        text=("end stage renal disease", "end stage kidney disease", "esrd", "eskd"),
     ),
     _condition(
         "ckd",
@@ -537,6 +540,96 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
         "disease-progression",
         text=("disease progression", "progressive disease", r"progression of (?:myeloma|disease)"),
     ),
+    # Bleeding, for the anticoagulation rules (R-VTE-ACTIVE: "active bleeding or a recent CNS
+    # bleed"). Only codes that name a haemorrhage going on: ICD-10 K92.0 haematemesis, K92.1
+    # melaena, K92.2 gastrointestinal haemorrhage, peptic ulcers "with haemorrhage" (K25-K28 .0
+    # .2 .4 .6), K62.5 haemorrhage of anus and rectum, K66.1 haemoperitoneum, R58 haemorrhage
+    # not elsewhere classified, R04 haemorrhage from respiratory passages, D62 acute
+    # posthaemorrhagic anaemia (confirmed in the CADTH major-bleeding ICD-10 group and the
+    # ICD-10-CM titles in public code lists). SNOMED CT 131148009 Bleeding (finding), 74474003
+    # Gastrointestinal hemorrhage, 8765009 Hematemesis, 2901004 Melena, 66857006 Hemoptysis
+    # (confirmed in published value sets and concept maps). A bleeding risk or tendency is not
+    # a bleed: those words are left out of the text.
+    _condition(
+        "active-bleeding",
+        snomed={"131148009", "74474003", "8765009", "2901004", "66857006"},
+        icd10=(
+            "K92.0", "K92.1", "K92.2",
+            "K25.0", "K25.2", "K25.4", "K25.6", "K26.0", "K26.2", "K26.4", "K26.6",
+            "K27.0", "K27.2", "K27.4", "K27.6", "K28.0", "K28.2", "K28.4", "K28.6",
+            "K62.5", "K66.1", "R58", "R04", "D62",
+        ),  # fmt: skip
+        text=(
+            r"(?:active|acute|ongoing|major|uncontrolled|current) (?:bleeding|bleed|ha?emorrhage)",
+            r"(?:gi|gastrointestinal|upper gi|lower gi|rectal|variceal) (?:bleeding|bleed|ha?emorrhage)",
+            r"ha?ematemesis", r"mela?ena", r"ha?emoptysis", r"ha?emoperitoneum",
+            # "risk of bleeding", "bleeding tendency" and the like are no bleed (lookarounds
+            # use \s: words() turns spaces into a variable-width class).
+            r"(?<!risk\sof\s)(?<!risk\sfor\s)bleeding(?!\s(?:risk|tendency|disorder|diathesis|history))",
+            r"(?<!risk\sof\s)(?<!risk\sfor\s)ha?emorrhage(?!\s(?:risk|history))",
+        ),
+    ),
+    # ICD-10 I60 subarachnoid, I61 intracerebral, I62 other non-traumatic intracranial
+    # haemorrhage (CADTH bleeding group: I62.9; ICD-10 chapter IX titles). Sequelae (I69.0-I69.2)
+    # are other codes and stay out. SNOMED CT 1386000 Intracranial hemorrhage, 274100004
+    # Cerebral hemorrhage, 21454007 Subarachnoid intracranial hemorrhage (confirmed in published
+    # stroke value sets and the FHIR ResearchStudy/Group examples).
+    _condition(
+        "intracranial-bleed",
+        snomed={"1386000", "274100004", "21454007"},
+        icd10=("I60", "I61", "I62"),
+        text=(
+            r"(?:intracranial|intracerebral|cerebral|brain|subarachnoid|subdural|extradural|epidural|"
+            r"intraventricular|cns) (?:ha?emorrhage|bleed|bleeding|ha?ematoma)",
+            r"ha?emorrhagic stroke",
+        ),
+    ),
+    # R-TERATO-F: "unless a hysterectomy, bilateral oophorectomy or postmenopausal state >= 24
+    # months is documented". ICD-10-CM Z90.710 acquired absence of both cervix and uterus and
+    # Z90.711 of the uterus with a remaining cervical stump; Z90.712 (cervix removed, uterus
+    # remaining) is no hysterectomy. Z90.722 acquired absence of ovaries, bilateral; Z90.721 is
+    # unilateral. (Titles confirmed in the eCQM "Hysterectomy with No Residual Cervix" value set
+    # 2.16.840.1.113883.3.464.1003.198.12.1014 and public ICD-10-CM code lists.)
+    _condition(
+        "hysterectomy",
+        icd10=("Z90.710", "Z90.711"),
+        text=(
+            r"hysterectomy",
+            r"hysterectomi[sz]ed",
+            r"(?:acquired )?absence of (?:both cervix and )?uterus",
+            r"tah\W*bso",
+        ),
+    ),
+    _condition(
+        "bilateral-oophorectomy",
+        icd10=("Z90.722",),
+        text=(
+            r"bilateral (?:salpingo )?o(?:oph|vari)orectomy",
+            r"bilateral ovariectomy",
+            r"bso",
+            r"tah\W*bso",
+            r"absence of (?:both|bilateral) ovaries",
+            r"absence of ovaries\W+bilateral",
+        ),
+    ),
+    # ICD-10 N95.1 menopausal and female climacteric states, Z78.0 asymptomatic menopausal
+    # state; SNOMED CT 76498008 Postmenopausal state (finding) (confirmed in the value set
+    # mii-vs-onko-mamma-menopause-status of the German Medical Informatics Initiative) and
+    # 371036001 Postsurgical menopause (DICOM CID 6086 Menopausal Phase). Words name the
+    # postmenopausal state only: perimenopause and "approaching menopause" are not it.
+    _condition(
+        "postmenopausal",
+        snomed={"76498008", "371036001"},
+        icd10=("N95.1", "Z78.0"),
+        text=(
+            r"post menopausal(?: state| status)?",
+            r"postmenopausal(?: state| status)?",
+            r"post menopause",
+            r"postmenopause",
+            r"menopausal state",
+            r"(?<!approaching\s)(?<!before\s)(?<!nearing\s)menopause(?!\stransition)",
+        ),
+    ),
     _condition(
         "asian-ethnicity",
         text=(
@@ -590,6 +683,64 @@ PROCEDURES: tuple[ProcedureTerms, ...] = (
             "autologous (?:peripheral blood )?(?:ha?ematopoietic )?"
             "(?:stem cell|progenitor cell|bone marrow|hsc|pbsc)",
             r"autologous transplant(?:ation)?",
+        ),
+    ),
+    # R-TERATO-F exclusions (completed procedures only, fhir_mappings/procedures.py). SNOMED CT:
+    # 236886002 Hysterectomy (DICOM CID 6082), 116140006 Total hysterectomy, 116141005
+    # Abdominal hysterectomy, 116143008 Total abdominal hysterectomy, 116142003 Radical
+    # hysterectomy, 265056007 Vaginal hysterectomy, 236887006 Laparoscopic hysterectomy,
+    # 236888001 Laparoscopic total hysterectomy, 708877008 the same with robotic assistance,
+    # 75835007 Laparoscopic-assisted vaginal hysterectomy, 767610009 Total hysterectomy via
+    # vaginal approach, 387644004 Supracervical hysterectomy, 176795006 Subtotal abdominal
+    # hysterectomy, 236889009 Laparoscopic supracervical hysterectomy, 41059002 Cesarean
+    # hysterectomy, and the combined operations that also remove both ovaries (below). Fully
+    # specified names confirmed in published SNOMED CT code lists (hysterectomy and oophorectomy
+    # code sets of the Greater Manchester secure data environment).
+    # CPT: the hysterectomy codes of the eCQM value set "Hysterectomy with No Residual Cervix"
+    # (2.16.840.1.113883.3.464.1003.198.12.1014) that remove the uterus, plus the laparoscopic
+    # supracervical ones listed there (58541-58544); cervix-only operations (57530-57556) and
+    # pelvic exenteration "with hysterectomy or cervicectomy" (58240) are left out.
+    # ICD-10-PCS: resection of uterus 0UT90ZZ, 0UT94ZZ, 0UT97ZZ, 0UT98ZZ, 0UT9FZZ and the
+    # supracervical 0UT90ZL, 0UT97ZL (CDC severe maternal morbidity hysterectomy codes).
+    ProcedureTerms(
+        "hysterectomy",
+        snomed=frozenset({
+            "236886002", "116140006", "116141005", "116143008", "116142003", "265056007",
+            "236887006", "236888001", "708877008", "75835007", "767610009", "387644004",
+            "176795006", "236889009", "41059002",
+            "116144002", "86477000", "29529008", "414575003", "441820006",
+        }),
+        cpt=frozenset({
+            "51925", "58150", "58152", "58200", "58210", "58260", "58262", "58263", "58267",
+            "58270", "58275", "58280", "58285", "58290", "58291", "58292", "58293", "58294",
+            "58541", "58542", "58543", "58544", "58548", "58550", "58552", "58553", "58554",
+            "58570", "58571", "58572", "58573", "58575",
+        }),
+        icd10_pcs=frozenset({"0UT90ZZ", "0UT94ZZ", "0UT97ZZ", "0UT98ZZ", "0UT9FZZ", "0UT90ZL", "0UT97ZL"}),
+        text=words("hysterectomy", r"tah\W*bso"),
+    ),
+    # SNOMED CT 76876009 Excision of bilateral ovaries, 29827000 Excision of bilateral fallopian
+    # tubes and ovaries, 609275002 Laparoscopic bilateral oophorectomy, 609230000 Laparoscopic
+    # bilateral salpingo-oophorectomy, 708816008 the same with robotic assistance; and with a
+    # hysterectomy: 116144002 Total abdominal hysterectomy with bilateral salpingo-oophorectomy,
+    # 86477000 Total hysterectomy with removal of both tubes and ovaries, 29529008 Supracervical
+    # hysterectomy with removal of both tubes and ovaries, 414575003 Laparoscopic total abdominal
+    # hysterectomy and bilateral salpingo-oophorectomy, 441820006 Laparoscopic-assisted vaginal
+    # hysterectomy with bilateral salpingo-oophorectomy (same code lists as above).
+    # ICD-10-PCS 0UT2?ZZ resection of ovaries, bilateral (0UT20ZZ "Resection of Bilateral
+    # Ovaries, Open Approach" confirmed; the other approach values as for the uterus).
+    # CPT has no code for both ovaries: 58720 and 58940 read "unilateral or bilateral", so
+    # they prove nothing and are left out.
+    ProcedureTerms(
+        "bilateral-oophorectomy",
+        snomed=frozenset({
+            "76876009", "29827000", "609275002", "609230000", "708816008",
+            "116144002", "86477000", "29529008", "414575003", "441820006",
+        }),
+        icd10_pcs=frozenset({"0UT20ZZ", "0UT24ZZ", "0UT27ZZ", "0UT28ZZ", "0UT2FZZ"}),
+        text=words(
+            r"bilateral (?:salpingo )?o(?:oph|vari)orectomy", "bilateral ovariectomy", "bso",
+            r"tah\W*bso",
         ),
     ),
 )

@@ -16,6 +16,8 @@ from functools import cached_property, lru_cache
 from datetime import date
 from typing import Literal
 
+from rules.plausibility import UntrustedValue, completed_years, plausible_age
+
 Severity = Literal["info", "warning", "critical"]
 Sex = Literal["female", "male", "other", "unknown"]
 Hook = Literal["order-select", "order-sign", "patient-view"]
@@ -68,7 +70,12 @@ class ClinicalCondition:
     active-infection, arterial-thromboembolism, thrombophilia, immobilization, pregnancy,
     heavy-marrow-infiltration, aggressive-disease, spinal-cord-compression, hypercalcemia,
     bone-pain, renal-failure, neutropenia-history, infection-history, pelvic-hip-femur-fracture,
-    central-venous-catheter, disease-progression, asian-ethnicity.
+    central-venous-catheter, disease-progression, asian-ethnicity, transplant-ineligible,
+    active-bleeding, intracranial-bleed, hysterectomy, bilateral-oophorectomy, postmenopausal.
+
+    hysterectomy, bilateral-oophorectomy and postmenopausal are states that do not end (the
+    mapping keeps them active whatever the clinical status says); R-TERATO-F reads them.
+    active-bleeding and intracranial-bleed carry the Condition's own status and onset.
     """
 
     category: str
@@ -81,8 +88,8 @@ class ClinicalCondition:
 
 @dataclass(frozen=True)
 class ClinicalProcedure:
-    """A procedure of interest: dialysis (hemodialysis, peritoneal) or autologous stem-cell
-    transplantation ('asct')."""
+    """A procedure of interest: dialysis (hemodialysis, peritoneal), autologous stem-cell
+    transplantation ('asct'), hysterectomy or bilateral-oophorectomy (completed ones only)."""
 
     category: str
     display: str
@@ -204,14 +211,19 @@ class PatientSnapshot:
     data_problems: tuple[str, ...] = ()
     """What the mappers saw but could not use (e.g. 'creatinine 1.2 without a unit'),
     so that a "data needed" card can say why a value is missing."""
+    untrusted: tuple[UntrustedValue, ...] = ()
+    """Values received but held back from the fields above because they are implausible or
+    ambiguous (clinical rules section 1), so that a card can ask to verify them (see
+    rules/plausibility.py, ``verify_notes``)."""
 
     def age_on(self, today: date) -> int | None:
+        """Age in whole years on ``today``; None when unknown or implausible (clinical rules
+        section 1: outside 18–120 years, e.g. a birth date after ``today``), so that no rule
+        computes with it. rules.plausibility.verify_notes names such a birth date."""
         if self.birth_date is None:
             return None
-        years = today.year - self.birth_date.year
-        if (today.month, today.day) < (self.birth_date.month, self.birth_date.day):
-            years -= 1
-        return years
+        years = completed_years(self.birth_date, today)
+        return years if plausible_age(years) else None
 
     @cached_property
     def _conditions_by_category(self) -> dict[str, tuple[ClinicalCondition, ...]]:
@@ -294,7 +306,19 @@ class NewMedication:
     recommended: bool = False
 
 
-ProposedAction = DoseChange | NewMedication
+@dataclass(frozen=True)
+class RemoveDraft:
+    """Remove a draft order of this call (CDS Hooks action ``delete``), e.g. a contraindicated
+    lenalidomide order."""
+
+    order_id: str
+    drug: str
+    label: str
+    description: str
+    recommended: bool = True
+
+
+ProposedAction = DoseChange | NewMedication | RemoveDraft
 
 
 @dataclass(frozen=True)

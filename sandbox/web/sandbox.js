@@ -723,9 +723,21 @@
         state.changed[created.id] = true;
         applied.push("added " + drugName(created));
       } else if (action.type === "delete") {
-        var target = String(action.resourceId || (typeof resource === "string" ? resource : (resource && resource.id)) || "").split("/").pop();
-        state.drafts = state.drafts.filter(function (r) { return r.id !== target; });
-        applied.push("removed " + target);
+        // CDS Hooks 2.0.1: resourceId is a relative reference ("MedicationRequest/<id>"); a
+        // list of them is accepted too, and the deprecated id in resource.
+        var references = [].concat(action.resourceId ||
+          (typeof resource === "string" ? resource : (resource && resource.id ? (resource.resourceType || "") + "/" + resource.id : [])));
+        references.forEach(function (reference) {
+          var parts = String(reference).split("/");
+          var id = parts.pop();
+          var type = parts.pop();
+          var before = state.drafts.length;
+          state.drafts = state.drafts.filter(function (r) { return !(r.id === id && (!type || r.resourceType === type)); });
+          if (state.drafts.length < before) {
+            delete state.changed[id];
+            applied.push("removed " + String(reference));
+          }
+        });
       }
     });
     renderDrafts();
@@ -736,6 +748,12 @@
     status.textContent = "Accepted: " + suggestion.label + ".";
     return feedback.then(function (result) {
       var note = result.ok ? "" : " (feedback not recorded: " + problem(result) + ")";
+      if (currentHook() !== "patient-view" && !state.drafts.length) {
+        // The last draft was removed: nothing is left for an order hook to check.
+        setStatus("Accepted “" + suggestion.label + "”: " + (applied.join(", ") || "nothing changed") +
+          "; no draft orders left to check." + note, !result.ok);
+        return;
+      }
       return fire().then(function () {
         setStatus("Accepted “" + suggestion.label + "”: " + applied.join(", ") + "; fired " + currentHook() + " again." + note, !result.ok);
       });

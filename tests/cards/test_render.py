@@ -8,7 +8,8 @@ from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from cards import to_cards
 from rules.dose_ladder import lenalidomide_regimen
-from rules.model import DoseChange, InputUsed, NewMedication, Recommendation, Regimen
+from rules.model import DoseChange, InputUsed, NewMedication, Recommendation, Regimen, RemoveDraft
+from tests.conformance.card_invariants import lenadex_problems, standard_problems
 
 DRAFT = {
     "resourceType": "MedicationRequest", "id": "draft-1", "status": "draft", "intent": "order",
@@ -92,3 +93,34 @@ def test_an_update_for_an_order_not_in_the_drafts_is_dropped():
     change = DoseChange("elsewhere", "lenalidomide", lenalidomide_regimen(10.0), "Change", "25 → 10")
     [card] = render(recommendation(actions=(change,), dose=change))
     assert "suggestions" not in card and card["extension"]["org.lenadex.dose"]["mg"] == 10
+
+
+def removal(order_id: str = "draft-1") -> RemoveDraft:
+    return RemoveDraft(order_id, "lenalidomide", "Remove the lenalidomide order", "Remove the draft order")
+
+
+def test_a_removal_is_a_delete_naming_the_draft_by_relative_reference():
+    # CDS Hooks 2.0.1 Action: "resourceId: A relative reference to the relevant resource"
+    # (a string, "ServiceRequest/procedure-request-1" in the standard's example); no resource.
+    [card] = render(recommendation(rule_ids=("R-TERATO-F",), concern="teratogenicity", severity="critical",
+                                   section="Infection and teratogenicity", actions=(removal(),)))
+    [suggestion] = card["suggestions"]
+    assert suggestion["actions"] == [
+        {"type": "delete", "description": "Remove the draft order", "resourceId": "MedicationRequest/draft-1"}
+    ]
+    assert suggestion["isRecommended"] is True and card["selectionBehavior"] == "at-most-one"
+    body = {"cards": [card]}
+    assert standard_problems(body) == [] and lenadex_problems(body, "order-sign") == []
+
+
+def test_a_removal_of_an_order_not_in_the_drafts_is_dropped():
+    [card] = render(recommendation(severity="critical", actions=(removal("elsewhere"),)))
+    assert "suggestions" not in card and "selectionBehavior" not in card
+
+
+def test_card_invariants_reject_a_delete_without_a_relative_reference():
+    [card] = render(recommendation(severity="critical", actions=(removal(),)))
+    action = card["suggestions"][0]["actions"][0]
+    for bad in ("draft-1", ["MedicationRequest/draft-1"], ""):
+        action["resourceId"] = bad
+        assert any("resourceId" in problem for problem in standard_problems({"cards": [card]})), bad

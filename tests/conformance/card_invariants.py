@@ -9,6 +9,7 @@ failing test says exactly what is wrong; [] means the response conforms.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,8 @@ ACTION_TYPES = ("create", "update", "delete")
 LINK_TYPES = ("absolute", "smart")
 SUMMARY_LIMIT = 140  # "<140-character summary"
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# A FHIR relative reference: resource type, '/', logical id (R4 id: 1-64 of A-Z a-z 0-9 - .).
+_RELATIVE_REFERENCE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
 
 
 def empty_values(node: Any, path: str = "") -> Iterator[str]:
@@ -85,8 +88,13 @@ def _action_problems(action: Any, where: str) -> list[str]:
     if not _text(action.get("description")):
         problems.append(f"{where}.description: missing or empty")
     if kind == "delete":
-        if not _text(action.get("resourceId")):
+        # 2.0.1 Action: resourceId is "a relative reference to the relevant resource", a
+        # string such as "ServiceRequest/procedure-request-1" (the standard's example).
+        resource_id = action.get("resourceId")
+        if not _text(resource_id):
             problems.append(f"{where}: delete without resourceId")
+        elif not _RELATIVE_REFERENCE.fullmatch(resource_id):
+            problems.append(f"{where}.resourceId: {resource_id!r} is not a relative reference (Type/id)")
     elif kind in ("create", "update"):
         if "resource" not in action:
             problems.append(f"{where}: {kind} without a resource")

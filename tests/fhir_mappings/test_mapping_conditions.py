@@ -320,3 +320,29 @@ def test_transplant_ineligibility_is_read_from_the_problem_text(text: str, ineli
     """R-REIMB-KR (from 2017-12-01) reimburses transplant-ineligible newly diagnosed myeloma."""
     categories = {item.category for item in classify_condition({"text": text})}
     assert ("transplant-ineligible" in categories) is ineligible
+
+
+@pytest.mark.parametrize(
+    ("text", "absent", "present"),
+    [
+        ("Chronic kidney disease stage 5, not on dialysis", "dialysis", "ckd"),
+        ("CKD 5 without dialysis", "dialysis", "ckd"),
+        ("Relapsed myeloma without renal failure", "renal-failure", "multiple-myeloma"),
+        ("CKD stage 5 (pre dialysis)", "dialysis", "ckd"),
+        ("End-stage renal disease on hemodialysis", None, "dialysis"),
+    ],
+)
+def test_words_denied_in_their_clause_are_not_findings(text: str, absent: str | None, present: str) -> None:
+    # The N18.5 code alone says CKD stage 5; the words must not add the dialysis tier back.
+    categories = {c.category for c in classify_condition({"text": text})}
+    assert present in categories
+    if absent is not None:
+        assert absent not in categories
+
+
+def test_ckd_stage_5_code_is_not_end_stage_or_dialysis() -> None:
+    concept = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N18.5"},
+                          {"system": "http://snomed.info/sct", "code": "433146000"}],
+               "text": "Chronic kidney disease stage 5, not on dialysis"}
+    categories = {c.category for c in classify_condition(concept)}
+    assert categories == {"ckd"}

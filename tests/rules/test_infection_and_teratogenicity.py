@@ -107,12 +107,19 @@ def pregnancy_test(positive: bool, days: int) -> Measurement:
     ("sex", "age", "rule_ids", "severity"),
     [
         ("female", 49, ("R-TERATO-F",), "warning"),
-        ("female", 50, None, None),
+        # Clinical rules section 8: childbearing potential below 55 — women 50-54 included.
+        ("female", 50, ("R-TERATO-F",), "warning"),
+        ("female", 54, ("R-TERATO-F",), "warning"),
+        ("female", 55, None, None),
         ("female", 18, ("R-TERATO-F",), "warning"),
         ("male", 40, ("R-TERATO-M",), "info"),
         ("male", 80, ("R-TERATO-M",), "info"),
-        ("unknown", 40, ("R-TERATO-F", "R-TERATO-M"), "info"),
-        (None, 40, ("R-TERATO-F", "R-TERATO-M"), "info"),
+        # Sex unknown, other or missing counts as of childbearing potential below 55.
+        ("unknown", 40, ("R-TERATO-F",), "warning"),
+        ("other", 54, ("R-TERATO-F",), "warning"),
+        (None, 40, ("R-TERATO-F",), "warning"),
+        # Past that age the male precautions may apply: an info card asks for the sex.
+        ("unknown", 60, ("R-TERATO-M",), "info"),
     ],
 )
 def test_precautions_by_sex_and_age(sex: str | None, age: int, rule_ids: tuple[str, ...] | None,
