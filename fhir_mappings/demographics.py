@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from rules.model import ClinicalCondition, Sex
+from rules.plausibility import BEFORE_1900, UntrustedValue, implausible_date
 
-from fhir_mappings.fhir_json import JsonObject, objects, parse_time, text_value
+from fhir_mappings.fhir_json import JsonObject, objects, parse_any_time, text_value
 from fhir_mappings.record import PatientRecord
 from fhir_mappings.terminology import OMB_ASIAN, OMB_RACE_SYSTEM, US_CORE_RACE_URL
 from fhir_mappings.validation import describe, validation_problem
@@ -21,6 +22,7 @@ class Demographics:
     sex: Sex | None = None
     conditions: list[ClinicalCondition] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    untrusted: list[UntrustedValue] = field(default_factory=list)
 
 
 def read_demographics(record: PatientRecord, patient_id: str) -> Demographics:
@@ -39,7 +41,7 @@ def read_demographics(record: PatientRecord, patient_id: str) -> Demographics:
     if problem is not None:
         found.problems.append(problem)
         return found
-    found.birth_date = _birth_date(patient, found.problems)
+    found.birth_date = _birth_date(patient, found)
     gender = patient.get("gender")
     found.sex = SEXES.get(gender) if isinstance(gender, str) else None
     if _asian_race(patient):
@@ -51,12 +53,22 @@ def read_demographics(record: PatientRecord, patient_id: str) -> Demographics:
     return found
 
 
-def _birth_date(patient: JsonObject, problems: list[str]) -> date | None:
+def _birth_date(patient: JsonObject, found: Demographics) -> date | None:
+    """The birth date, or None when it is missing, unreadable or implausible. A birth date
+    before 1900 (clinical rules section 1) is held back as untrusted, so that age is unknown
+    to every rule and the card asks to verify it; the age range (18–120 years) depends on the
+    evaluation date and is applied by the rules (PatientSnapshot.age_on)."""
+    problems = found.problems
     raw = patient.get("birthDate")
-    parsed = parse_time(raw)
+    parsed = parse_any_time(raw)
     if parsed is None:
         if raw is not None:
             problems.append(f"birth date '{raw}' of {describe(patient)} cannot be read")
+        return None
+    if parsed.before_plausible:
+        untrusted = implausible_date("age", "", parsed.text, BEFORE_1900)
+        found.untrusted.append(untrusted)
+        problems.append(untrusted.note)
         return None
     if parsed.precision in ("year", "month"):
         # Age is still close enough for the rules' bands, but the card should say it is

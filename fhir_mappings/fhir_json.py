@@ -16,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from rules.plausibility import EARLIEST_PLAUSIBLE_YEAR
+
 JsonObject = dict[str, Any]
 
 
@@ -121,9 +123,14 @@ def finite_float(value: Fraction | Decimal | float) -> float | None:
     return result if math.isfinite(result) else None
 
 
+NUMBER_TEXT_LENGTH = 24
+
+
 def number_text(value: Decimal) -> str:
-    """'0.9', '444', '1.2E+3' → '1200': how the value reads in a note or card."""
-    return format(value, "f")
+    """'0.9', '444', '1.2E+3' → '1200': how the value reads in a note or card. A number that
+    would take more than a few digits so ('1e-300' is 300 zeros) keeps its exponent form."""
+    text = format(value, "f")
+    return text if len(text) <= NUMBER_TEXT_LENGTH else str(value.normalize())
 
 
 # --- dates --------------------------------------------------------------------------------
@@ -144,16 +151,32 @@ class FhirTime:
     start: date
     """The first day the value can mean (1 January for a year)."""
     instant: datetime
-    """For ordering: the moment in UTC (local midnight for a bare date, taken as UTC)."""
+    """For ordering: the moment in UTC (local midnight for a bare date, taken as UTC). At the
+    ends of the calendar, where UTC has no such moment (0001-01-01T00:00+14:00), the first or
+    last moment that has one."""
 
     @property
     def day(self) -> date | None:
         """The calendar day as the source wrote it (its own time zone), when it has one."""
         return self.start if self.precision in ("day", "time") else None
 
+    @property
+    def before_plausible(self) -> bool:
+        """A date before 1900 (clinical rules section 1): implausible, never used as a date."""
+        return self.start.year < EARLIEST_PLAUSIBLE_YEAR
+
 
 def parse_time(value: Any) -> FhirTime | None:
-    """Parse a FHIR date, dateTime or instant string; anything malformed gives None."""
+    """Parse a FHIR date, dateTime or instant string; anything malformed gives None, and so does
+    a date before 1900 (clinical rules section 1: implausible), so that no date field of any
+    resource carries one. Never raises."""
+    parsed = parse_any_time(value)
+    return None if parsed is None or parsed.before_plausible else parsed
+
+
+def parse_any_time(value: Any) -> FhirTime | None:
+    """Like ``parse_time``, but a date before 1900 is returned too: for the mappers that name
+    such a value on a card ("verify") instead of reading it as absent."""
     if not isinstance(value, str) or len(value) > 64:
         return None
     return _parse_time_text(value)
@@ -178,7 +201,7 @@ def _parse_time_text(value: str) -> FhirTime | None:
             )
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
-            instant = moment.astimezone(UTC)
+            instant = _in_utc(moment)
             precision = "time"
         else:
             instant = datetime(start.year, start.month, start.day, tzinfo=UTC)
@@ -186,6 +209,19 @@ def _parse_time_text(value: str) -> FhirTime | None:
     except ValueError:
         return None
     return FhirTime(text=text, precision=precision, start=start, instant=instant)
+
+
+_FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)
+_LAST_MOMENT = datetime.max.replace(tzinfo=UTC)
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The moment in UTC; at the ends of the calendar, where the conversion leaves the years
+    Python can hold (year 1 east of Greenwich, 9999 west of it), the nearest moment it can."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return _FIRST_MOMENT if moment.year == datetime.min.year else _LAST_MOMENT
 
 
 def parse_day(value: Any) -> date | None:

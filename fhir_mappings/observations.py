@@ -3,7 +3,10 @@
 "Usable" (CLINICAL_RULES.md §1): status final, amended or corrected; a value with a unit we
 can convert; an effective date. Everything seen but not usable, up to the latest usable value
 of its kind, becomes a note, so a "data needed" card can say why the newest result was not
-used (e.g. 'creatinine 1.2 on 2026-11-20 has no unit').
+used (e.g. 'creatinine 1.2 on 2026-11-20 has no unit'). A value that is usable in form but
+implausible (outside its physiological range, dated before 1900) or ambiguous (disagreeing
+results at one time) is never a Measurement: the newest such result is kept as an
+UntrustedValue, for the card to ask that it be verified (rules/plausibility.py).
 
 Order of work (DESIGN.md "Measured facts"): the raw JSON is first sorted out by LOINC code and
 date with plain dict look-ups; only the newest candidates of each kind are then validated with
@@ -16,8 +19,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import groupby
 
 from rules.model import Measurement
+from rules.plausibility import (
+    BEFORE_1900,
+    UntrustedValue,
+    ambiguous,
+    implausible_date,
+    outside_range,
+    plausible_value,
+    same_value,
+)
 
 from fhir_mappings.fhir_json import (
     FhirTime,
@@ -29,7 +42,7 @@ from fhir_mappings.fhir_json import (
     number,
     number_text,
     objects,
-    parse_time,
+    parse_any_time,
     reference_key,
     text_value,
 )
@@ -78,6 +91,9 @@ class LabResults:
     latest: dict[str, Measurement] = field(default_factory=dict)
     history: dict[str, tuple[Measurement, ...]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    untrusted: list[UntrustedValue] = field(default_factory=list)
+    """The newest result of a kind when it is implausible or ambiguous: that kind then has
+    no latest value and no history (see ``_usable_values``)."""
 
 
 def read_measurements(record: PatientRecord, patient_id: str) -> LabResults:
@@ -90,6 +106,8 @@ def read_measurements(record: PatientRecord, patient_id: str) -> LabResults:
     for kind in LAB_KINDS:
         found = _usable_values(kind, by_kind[kind.name], validated)
         results.problems.extend(found.notes)
+        results.untrusted.extend(found.untrusted)
+        results.problems.extend(untrusted.note for untrusted in found.untrusted)
         if found.values:
             results.latest[kind.name] = found.values[0]
             results.history[kind.name] = tuple(found.values)
@@ -112,7 +130,7 @@ def _candidates(record: PatientRecord, patient_id: str) -> Iterator[Candidate]:
         if not record.is_about(resource, patient_id):
             continue
         time = _effective_time(resource, parent_times.get(PatientRecord.key_of(resource) or ""))
-        released = parse_time(resource.get("issued"))
+        released = parse_any_time(resource.get("issued"))
         for part, (kind, code) in matched:
             yield Candidate(resource, part, kind, code, time, released.instant if released else _NEVER)
 
@@ -146,7 +164,7 @@ def _times_from_parents(record: PatientRecord) -> dict[str, _ParentTimes]:
         members = objects(parent.get(element))
         if not members:
             continue
-        own = _ParentTimes(_own_effective_time(parent), parse_time(parent.get("issued")))
+        own = _ParentTimes(_own_effective_time(parent), parse_any_time(parent.get("issued")))
         for member in members:
             key = reference_key(member.get("reference"))
             if key:
@@ -156,13 +174,13 @@ def _times_from_parents(record: PatientRecord) -> dict[str, _ParentTimes]:
 
 def _own_effective_time(resource: JsonObject) -> FhirTime | None:
     for element in ("effectiveDateTime", "effectiveInstant"):
-        parsed = parse_time(resource.get(element))
+        parsed = parse_any_time(resource.get(element))
         if parsed is not None:
             return parsed
     period = resource.get("effectivePeriod")
     if isinstance(period, dict):
         # the end of a collection period is when the sample was complete
-        return parse_time(period.get("end")) or parse_time(period.get("start"))
+        return parse_any_time(period.get("end")) or parse_any_time(period.get("start"))
     return None
 
 
@@ -171,7 +189,7 @@ def _effective_time(resource: JsonObject, parent: _ParentTimes | None) -> FhirTi
     options = [_own_effective_time(resource)]
     if parent is not None:
         options.append(parent.effective)
-    options.append(parse_time(resource.get("issued")))
+    options.append(parse_any_time(resource.get("issued")))
     if parent is not None:
         options.append(parent.issued)
     return next((option for option in options if option is not None), None)
@@ -184,6 +202,7 @@ def _effective_time(resource: JsonObject, parent: _ParentTimes | None) -> FhirTi
 class _Found:
     values: list[Measurement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    untrusted: list[UntrustedValue] = field(default_factory=list)
 
     def note(self, text: str) -> None:
         # Only what was seen before the first usable value explains a gap; and a few suffice.
@@ -192,30 +211,74 @@ class _Found:
 
 
 def _usable_values(kind: LabKind, candidates: list[Candidate], validated: dict[int, str | None]) -> _Found:
+    """The usable values of one kind, newest first, taken one moment (effective instant) at a
+    time.
+
+    The results of one moment are read together, because several results of one kind at one
+    time are either one result sent twice (alone and in a panel; 1.0 mg/dL and 88 µmol/L) —
+    kept once — or a disagreement: clinical rules section 1 calls two usable values at the
+    same time that disagree ambiguous, and a value outside its physiological range or dated
+    before 1900 implausible (rules/plausibility.py: ``same_value``, ``RANGES``). The issue
+    time does not settle a disagreement: a second resource with another value cannot be told
+    from a second specimen, so a later-issued one is no correction unless it replaces the
+    first (the same resource id).
+
+    When the newest moment holds such a value, the kind has no value at all: not the result
+    in doubt, and not an older one either, which the newest result superseded. It is recorded
+    in ``untrusted`` for the card to ask which value is right. An older moment in doubt is
+    left out of the history.
+    """
     found = _Found()
     limit = HISTORY_LENGTH if kind.name in HISTORY_KINDS else 1
-    undated = [c for c in candidates if c.time is None or c.time.day is None]
-    for candidate in undated:
-        if code_value(candidate.resource.get("status")) in USABLE_STATUSES:
-            found.note(_undated_note(candidate))
-    dated = [c for c in candidates if c.time is not None and c.time.day is not None]
-    # Newest first; at the same moment the later-issued (e.g. a correction) first.
-    dated.sort(key=lambda c: (c.time.instant if c.time else _NEVER, c.released), reverse=True)
-    seen: set[tuple[float, str | None, datetime]] = set()
-    for candidate in dated:
+    dated: list[tuple[FhirTime, date, Candidate]] = []
+    for candidate in candidates:
+        time = candidate.time
+        if time is None or time.day is None:
+            if code_value(candidate.resource.get("status")) in USABLE_STATUSES:
+                found.note(_undated_note(candidate))
+        else:
+            dated.append((time, time.day, candidate))
+    # Newest first; at the same moment the later-issued first (the one kept of a duplicate).
+    dated.sort(key=lambda item: (item[0].instant, item[2].released), reverse=True)
+    for _, moment in groupby(dated, key=lambda item: item[0].instant):
         if len(found.values) >= limit:
             break
-        if candidate.time is None or candidate.time.day is None:
+        read = [
+            (time, measurement)
+            for time, day, candidate in moment
+            if (measurement := _measurement(candidate, day, found, validated)) is not None
+        ]
+        if not read:
             continue
-        measurement = _measurement(candidate, candidate.time.day, found, validated)
-        if measurement is None:
-            continue
-        identity = (measurement.value, measurement.comparator, candidate.time.instant)
-        if identity in seen:
-            continue  # the same result reported twice (e.g. alone and in a panel)
-        seen.add(identity)
-        found.values.append(measurement)
+        doubts = _doubts(kind, read)
+        if not doubts:
+            found.values.append(read[0][1])
+        elif not found.values:
+            found.untrusted.extend(doubts)
+            break
     return found
+
+
+def _doubts(kind: LabKind, read: list[tuple[FhirTime, Measurement]]) -> list[UntrustedValue]:
+    """What makes the results of one moment unusable: implausible ones, and disagreement."""
+    doubts: list[UntrustedValue] = []
+    distinct: list[tuple[FhirTime, Measurement]] = []
+    for time, measurement in read:
+        shown = measurement.original or measurement.shown()
+        if time.before_plausible:
+            doubts.append(implausible_date(kind.name, shown, time.text, BEFORE_1900))
+        elif not plausible_value(kind.name, measurement.value, measurement.comparator):
+            doubts.append(outside_range(kind.name, shown, measurement.when))
+        elif not any(
+            same_value(kind.name, measurement.value, measurement.comparator, kept.value, kept.comparator)
+            for _, kept in distinct
+        ):
+            distinct.append((time, measurement))
+    if len(distinct) > 1:
+        time, first = distinct[0]
+        values = tuple(m.original or m.shown() for _, m in distinct)
+        doubts.append(ambiguous(kind.name, values, time.text, first.when))
+    return doubts
 
 
 def _undated_note(candidate: Candidate) -> str:

@@ -67,6 +67,7 @@ def build_snapshot(
         procedures=tuple(procedures.procedures),
         medications=tuple(medications.orders),
         data_problems=tuple(dict.fromkeys(problems))[:MAX_DATA_PROBLEMS],
+        untrusted=tuple(demographics.untrusted + labs.untrusted),
     )
 
 

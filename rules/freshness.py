@@ -11,6 +11,7 @@ Evaluation.freshness_days.
 from __future__ import annotations
 
 from rules.model import Evaluation, Measurement
+from rules.plausibility import FUTURE_TOLERANCE_DAYS
 
 DEFAULT_FRESHNESS_DAYS: dict[str, int] = {
     # Clinical rules section 1.
@@ -33,12 +34,13 @@ def window_days(name: str, evaluation: Evaluation) -> int:
 
 
 def is_fresh(measurement: Measurement | None, name: str, evaluation: Evaluation) -> bool:
-    """True when the value exists and is no older than its window (and not from the future)."""
+    """True when the value exists and is no older than its window (and not from the future:
+    clinical rules section 1 calls a date in the future implausible, never to be used)."""
     if measurement is None:
         return False
     age_days = (evaluation.today - measurement.when).days
-    # One day into the future is tolerated: the EHR's local date can be ahead of ours.
-    return -1 <= age_days <= window_days(name, evaluation)
+    # rules/plausibility.py: one day ahead is still today somewhere (the EHR's local date).
+    return -FUTURE_TOLERANCE_DAYS <= age_days <= window_days(name, evaluation)
 
 
 def staleness_note(measurement: Measurement, name: str, evaluation: Evaluation) -> str:

@@ -8,12 +8,14 @@ based on creatinine clearance (assessed using the Cockcroft-Gault or MDRD equati
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Literal
 
 from rules.dose_ladder import EVERY_OTHER_DAY_HOURS, ONCE_DAILY_HOURS, lenalidomide_regimen
 from rules.freshness import is_fresh, staleness_note
-from rules.model import Evaluation, InputUsed, Measurement, PatientSnapshot, Regimen
+from rules.model import ClinicalProcedure, Evaluation, InputUsed, Measurement, PatientSnapshot, Regimen
+from rules.plausibility import in_the_future, untrusted_in
 
 SECTION = "Renal insufficiency"
 
@@ -61,6 +63,10 @@ DIALYSIS_TIER = RenalTier(
 )
 
 DIALYSIS_CATEGORIES = ("dialysis", "esrd")
+# R-RENAL-DIALYSIS, clinical rules section 1: dialysis from current evidence only — an active
+# dialysis or ESRD Condition, or a dialysis Procedure in the last 30 days. An older dialysis
+# Procedure (e.g. for acute kidney injury) is history, not a tier.
+DIALYSIS_PROCEDURE_WITHIN_DAYS = 30
 
 
 def tier_for_clearance(clearance_ml_min: float) -> RenalTier:
@@ -92,6 +98,10 @@ class RenalDataNeeded:
 
     missing: tuple[str, ...]
     inputs: tuple[InputUsed, ...]
+    verify: tuple[str, ...] = ()
+    """Card lines ('Verify: creatinine 0.0001 mg/dL on 2026-11-20 is outside 0.1–20 mg/dL')
+    for values that exist but are implausible or ambiguous (clinical rules section 1): the card
+    asks to verify these rather than to order them. ``missing`` lists them too ('verify: …')."""
 
 
 def _input(name: str, measurement: Measurement, digits: int = 2) -> InputUsed:
@@ -111,8 +121,11 @@ def assess_renal_function(
 ) -> RenalFunction | RenalDataNeeded:
     """Kidney function from the freshest usable data, or what is missing to know it.
 
-    Order of preference (clinical rules section 2): dialysis status; Cockcroft-Gault from
-    fresh creatinine, weight, age and sex; a measured creatinine clearance; an eGFR.
+    Order of preference (clinical rules section 2): dialysis status, from current evidence
+    only (section 1: an active dialysis or ESRD Condition, a dialysis Procedure in the last
+    30 days); Cockcroft-Gault from fresh creatinine, weight, age and sex; a measured creatinine
+    clearance; an eGFR. An implausible or ambiguous input is named to verify (section 1), never
+    computed with.
 
     Several rule families ask within one evaluation (dose, VTE, monitoring): the answer for
     the same snapshot and evaluation objects is remembered, one per thread.
@@ -127,10 +140,10 @@ def assess_renal_function(
 
 def _assess(snapshot: PatientSnapshot, evaluation: Evaluation) -> RenalFunction | RenalDataNeeded:
     dialysis = [c for c in snapshot.conditions if c.category in DIALYSIS_CATEGORIES and c.active]
-    dialysis_procedures = [p for p in snapshot.procedures if p.category == "dialysis"]
-    if dialysis or dialysis_procedures:
-        found = dialysis[0].display if dialysis else dialysis_procedures[0].display
-        when = dialysis[0].onset if dialysis else dialysis_procedures[0].performed
+    current, undated, past = _dialysis_procedures(snapshot, evaluation)
+    if dialysis or current:
+        found = dialysis[0].display if dialysis else current[0].display
+        when = dialysis[0].onset if dialysis else current[0].performed
         return RenalFunction(
             tier=DIALYSIS_TIER,
             method="dialysis",
@@ -140,25 +153,99 @@ def _assess(snapshot: PatientSnapshot, evaluation: Evaluation) -> RenalFunction 
             "guide to dosing.",
             rule_ids=("R-RENAL-DIALYSIS",),
         )
+    if undated:
+        return _dialysis_unconfirmed(undated)
 
-    age = snapshot.age_on(evaluation.today)
-    creatinine, weight = snapshot.creatinine, snapshot.weight
+    assessment = _from_measurements(snapshot, evaluation)
+    if past and isinstance(assessment, RenalFunction):
+        performed, latest = max(past, key=lambda dated: dated[0])
+        history = (
+            f" A dialysis procedure on record (*{latest.display or 'dialysis'}*, {performed.isoformat()}) "
+            f"is more than {DIALYSIS_PROCEDURE_WITHIN_DAYS} days old: history, not current "
+            "dialysis."
+        )
+        assessment = replace(assessment, explanation=assessment.explanation + history)
+    return assessment
+
+
+def _dialysis_procedures(
+    snapshot: PatientSnapshot, evaluation: Evaluation
+) -> tuple[list[ClinicalProcedure], list[ClinicalProcedure], list[tuple[date, ClinicalProcedure]]]:
+    """Dialysis procedures as current (in the last 30 days), unconfirmed (no usable date: none
+    recorded, or one in the future) and past (older: history, with their dates)."""
+    current: list[ClinicalProcedure] = []
+    undated: list[ClinicalProcedure] = []
+    past: list[tuple[date, ClinicalProcedure]] = []
+    for procedure in snapshot.procedures:
+        if procedure.category != "dialysis":
+            continue
+        when = procedure.performed
+        if when is None or in_the_future(when, evaluation.today):
+            undated.append(procedure)
+        elif (evaluation.today - when).days <= DIALYSIS_PROCEDURE_WITHIN_DAYS:
+            current.append(procedure)
+        else:
+            past.append((when, procedure))
+    return current, undated, past
+
+
+def _dialysis_unconfirmed(procedures: list[ClinicalProcedure]) -> RenalDataNeeded:
+    """A dialysis procedure without a usable date cannot show that the patient is on dialysis
+    now (clinical rules section 1), and ignoring it could give a patient on dialysis the severe
+    tier's 15 mg every 48 hours instead of 5 mg daily: no tier at all, and the card asks to
+    confirm whether the patient is on dialysis. Neither a creatinine clearance nor an eGFR can
+    settle it (on dialysis neither is a guide to dosing), so no substitute is tried."""
+    procedure = procedures[0]
+    display = procedure.display or "dialysis"
+    if procedure.performed is None:
+        why = "has no usable date"
+    else:
+        why = f"is dated {procedure.performed.isoformat()}, in the future"
+    return RenalDataNeeded(
+        missing=(f"confirmation of dialysis status: the dialysis procedure on record "
+                 f"(*{display}*) {why}, so it does not show whether the patient is on "
+                 "dialysis now (dose 5 mg daily) or not (dose by creatinine clearance)",),
+        inputs=(InputUsed("dialysis procedure", display, procedure.performed, why),),
+    )
+
+
+def _from_measurements(snapshot: PatientSnapshot, evaluation: Evaluation) -> RenalFunction | RenalDataNeeded:
+    """Cockcroft-Gault, else a measured clearance or an eGFR (clinical rules section 2).
+
+    A Cockcroft-Gault input that was received but cannot be trusted (implausible or ambiguous,
+    clinical rules section 1) is named to verify, and then no substitute is used either: the
+    substitutes stand in for missing or old data, not for a result in doubt — the eGFR of the
+    same sample is computed from the same creatinine and age."""
+    today = evaluation.today
+    doubts = {kind: untrusted_in(snapshot, today, kind) for kind in ("creatinine", "weight", "age")}
+    verify = tuple(dict.fromkeys(u.note for found in doubts.values() for u in found))
+    age = snapshot.age_on(today)
+    creatinine = None if doubts["creatinine"] else snapshot.creatinine
+    weight = None if doubts["weight"] else snapshot.weight
     missing: list[str] = []
     seen: list[InputUsed] = []
-    if creatinine is None:
+    if doubts["creatinine"]:
+        missing.extend(u.to_verify for u in doubts["creatinine"])
+    elif creatinine is None:
         missing.append("serum creatinine")
     elif not is_fresh(creatinine, "creatinine", evaluation):
         missing.append(f"a current serum creatinine (last {creatinine.shown(2)} is "
                        f"{staleness_note(creatinine, 'creatinine', evaluation)})")
         seen.append(_input("creatinine (stale)", creatinine))
-    if weight is None:
+    if doubts["weight"]:
+        missing.extend(u.to_verify for u in doubts["weight"])
+    elif weight is None:
         missing.append("body weight")
     elif not is_fresh(weight, "weight", evaluation):
         missing.append(f"a current body weight (last {weight.shown(1)} is "
                        f"{staleness_note(weight, 'weight', evaluation)})")
         seen.append(_input("weight (stale)", weight, 1))
-    if age is None:
+    if doubts["age"]:
+        missing.extend(u.to_verify for u in doubts["age"])
+    elif age is None:
         missing.append("date of birth (age)")
+    if verify:
+        return RenalDataNeeded(tuple(missing), tuple(seen), verify)
 
     if not missing and creatinine is not None and weight is not None and age is not None:
         computed = _clearance_from_creatinine(snapshot, creatinine, weight, age)

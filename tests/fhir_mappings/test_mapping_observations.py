@@ -379,7 +379,7 @@ def test_every_lab_kind_fills_its_snapshot_field() -> None:
                     None,
                     valueCodeableConcept={"coding": [{"system": LOINC, "code": "LA26683-5"}]},
                 )
-            else:
-                lab = observation(code, 1, RULES_UNITS[kind.name].unit)
+            else:  # a value inside every kind's physiological range (rules/plausibility.py)
+                lab = observation(code, 70 if kind.name == "weight" else 1, RULES_UNITS[kind.name].unit)
             measurement = getattr(snapshot_of(lab), kind.name)
             assert measurement is not None and measurement.code == code, (kind.name, code)

@@ -46,6 +46,13 @@ KINDS: dict[str, tuple[tuple[str, ...], str, dict[str, float]]] = {
     "alt": (("1742-6",), "U/L", {"U/L": 1}),
     "tsh": (("3016-3",), "mIU/L", {"mIU/L": 1, "uIU/mL": 1}),
 }
+# Physiological ranges in the rules' units (clinical rules section 1), written out again.
+RANGES: dict[str, tuple[float, float]] = {
+    "creatinine": (0.1, 20.0),
+    "weight": (25.0, 300.0),
+    "anc": (0.0, 100_000.0),
+    "platelets": (0.0, 2_000_000.0),
+}
 UNKNOWN_UNITS = ("mg", "%", "furlongs", "g/dL", "10*12/L", "mL/min/kg", "", "  ")
 DECOY_CODES = ("770-8", "2951-2", "718-7", "58410-2")
 STATUSES = (
@@ -73,6 +80,9 @@ class Sent:
     comparator: str | None
     day: date | None
     usable: bool
+    """Usable in form: status, value, unit, date, patient."""
+    plausible: bool = True
+    """Inside its kind's physiological range, the only values a Measurement may hold."""
 
 
 days = st.dates(min_value=date(2015, 1, 1), max_value=date(2027, 12, 31))
@@ -155,6 +165,16 @@ def sent_observations(draw: st.DrawFn) -> tuple[dict[str, Any], list[Sent]]:
         and dated
         and not other_patient
     )
+    plausible = True
+    if usable and kind in RANGES and value is not None and unit is not None:
+        low, high = RANGES[kind]
+        converted = value * KINDS[kind][2][unit.strip()]
+        plausible = {
+            "<": low < converted,
+            "<=": low <= converted,
+            ">": converted < high,
+            ">=": converted <= high,
+        }.get(comparator or "", low <= converted <= high)
     return resource, [
         Sent(
             kind,
@@ -164,6 +184,7 @@ def sent_observations(draw: st.DrawFn) -> tuple[dict[str, Any], list[Sent]]:
             comparator,
             day if dated else None,
             usable,
+            plausible,
         )
     ]
 
@@ -181,6 +202,7 @@ def came_from(kind: str, measurement: Measurement, sent: list[Sent]) -> bool:
     for item in sent:
         if (
             not item.usable
+            or not item.plausible
             or item.kind != kind
             or item.code != measurement.code
             or item.day != measurement.when
@@ -212,11 +234,23 @@ def test_observations_never_invent_a_value(generated: list[tuple[dict[str, Any],
     for kind in KINDS:
         usable = [item for item in sent if item.usable and item.kind == kind]
         latest: Measurement | None = getattr(snapshot, kind)
-        if usable:
-            # nothing usable is lost, and the latest is the newest
-            assert latest is not None and latest.when == max(item.day for item in usable if item.day)
+        doubts = [u for u in snapshot.untrusted if u.kind == kind]
+        if not usable:
+            assert latest is None and not doubts
+            continue
+        newest_day = max(item.day for item in usable if item.day)
+        if latest is not None:
+            # the latest is the newest: nothing newer was in doubt, and nothing was invented
+            assert latest.when == newest_day and not doubts
         else:
-            assert latest is None
+            # nothing usable is lost without a reason on record, and each reason is true
+            assert doubts, (kind, usable)
+        for doubt in doubts:
+            if doubt.reason == "implausible":
+                assert any(not item.plausible for item in usable), doubt
+            else:
+                same_day = [item for item in usable if item.plausible and item.day == newest_day]
+                assert len(same_day) >= 2, doubt
     for kind, field in HISTORY_FIELDS.items():
         history = getattr(snapshot, field)
         assert [m.when for m in history] == sorted((m.when for m in history), reverse=True)

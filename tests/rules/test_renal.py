@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 
 from tests.rules.patient_builder import TODAY, born_aged, condition, lab, patient, procedure, with_crcl
-from rules.model import Evaluation
-from rules.renal import RenalDataNeeded, RenalFunction, assess_renal_function, tier_for_clearance
+from rules.model import ClinicalProcedure, Evaluation
+from rules.plausibility import BEFORE_1900, ambiguous, implausible_date, outside_range
+from rules.renal import (
+    DIALYSIS_PROCEDURE_WITHIN_DAYS,
+    RenalDataNeeded,
+    RenalFunction,
+    assess_renal_function,
+    tier_for_clearance,
+)
 
 EVALUATION = Evaluation(hook="order-sign", today=TODAY)
 
@@ -151,3 +159,125 @@ def test_sex_unknown_across_a_tier_boundary_needs_data() -> None:
 def test_creatinine_bounds_are_used_only_when_they_decide(creatinine: float, comparator: str, decided: bool) -> None:
     renal = assess(patient(creatinine=lab(creatinine, "mg/dL", comparator=comparator)))
     assert isinstance(renal, RenalFunction) is decided
+
+
+# --- dialysis from current evidence only (clinical rules section 1) --------------------------
+
+
+@pytest.mark.parametrize("days", [0, 30])
+def test_a_dialysis_procedure_in_the_last_30_days_is_dialysis(days: int) -> None:
+    renal = assess(patient(procedures=(procedure("dialysis", days),)))
+    assert isinstance(renal, RenalFunction) and renal.tier.rule_id == "R-RENAL-DIALYSIS"
+
+
+def test_the_30_days_are_the_rule_number() -> None:
+    assert DIALYSIS_PROCEDURE_WITHIN_DAYS == 30
+
+
+@pytest.mark.parametrize("days", [31, 730])
+def test_an_older_dialysis_procedure_is_history_not_a_tier(days: int) -> None:
+    renal = assess(patient(procedures=(procedure("dialysis", days),)))
+    assert isinstance(renal, RenalFunction)
+    assert renal.tier.rule_id == "R-RENAL-NORMAL" and renal.method == "cockcroft-gault"
+    assert "history, not current dialysis" in renal.explanation
+
+
+def test_the_newest_of_several_dialysis_procedures_decides() -> None:
+    renal = assess(patient(procedures=(procedure("dialysis", 700), procedure("dialysis", 5))))
+    assert isinstance(renal, RenalFunction) and renal.tier.rule_id == "R-RENAL-DIALYSIS"
+
+
+@pytest.mark.parametrize("performed", [None, TODAY + timedelta(days=5)])
+def test_a_dialysis_procedure_without_a_usable_date_asks_to_confirm_dialysis(performed: date | None) -> None:
+    """It cannot show current dialysis, and ignoring it could give a patient on dialysis the
+    severe tier's 15 mg every 48 hours: no tier, and no substitute either."""
+    session = ClinicalProcedure("dialysis", "Hemodialysis", performed=performed)
+    renal = assess(patient(procedures=(session,), egfr=lab(80.0, "mL/min/1.73m2")))
+    assert isinstance(renal, RenalDataNeeded)
+    assert renal.missing[0].startswith("confirmation of dialysis status")
+
+
+def test_one_day_ahead_is_a_current_dialysis_procedure() -> None:
+    session = ClinicalProcedure("dialysis", "Hemodialysis", performed=TODAY + timedelta(days=1))
+    renal = assess(patient(procedures=(session,)))
+    assert isinstance(renal, RenalFunction) and renal.tier.rule_id == "R-RENAL-DIALYSIS"
+
+
+def test_an_active_dialysis_condition_is_dialysis_whatever_the_procedures() -> None:
+    renal = assess(patient(conditions=(condition("dialysis"),), procedures=(procedure("dialysis", 700),)))
+    assert isinstance(renal, RenalFunction) and renal.tier.rule_id == "R-RENAL-DIALYSIS"
+
+
+def test_other_procedures_are_not_dialysis() -> None:
+    session = ClinicalProcedure("asct", "Autologous stem-cell transplantation", performed=None)
+    assert isinstance(assess(patient(procedures=(session,))), RenalFunction)
+
+
+# --- implausible and ambiguous inputs: verify, not order (clinical rules section 1) -----------
+
+HELD_BACK_CREATININE = outside_range("creatinine", "0.0001 mg/dL", TODAY - timedelta(days=1))
+
+
+def test_an_implausible_creatinine_is_named_to_verify() -> None:
+    renal = assess(patient(creatinine=None, untrusted=(HELD_BACK_CREATININE,)))
+    assert isinstance(renal, RenalDataNeeded)
+    assert renal.verify == (HELD_BACK_CREATININE.note,)
+    assert renal.missing == (f"verify: creatinine 0.0001 mg/dL on {(TODAY - timedelta(days=1)).isoformat()} "
+                             "is outside 0.1–20 mg/dL",)
+    assert not any(m.startswith("serum creatinine") for m in renal.missing)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"egfr": lab(80.0, "mL/min/1.73m2")}, {"measured_crcl": lab(80.0, "mL/min")}],
+)
+def test_no_substitute_stands_in_for_a_creatinine_in_doubt(fields: dict[str, object]) -> None:
+    renal = assess(patient(creatinine=None, untrusted=(HELD_BACK_CREATININE,), **fields))
+    assert isinstance(renal, RenalDataNeeded) and renal.verify
+
+
+def test_ambiguous_creatinines_ask_which_is_right() -> None:
+    doubt = ambiguous("creatinine", ("1.0 mg/dL", "2.4 mg/dL"), "2025-05-31T08:00:00Z", TODAY)
+    renal = assess(patient(creatinine=None, untrusted=(doubt,)))
+    assert isinstance(renal, RenalDataNeeded)
+    assert renal.verify == (
+        "Verify: two creatinine results at 2025-05-31T08:00:00Z: 1.0 mg/dL and 2.4 mg/dL — which is right?",)
+    assert renal.missing == (
+        "verify which of two creatinine results at 2025-05-31T08:00:00Z is right: 1.0 mg/dL or 2.4 mg/dL",)
+
+
+def test_an_implausible_weight_is_named_to_verify() -> None:
+    doubt = outside_range("weight", "1E-300 kg", TODAY)
+    renal = assess(patient(weight=None, untrusted=(doubt,)))
+    assert isinstance(renal, RenalDataNeeded) and renal.verify == (doubt.note,)
+    assert "body weight" not in renal.missing
+
+
+@pytest.mark.parametrize("birth_date", [born_aged(125), born_aged(12), TODAY + timedelta(days=30)])
+def test_an_implausible_age_is_named_to_verify_never_computed(birth_date: date) -> None:
+    renal = assess(patient(birth_date=birth_date))
+    assert isinstance(renal, RenalDataNeeded)
+    [line] = renal.verify
+    assert line.startswith(f"Verify: birth date {birth_date.isoformat()} gives an age of")
+    assert "date of birth (age)" not in renal.missing
+
+
+def test_a_birth_date_before_1900_held_back_by_the_mappers_is_named() -> None:
+    doubt = implausible_date("age", "", "0001-01-01", BEFORE_1900)
+    renal = assess(patient(birth_date=None, untrusted=(doubt,)))
+    assert isinstance(renal, RenalDataNeeded)
+    assert renal.verify == ("Verify: birth date 0001-01-01 is before 1900",)
+
+
+def test_a_creatinine_dated_in_the_future_is_named_to_verify() -> None:
+    ahead = replace(lab(1.0, "mg/dL"), when=TODAY + timedelta(days=3), original="1.0 mg/dL")
+    renal = assess(patient(creatinine=ahead, egfr=lab(80.0, "mL/min/1.73m2")))
+    assert isinstance(renal, RenalDataNeeded)
+    assert renal.verify == (f"Verify: creatinine 1.0 mg/dL dated {(TODAY + timedelta(days=3)).isoformat()} "
+                            "is in the future",)
+
+
+def test_untrusted_values_of_other_kinds_do_not_block_kidney_function() -> None:
+    doubt = outside_range("anc", "500 10*9/L", TODAY)
+    renal = assess(patient(anc=None, untrusted=(doubt,)))
+    assert isinstance(renal, RenalFunction) and renal.tier.rule_id == "R-RENAL-NORMAL"
