@@ -104,6 +104,32 @@ class RenalDataNeeded:
     asks to verify these rather than to order them. ``missing`` lists them too ('verify: …')."""
 
 
+# What each kind of gap asks the clinician for, by the opening words the assessment gives it
+# above: a card's headline and its "data needed" name only what is actually missing.
+_NEEDED_BY_OPENING: tuple[tuple[str, str], ...] = (
+    ("verify: ", ""),  # named by ``verify`` instead
+    ("a current serum creatinine", "serum creatinine"),
+    ("serum creatinine", "serum creatinine"),
+    ("an exact creatinine", "an exact serum creatinine"),
+    ("a current body weight", "body weight"),
+    ("body weight", "body weight"),
+    ("date of birth", "date of birth"),
+    ("the patient's sex", "the patient's sex"),
+    ("confirmation of dialysis status", "dialysis status"),
+    ("a plausible creatinine and weight", "a plausible creatinine and weight"),
+)
+
+
+def data_needed(gap: RenalDataNeeded) -> tuple[str, ...]:
+    """The short names of what to order or record, in the order the gaps were found."""
+    found: list[str] = []
+    for item in gap.missing:
+        label = next((label for opening, label in _NEEDED_BY_OPENING if item.startswith(opening)), item)
+        if label and label not in found:
+            found.append(label)
+    return tuple(found)
+
+
 def _input(name: str, measurement: Measurement, digits: int = 2) -> InputUsed:
     return InputUsed(name, measurement.shown(digits), measurement.when, measurement.original)
 

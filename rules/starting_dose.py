@@ -22,7 +22,8 @@ from rules.model import (
     Severity,
 )
 from rules.renal import SECTION as RENAL_SECTION
-from rules.renal import RenalDataNeeded, RenalFunction, assess_renal_function
+from rules.renal import DIALYSIS_TIER, RENAL_TIERS, RenalDataNeeded, RenalFunction, assess_renal_function
+from rules.renal import data_needed as renal_data_needed
 from rules.treatment_course import treated_before
 
 CYTOPENIA_SECTION = "Cytopenia"
@@ -55,23 +56,31 @@ def _dose_for_order(
 ) -> Recommendation | None:
     ordered = describe(order.regimen) if order.regimen else "dose not stated"
     if isinstance(renal, RenalDataNeeded):
+        needed = renal_data_needed(renal)
+        if renal.verify:
+            headline = "Lenalidomide: kidney function in doubt — verify the results named below before choosing the dose"
+        else:
+            headline = f"Lenalidomide: renal function unknown — {' and '.join(needed) or 'data'} needed before choosing the dose"
+            if len(headline) >= 140:
+                headline = "Lenalidomide: renal function unknown — data needed before choosing the dose"
         return Recommendation(
             rule_ids=("R-DATA-RENAL",),
             concern="lenalidomide-dose",
             severity="warning",
-            summary="Lenalidomide: renal function unknown — order serum creatinine (and weight) "
-            "before choosing the dose",
+            summary=headline,
             rationale=(
                 "Kidney function could not be established, so **no dose is suggested**.",
-                "Missing: " + "; ".join(renal.missing) + ".",
-                "Lenalidomide is eliminated unchanged in urine; the starting dose depends on "
-                "creatinine clearance (25 mg at ≥ 60 mL/min, 10 mg at 30–59, 15 mg every 48 h "
-                "below 30, 5 mg daily on dialysis).",
+                *renal.verify,
+                *(("Missing: " + "; ".join(gaps) + ".",) if (gaps := [m for m in renal.missing
+                                                                      if not m.startswith("verify: ")]) else ()),
+                "Lenalidomide is eliminated unchanged in urine; the dose depends on creatinine "
+                "clearance (" + "; ".join(f"{t.name}: {describe(t.regimen).split(',')[0]}"
+                                          for t in (*RENAL_TIERS, DIALYSIS_TIER)) + ").",
                 f"Ordered: lenalidomide {ordered}.",
             ),
             section=RENAL_SECTION,
             inputs=renal.inputs,
-            data_needed=("serum creatinine", "body weight"),
+            data_needed=needed or ("serum creatinine",),
         )
 
     target = renal.tier.regimen

@@ -85,20 +85,33 @@ def test_egfr_substitution_gives_a_dose() -> None:
 
 
 @pytest.mark.parametrize(
-    "fields",
+    ("fields", "needed"),
     [
-        {"creatinine": None},
-        {"weight": None},
-        {"creatinine": lab(1.0, "mg/dL", days=31)},
-        {"weight": lab(70.0, "kg", days=45)},
+        ({"creatinine": None}, ("serum creatinine",)),
+        ({"weight": None}, ("body weight",)),
+        ({"creatinine": lab(1.0, "mg/dL", days=31)}, ("serum creatinine",)),
+        ({"weight": lab(70.0, "kg", days=45)}, ("body weight",)),
+        ({"creatinine": None, "weight": None}, ("serum creatinine", "body weight")),
+        ({"birth_date": None}, ("date of birth",)),
     ],
 )
-def test_unknown_renal_function_gives_no_dose(fields: dict[str, object]) -> None:
+def test_unknown_renal_function_gives_no_dose(fields: dict[str, object], needed: tuple[str, ...]) -> None:
+    # The card asks only for what is actually missing (a missing weight is no reason to
+    # order a creatinine).
     card = dose_card(drafting(**fields))
     assert card is not None
     assert card.rule_ids == ("R-DATA-RENAL",) and card.severity == "warning"
     assert card.actions == () and card.dose is None
-    assert "serum creatinine" in card.data_needed
+    assert card.data_needed == needed
+    assert card.summary == f"Lenalidomide: renal function unknown — {' and '.join(needed)} needed before choosing the dose"
+
+
+def test_sex_across_a_tier_boundary_asks_for_sex_not_creatinine() -> None:
+    # 68 y, 63 kg, creatinine 1.0 mg/dL: 63.0 mL/min for a man, 53.6 for a woman — across 60.
+    card = dose_card(drafting(sex=None, weight=lab(63.0, "kg")))
+    assert card is not None and card.rule_ids == ("R-DATA-RENAL",)
+    assert card.data_needed == ("the patient's sex",) and "sex" in card.summary
+    assert "creatinine" not in card.summary
 
 
 @pytest.mark.parametrize(
