@@ -93,7 +93,7 @@ def test_an_implausible_input_gets_a_card_naming_it_and_no_dose(
     mutate(request)
     cards = cards_of(post(service, request))
     card = renal_card(cards)
-    assert named in card["detail"] and "verify" in card["detail"]
+    assert named in card["detail"] and "Verify: " in card["detail"] and "verify" in card["summary"]
     assert not card.get("suggestions")
     no_dose_from_it(cards)
 
