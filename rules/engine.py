@@ -117,6 +117,8 @@ def evaluate(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[Recommen
     found = [_inputs_once(r) for r in found]
     if evaluation.hook != "patient-view" and any(delays_cycle(r) for r in found):
         found = [_without_cycle_start(r) for r in found]
+    if any(_pregnancy_contraindication(r) for r in found):
+        found = [_without_supportive_orders(r) for r in found]
     # Stable sort: within a severity, the families' order above (the delay cards of the blood
     # counts come before the dose card's guidance for when the cycle resumes).
     return _one_per_concern(sorted(found, key=_priority))
@@ -136,6 +138,26 @@ def _without_cycle_start(recommendation: Recommendation) -> Recommendation:
     return replace(recommendation, actions=kept, rationale=recommendation.rationale + (
         "No one-click change is offered now: the blood counts delay this cycle (see the "
         "neutropenia or thrombocytopenia card). Use this dose when the cycle resumes.",
+    ))
+
+
+# Orders that exist only to support a lenalidomide/dexamethasone course (clinical rules
+# sections 7 and 8): not offered while pregnancy contraindicates the course.
+SUPPORTIVE_CONCERNS = ("infection-prophylaxis", "vte-prophylaxis", "vaccination")
+
+
+def _pregnancy_contraindication(recommendation: Recommendation) -> bool:
+    return recommendation.concern == "teratogenicity" and recommendation.severity == "critical"
+
+
+def _without_supportive_orders(recommendation: Recommendation) -> Recommendation:
+    """Safety principle 1: no one-click antibiotic or anticoagulant for a pregnant patient on
+    behalf of a course that the critical card removes."""
+    if recommendation.concern not in SUPPORTIVE_CONCERNS or not recommendation.actions:
+        return recommendation
+    return replace(recommendation, actions=(), rationale=recommendation.rationale + (
+        "No order is offered: pregnancy contraindicates lenalidomide (see the pregnancy card), "
+        "and this prophylaxis belongs to that course.",
     ))
 
 

@@ -257,17 +257,23 @@ def thrombocytopenia(
         return []
     # The guideline leaves the choice (transfusion, modification, discontinuation) to the
     # clinician: the card names the lower step but proposes no order change of its own.
-    _, step_text = step_down(snapshot, evaluation, orders)
+    _, step_text = step_down(snapshot, evaluation, OrdersUnderReview())
+    new_cycle = evaluation.hook != "patient-view"
+    # At a new cycle the order being signed would start it: the card says not to (section 5).
+    summary = (f"Platelets {per_ul(platelets)}: do not start this cycle — transfusion; interrupt, reduce or "
+               "stop lenalidomide" if new_cycle else
+               f"Platelets {per_ul(platelets)}: platelet transfusion, interrupt or reduce lenalidomide, or discontinue")
     return [Recommendation(
         rule_ids=("R-PLT-LOW",),
         concern="thrombocytopenia",
         severity="critical",
-        summary=f"Platelets {per_ul(platelets)}: platelet transfusion, interrupt or reduce lenalidomide, or discontinue",
+        summary=summary,
         rationale=(
             f"Platelet count **{per_ul(platelets)}** on {platelets.when.isoformat()} is below "
-            f"{LOW_PLATELETS}: consider platelet transfusion and interrupt lenalidomide, reduce it, or "
-            "discontinue it.",
-            "If the dose is modified: " + step_text,
+            f"{LOW_PLATELETS}: "
+            + ("**do not start this cycle**; " if new_cycle else "")
+            + "consider platelet transfusion and interrupt lenalidomide, reduce it, or discontinue it.",
+            ("If it resumes at a lower dose: " if new_cycle else "If the dose is modified: ") + step_text,
             QUOTE_PLATELETS,
         ),
         section=SECTION,

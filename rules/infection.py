@@ -31,6 +31,7 @@ from rules.model import (
     Severity,
 )
 from rules.renal import RenalDataNeeded, RenalFunction, assess_renal_function
+from rules.renal import data_needed as renal_data_needed
 from rules.treatment_course import in_first_cycles, on_lenalidomide, treated_before
 
 SECTION = rule("R-INF-PROPH").section  # "Infection and teratogenicity"
@@ -143,11 +144,10 @@ def infection_prophylaxis(
         rationale.append(
             "Kidney function is unknown (" + "; ".join(renal.missing) + "). Both antibiotics "
             "are cleared by the kidneys and their doses depend on creatinine clearance, so no "
-            "dose is suggested: order or record what is missing (a serum creatinine and a body "
-            "weight for Cockcroft-Gault) first."
+            "dose is suggested until it is known (see the lenalidomide dose card)."
         )
         inputs.extend(renal.inputs)
-        data_needed = renal.missing
+        data_needed = renal_data_needed(renal)
     else:
         kidney = _kidney_function(snapshot, renal)
         inputs.extend(renal.inputs)
@@ -223,11 +223,13 @@ def _tmp_smx(level: str) -> NewMedication:
     half = level == "half"
     smx, tmp = TMP_SMX_HALF_MG if half else TMP_SMX_FULL_MG
     tablet = "one single-strength tablet, half the usual dose" if half else "one double-strength tablet"
-    text = f"Trimethoprim-sulfamethoxazole {smx}/{tmp} mg ({tablet}) orally once daily {DURATION}"
+    # Written trimethoprim/sulfamethoxazole in that order (160/800 mg), so that the name and the
+    # strengths read in the same order.
+    text = f"Trimethoprim-sulfamethoxazole {tmp}/{smx} mg ({tablet}) orally once daily {DURATION}"
     return NewMedication(
         drug="trimethoprim-sulfamethoxazole",
         regimen=Regimen(dose=None, every_hours=ONCE_DAILY_HOURS, route="oral", text=text),
-        label=f"Start trimethoprim-sulfamethoxazole {smx}/{tmp} mg daily" + (" (half dose)" if half else ""),
+        label=f"Start trimethoprim-sulfamethoxazole {tmp}/{smx} mg daily" + (" (half dose)" if half else ""),
         description=text,
         recommended=True,
     )

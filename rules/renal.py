@@ -313,7 +313,7 @@ def _clearance_from_creatinine(
     if below_bound or above_bound:
         return [f"an exact creatinine (reported as {creatinine.shown(2)}, a bound)"]
     sex_note = {"female": " × 0.85 (female)", "male": " (male)"}.get(
-        snapshot.sex or "", " (sex not recorded: the lower, female value is used)")
+        snapshot.sex or "", " × 0.85 (sex not recorded: the lower, female value is used)")
     arithmetic = (
         f"(140 − {age} y) × {weight.value:g} kg / (72 × {creatinine.value:.2f} mg/dL)"
         f"{sex_note} = **{clearance:.1f} mL/min**"

@@ -87,3 +87,17 @@ def test_full_start_of_treatment_produces_the_expected_concerns() -> None:
     concerns = {r.concern for r in run(starting())}
     assert concerns == {"vte-prophylaxis", "infection-prophylaxis", "vaccination", "teratogenicity",
                         "indication", "reimbursement"}
+
+
+def test_pregnancy_withholds_the_supportive_orders_of_the_course() -> None:
+    # A pregnant patient whose lenalidomide draft the critical card removes: no one-click
+    # antibiotic or anticoagulant for that course.
+    from dataclasses import replace as _replace
+
+    from rules.model import NewMedication
+    from tests.rules.patient_builder import condition as _condition
+    from tests.rules.patient_builder import starting as _starting
+    snapshot = _replace(_starting(), sex="female", conditions=(_condition("pregnancy"), _condition("immobilization")))
+    recommendations = run(snapshot, "order-sign")
+    assert any(r.concern == "teratogenicity" and r.severity == "critical" for r in recommendations)
+    assert [a for r in recommendations for a in r.actions if isinstance(a, NewMedication)] == []

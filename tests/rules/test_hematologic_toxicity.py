@@ -241,3 +241,9 @@ def test_ambiguous_platelet_bound_asks_for_an_exact_count() -> None:
 def test_missing_platelets_alone_on_a_new_cycle() -> None:
     found = card(run(new_cycle(**counts(platelets=None))), "thrombocytopenia")
     assert found is not None and found.rule_ids == ("R-PLT-LOW",) and found.data_needed == ("platelet count",)
+
+
+def test_low_platelets_at_a_new_cycle_say_do_not_start_it() -> None:
+    found = card(run(new_cycle(**counts(platelets=20_000))), "thrombocytopenia")
+    assert found is not None and found.summary.startswith("Platelets 20,000/µL: do not start this cycle")
+    assert len(found.summary) < 140 and "If it resumes at a lower dose" in found.rationale[1]

@@ -33,7 +33,7 @@ def test_starting_with_dexamethasone_suggests_antibiotic_prophylaxis() -> None:
         ("trimethoprim-sulfamethoxazole", True), ("levofloxacin", False)]
     tmp_smx, levofloxacin = found.actions
     assert isinstance(tmp_smx, NewMedication) and tmp_smx.regimen.dose is None
-    assert "800/160 mg" in (tmp_smx.regimen.text or "")
+    assert "160/800 mg" in (tmp_smx.regimen.text or "")
     assert (levofloxacin.regimen.dose, levofloxacin.regimen.dose_unit) == (500.0, "mg")
 
 
