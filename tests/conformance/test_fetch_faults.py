@@ -166,10 +166,7 @@ def test_repeated_faulty_calls_leak_no_threads_descriptors_or_memory(service, fa
         assert response.status_code in (200, 412), (fault, response.status_code)
         assert elapsed < ANSWER_WITHIN, (fault, elapsed)
 
-    # Warm up with as many calls as are measured: the fetch pool, lazily loaded code and the
-    # first calls' one-off allocations settle first (they varied from run to run); a leak
-    # still grows over the measured round.
-    for i in range(REPEATS):
+    for i in range(len(LEAK_FAULTS)):  # warm up: fill the fetch pool, import lazily loaded code
         faulty_call(i)
     gc.collect()
     baseline_threads = _settle(threading.active_count(), 0)
@@ -190,3 +187,16 @@ def test_repeated_faulty_calls_leak_no_threads_descriptors_or_memory(service, fa
     assert threads <= baseline_threads + 2, f"threads {baseline_threads} → {threads}"
     assert descriptors <= baseline_fds + 10, f"descriptors {baseline_fds} → {descriptors}"
     assert after - before < 5 * 1024 * 1024, f"memory grew by {(after - before) / 1024:.0f} KiB over {REPEATS} calls"
+
+
+def test_once_the_call_is_answered_the_remaining_fetches_stop() -> None:
+    # One key failed and the call answered 412: the other keys' reads must not go on (a huge
+    # page each would otherwise be read to the size limit in the background).
+    import time as _time
+
+    from service.prefetch import FetchFailed, FhirClient
+
+    client = FhirClient("http://127.0.0.1:9", None, 1.0, _time.monotonic() + 5.0, 5)
+    client.stopped.set()
+    with pytest.raises(FetchFailed, match="stopped"):
+        client.get_json("http://127.0.0.1:9/Patient/x")
