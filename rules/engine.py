@@ -22,6 +22,7 @@ from rules.model import (
     Evaluation,
     DoseChange,
     Hook,
+    NewMedication,
     OrdersUnderReview,
     PatientSnapshot,
     Recommendation,
@@ -119,6 +120,9 @@ def evaluate(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[Recommen
         found = [_without_cycle_start(r) for r in found]
     if any(_pregnancy_contraindication(r) for r in found):
         found = [_without_supportive_orders(r) for r in found]
+    if snapshot.orders_in_place("warfarin") or any(
+            isinstance(a, NewMedication) and a.drug == "warfarin" for r in found for a in r.actions):
+        found = [_antibiotic_beside_warfarin(r) for r in found]
     # Stable sort: within a severity, the families' order above (the delay cards of the blood
     # counts come before the dose card's guidance for when the cycle resumes).
     return _one_per_concern(sorted(found, key=_priority))
@@ -159,6 +163,27 @@ def _without_supportive_orders(recommendation: Recommendation) -> Recommendation
         "No order is offered: pregnancy contraindicates lenalidomide (see the pregnancy card), "
         "and this prophylaxis belongs to that course.",
     ))
+
+
+def _antibiotic_beside_warfarin(recommendation: Recommendation) -> Recommendation:
+    """Trimethoprim-sulfamethoxazole raises the INR on warfarin (a major interaction): with
+    warfarin active, drafted or suggested in this answer, it is offered but not pre-selected,
+    and levofloxacin is the pre-selected choice (safety principle 1: one click must not make
+    the interaction)."""
+    if recommendation.concern != "infection-prophylaxis":
+        return recommendation
+    drugs = {a.drug for a in recommendation.actions if isinstance(a, NewMedication)}
+    if "trimethoprim-sulfamethoxazole" not in drugs:
+        return recommendation
+    alternative = "levofloxacin" in drugs
+    actions = tuple(
+        replace(a, recommended=alternative and a.drug == "levofloxacin") if isinstance(a, NewMedication) else a
+        for a in recommendation.actions
+    )
+    note = ("**Warfarin**: trimethoprim-sulfamethoxazole raises the INR markedly with warfarin, so it is "
+            "not pre-selected" + ("; levofloxacin is (check the INR after starting it)." if alternative else "."))
+    return replace(recommendation, actions=actions,
+                   rationale=recommendation.rationale[:1] + (note,) + recommendation.rationale[1:])
 
 
 def _inputs_once(recommendation: Recommendation) -> Recommendation:

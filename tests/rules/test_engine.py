@@ -101,3 +101,25 @@ def test_pregnancy_withholds_the_supportive_orders_of_the_course() -> None:
     recommendations = run(snapshot, "order-sign")
     assert any(r.concern == "teratogenicity" and r.severity == "critical" for r in recommendations)
     assert [a for r in recommendations for a in r.actions if isinstance(a, NewMedication)] == []
+
+
+@pytest.mark.parametrize("warfarin", ["active", "suggested"])
+def test_trimethoprim_sulfamethoxazole_is_not_preselected_beside_warfarin(warfarin: str) -> None:
+    from dataclasses import replace as _replace
+
+    from rules.model import NewMedication
+    from tests.rules.patient_builder import condition as _condition
+    from tests.rules.patient_builder import lab as _lab
+    from tests.rules.patient_builder import medication as _medication
+    from tests.rules.patient_builder import starting as _starting
+    if warfarin == "active":
+        snapshot = _starting(_medication("warfarin"))
+    else:  # immobilised, CrCl about 23 mL/min: Table 3 gives warfarin; TMP-SMX at half dose
+        snapshot = _replace(_starting(), conditions=(_condition("immobilization"),), creatinine=_lab(3.0, "mg/dL"))
+    recommendations = run(snapshot, "order-select")
+    [infection] = [r for r in recommendations if r.concern == "infection-prophylaxis"]
+    offered = {a.drug: a.recommended for a in infection.actions if isinstance(a, NewMedication)}
+    assert offered == {"trimethoprim-sulfamethoxazole": False, "levofloxacin": True}
+    assert infection.rationale[1].startswith("**Warfarin**")
+    if warfarin == "suggested":
+        assert any(isinstance(a, NewMedication) and a.drug == "warfarin" for r in recommendations for a in r.actions)
