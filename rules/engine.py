@@ -123,13 +123,13 @@ def evaluate(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[Recommen
     if snapshot.orders_in_place("warfarin") or any(
             isinstance(a, NewMedication) and a.drug == "warfarin" for r in found for a in r.actions):
         found = [_antibiotic_beside_warfarin(r) for r in found]
-    # Stable sort: within a severity, the families' order above (the delay cards of the blood
-    # counts come before the dose card's guidance for when the cycle resumes).
+    # A card that delays the cycle always comes first (clinical rules section 5), then by
+    # severity; the sort is stable, so within a severity the families keep their order above.
     return _one_per_concern(sorted(found, key=_priority))
 
 
 def _priority(recommendation: Recommendation) -> tuple[int, int]:
-    return SEVERITY_ORDER[recommendation.severity], 0 if delays_cycle(recommendation) else 1
+    return 0 if delays_cycle(recommendation) else 1, SEVERITY_ORDER[recommendation.severity]
 
 
 def _without_cycle_start(recommendation: Recommendation) -> Recommendation:

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rules.dose_ladder import daily_mg, describe, dose_change, one_step_lower, same_dose_and_frequency
+from rules.dose_ladder import (
+    STANDARD_DOSE_MG,
+    daily_mg,
+    describe,
+    dose_change,
+    one_step_lower,
+    same_dose_and_frequency,
+)
 from rules.freshness import is_fresh, staleness_note
 from rules.model import (
     Evaluation,
@@ -19,6 +26,7 @@ from rules.model import (
     MedicationOrder,
     PatientSnapshot,
     Recommendation,
+    Regimen,
     Severity,
 )
 from rules.renal import SECTION as RENAL_SECTION
@@ -183,7 +191,11 @@ def _dose_for_order(
             "(guideline: Elderly patients)."
         )
     severity: Severity = "info" if lower_than_needed else "warning"
-    if _renal_overdose_at_signing(evaluation, renal, order):
+    overdose = _overdose(order, regimen)
+    if overdose:
+        severity = "critical"
+        rationale.insert(0, overdose)
+    elif _renal_overdose_at_signing(evaluation, renal, order):
         severity = "critical"
         rationale.insert(0, f"**Overdose for kidney function**: lenalidomide {ordered} is above the "
                          f"renal maximum of {describe(renal.tier.regimen)} ({renal.tier.name}); "
@@ -202,6 +214,9 @@ def _dose_for_order(
     summary = f"Lenalidomide: {finding} — {'give' if continuing else 'start'} {describe(regimen)}"
     if order.regimen and order.regimen.dose is not None:
         summary += f", not {order.regimen.dose:g} mg"
+    if overdose and ordered_daily is not None:
+        summary = (f"Lenalidomide overdose, {ordered_daily:g} mg a day ordered: {finding} — "
+                   f"{'give' if continuing else 'start'} {describe(regimen).split(',')[0]}")
     return Recommendation(
         rule_ids=tuple(dict.fromkeys(rule_ids)),
         concern="lenalidomide-dose",
@@ -213,6 +228,27 @@ def _dose_for_order(
         actions=(change,),
         dose=change,
     )
+
+
+# Overdose at every order hook: more than the standard 25 mg a day (the top of the dose
+# ladder, guideline: Dose and schedule), or more than twice the dose recommended for this
+# patient — e.g. 4 capsules of 25 mg twice daily (200 mg a day), or 25 mg daily at CrCl 22
+# (3.3 times 15 mg every 48 hours).
+OVERDOSE_ABOVE_RECOMMENDED_TIMES = 2.0
+
+
+def _overdose(order: MedicationOrder, recommended: Regimen) -> str:
+    """The card's first sentence when the order is an overdose, else ''."""
+    ordered, target = daily_mg(order.regimen), daily_mg(recommended)
+    if ordered is None:
+        return ""
+    if ordered > STANDARD_DOSE_MG:
+        return (f"**Overdose**: {ordered:g} mg a day ordered, above the maximum of "
+                f"{STANDARD_DOSE_MG:g} mg a day.")
+    if target is not None and ordered > OVERDOSE_ABOVE_RECOMMENDED_TIMES * target:
+        return (f"**Overdose**: {ordered:g} mg a day ordered, {ordered / target:.1f} times the "
+                f"{target:g} mg a day recommended for this patient.")
+    return ""
 
 
 # At order-sign, an order above the renal maximum of the tiers below 30 mL/min (15 mg every

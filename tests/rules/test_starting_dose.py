@@ -51,8 +51,9 @@ def test_renal_tiers_on_a_25_mg_draft(clearance: float, rule_id: str | None, mg:
         assert card is None
         return
     assert card is not None and rule_id in card.rule_ids and "R-CRCL-CG" in card.rule_ids
-    # At signing, more than the renal maximum below 30 mL/min is a 3- to 5-fold overdose.
-    assert card.severity == ("critical" if rule_id == "R-RENAL-SEVERE" else "warning")
+    # 25 mg a day is 2.5 times the moderate tier's 10 mg and 3.3 times the severe tier's 7.5 mg
+    # a day: an overdose, critical at every order hook.
+    assert card.severity == "critical"
     assert (change(card).regimen.dose, change(card).regimen.every_hours) == (mg, every_hours)
     assert change(card).order_id == "len-draft"
 
@@ -225,22 +226,47 @@ def test_engine_runs_the_dose_card_on_order_hooks_only() -> None:
 
 
 @pytest.mark.parametrize(
-    ("clearance", "mg", "every_hours", "severity"),
+    ("clearance", "mg", "every_hours", "signed_severity", "selected_severity"),
     [
-        (29.9, 25.0, 24.0, "critical"),
-        (29.9, 10.0, 24.0, "critical"),  # 10 mg daily is still above 15 mg every 48 hours
-        (29.9, 15.0, 48.0, None),  # the renal dose: no card
-        (30.0, 25.0, 24.0, "warning"),  # moderate tier: a warning, as at selection
+        (29.9, 10.0, 24.0, "critical", "warning"),  # 10 mg a day: above 7.5, not twice it
+        (29.9, 15.0, 24.0, "critical", "warning"),  # exactly twice: not an overdose at selection
+        (29.9, 15.0, 48.0, None, None),  # the renal dose: no card
+        (30.0, 15.0, 24.0, "warning", "warning"),  # moderate tier, 1.5 times 10 mg
     ],
 )
 def test_renal_overdose_at_signing_is_critical(clearance: float, mg: float, every_hours: float,
-                                               severity: str | None) -> None:
+                                               signed_severity: str | None, selected_severity: str | None) -> None:
     signed = dose_card(with_crcl(drafting(mg, every_hours), clearance))
-    assert (signed.severity if signed else None) == severity
-    if signed is not None and severity == "critical":
+    assert (signed.severity if signed else None) == signed_severity
+    if signed is not None and signed_severity == "critical":
         assert signed.rationale[0].startswith("**Overdose for kidney function**")
     selected = dose_card(with_crcl(drafting(mg, every_hours), clearance), "order-select")
-    assert (selected.severity if selected else None) == (None if severity is None else "warning")
+    assert (selected.severity if selected else None) == selected_severity
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+@pytest.mark.parametrize(
+    ("clearance", "mg", "every_hours", "overdose"),
+    [
+        (90.0, 100.0, 12.0, True),   # 4 capsules of 25 mg twice daily: 200 mg a day
+        (90.0, 30.0, 24.0, True),    # above 25 mg a day
+        (90.0, 25.0, 24.0, False),   # the standard dose: no card at all
+        (45.0, 25.0, 24.0, True),    # 2.5 times the 10 mg recommended
+        (45.0, 20.0, 24.0, False),   # exactly twice: a warning
+        (20.0, 25.0, 24.0, True),    # 3.3 times 15 mg every 48 hours
+    ],
+)
+def test_overdose_is_critical_at_every_order_hook(clearance: float, mg: float, every_hours: float,
+                                                  overdose: bool, hook: Hook) -> None:
+    card = dose_card(with_crcl(drafting(mg, every_hours), clearance), hook)
+    if card is None:
+        assert not overdose
+        return
+    assert (card.severity == "critical") is overdose
+    assert card.rationale[0].startswith("**Overdose**") is overdose
+    assert len(card.actions) == 1  # with the fix
+    if overdose:
+        assert card.summary.startswith("Lenalidomide overdose,") and len(card.summary) < 140
 
 
 def test_dialysis_overdose_at_signing_is_critical_and_the_fix_says_after_dialysis() -> None:
