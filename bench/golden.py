@@ -4,7 +4,7 @@
     .venv/bin/python bench/golden.py --write    # record them (after an intended change)
 
 Performance work must not change what clinicians see: the responses (cards, texts, uuids,
-suggested resources) are computed in process for the 32 sandbox patients on each of their
+suggested resources) are computed in process for the 33 sandbox patients on each of their
 hooks, dated for the sandbox's anchor day with fixed hookInstances, and compared with the
 recorded ones. tests/e2e/test_golden_outputs.py runs the comparison in the test suite.
 """

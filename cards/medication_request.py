@@ -1,17 +1,23 @@
 """FHIR R4 MedicationRequests for suggestion actions.
 
 An ``update`` keeps the clinician's draft (same id, subject, requester, notes…) and replaces
-only its dosage; a ``create`` is a complete new draft order. Both are plain R4 JSON, so the
-EHR can apply them as they are.
+its dosage; a ``create`` is a complete new draft order. Both are plain R4 JSON, so the EHR can
+apply them as they are.
+
+An update must stay one coherent order: a draft of "lenalidomide 25 MG Oral Capsule" × 1 {pill}
+cannot become that capsule × 10 mg. When the draft names a product (MedicationOrder.product),
+the recommended dose is written in the draft's own terms — see ``choose_units`` for which
+strength and how many units; a draft of the ingredient in mg stays the ingredient in mg.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from rules.dose_ladder import describe
-from rules.model import Regimen
+from rules.model import DrugProduct, MedicationOrder, ProductStrength, Regimen
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
@@ -59,15 +65,191 @@ def dosage_instruction(drug: str, regimen: Regimen) -> dict[str, Any]:
     return dosage
 
 
-def updated_draft(draft: dict[str, Any], drug: str, regimen: Regimen) -> dict[str, Any]:
+# More units than this per dose is no order to suggest; 40 mg dexamethasone as 10 × 4 mg
+# tablets is how the weekly dose is commonly taken.
+MAX_UNITS_PER_DOSE = 10
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    """The recommended dose as whole units of one strength."""
+
+    strength: ProductStrength
+    units: int
+
+
+@dataclass(frozen=True)
+class UpdatedDraft:
+    resource: dict[str, Any]
+    note: str = ""
+    """How the dose is made up ('1 × lenalidomide 10 MG Oral Capsule'), for the description."""
+
+
+def choose_units(product: DrugProduct, dose_mg: float) -> UnitChoice | None:
+    """Which strength, and how many units of it, make ``dose_mg``:
+
+    1. one unit of a strength that is the dose (lenalidomide 10 mg → one 10 mg capsule);
+    2. else whole units of the strength ordered (dexamethasone 20 mg from 4 mg tablets → 5),
+       which the patient already has;
+    3. else the fewest whole units of any strength (7.5 mg → 3 × 2.5 mg capsules);
+    at most MAX_UNITS_PER_DOSE units. None when no strength gives the dose in whole units.
+    """
+    own = next((s for s in product.strengths if _same(s.mg, product.strength_mg)), None)
+    own = own or ProductStrength(product.strength_mg, product.display, product.code)
+    strengths = product.strengths or (own,)
+    single = next((s for s in strengths if _same(s.mg, dose_mg)), None)
+    if single is not None:
+        return UnitChoice(single, 1)
+    if (units := _whole_units(dose_mg, own.mg)) is not None:
+        return UnitChoice(own, units)
+    options = [(n, -s.mg, s) for s in strengths if (n := _whole_units(dose_mg, s.mg)) is not None]
+    if options:
+        units, _, strength = min(options, key=lambda o: (o[0], o[1]))
+        return UnitChoice(strength, units)
+    return None
+
+
+def updated_draft(
+    draft: dict[str, Any], drug: str, regimen: Regimen, order: MedicationOrder | None = None
+) -> dict[str, Any]:
     """The draft order with its dosage replaced (same id), as valid R4."""
-    resource = copy.deepcopy(draft)
-    resource["dosageInstruction"] = [dosage_instruction(drug, regimen)]
-    # Some clients send category as one object; R4 wants a list.
-    if isinstance(resource.get("category"), dict):
-        resource["category"] = [resource["category"]]
+    return updated_order(draft, drug, regimen, order).resource
+
+
+def updated_order(
+    draft: dict[str, Any], drug: str, regimen: Regimen, order: MedicationOrder | None = None
+) -> UpdatedDraft:
+    """The draft with the recommended dosage, its medication and dose quantity made coherent
+    with each other (``order`` is how fhir_mappings read the draft)."""
+    resource = r4_lists(copy.deepcopy(draft))
     resource.pop("text", None)  # the narrative would describe the old dose
+    dosage = dosage_instruction(drug, regimen)
+    product = order.product if order is not None else None
+    dose = regimen.dose if regimen.dose_unit == "mg" else None
+    note = ""
+    if product is not None and dose is not None:
+        choice = choose_units(product, dose)
+        if choice is None:
+            _order_ingredient(resource, drug)
+            note = (
+                f"no {drug} {product.dose_form or 'unit'} strength gives {dose:g} mg in whole units: "
+                f"ordered as {drug} {dose:g} mg"
+            )
+        else:
+            made_of = f"{choice.units} × {choice.strength.name or product.display or drug}"
+            note = made_of
+            if not _same(choice.strength.mg, product.strength_mg):
+                _order_product(resource, drug, choice.strength)
+                if not choice.strength.code:
+                    note += ", named in text (no RxNorm code for it is confirmed)"
+            if product.units_per_dose is not None:  # the draft counted units: so does the update
+                dosage["doseAndRate"] = [{"doseQuantity": _counted(draft, choice.units, product.dose_form)}]
+            dosage["text"] = f"{dosage['text']} — {made_of} per dose"
+    elif order is not None and dose is not None and (order.regimen is None or order.regimen.dose_unit != "mg"):
+        # The draft's dose was not in mg and its product's strength is unknown: an mg dose of
+        # that product could not be dispensed as meant, so the update names the ingredient.
+        if _order_ingredient(resource, drug):
+            note = f"the ordered product's strength is not known: ordered as {drug} {dose:g} mg"
+    resource["dosageInstruction"] = [dosage]
+    return UpdatedDraft(resource, note)
+
+
+# MedicationRequest elements R4 repeats (0..*), and those inside each Dosage: clients send a
+# lone object for some (the CDS Hooks sandbox sends ``category`` so), which the EHR applying
+# the update would reject as R4.
+REPEATING_ELEMENTS = (
+    "identifier", "instantiatesCanonical", "instantiatesUri", "basedOn", "category",
+    "supportingInformation", "reasonCode", "reasonReference", "insurance", "note",
+    "dosageInstruction", "detectedIssue", "eventHistory", "contained",
+)  # fmt: skip
+REPEATING_DOSAGE_ELEMENTS = ("additionalInstruction", "doseAndRate")
+# CodeableConcepts of a MedicationRequest whose ``coding`` (0..*) may come as one object.
+_CONCEPTS = ("category", "reasonCode", "medicationCodeableConcept", "courseOfTherapyType", "performerType")
+
+
+def r4_lists(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource with every repeating element a list (in place; returned for chaining)."""
+    for name in REPEATING_ELEMENTS:
+        if name in resource and not isinstance(resource[name], list):
+            resource[name] = [resource[name]]
+    for dosage in resource.get("dosageInstruction") or []:
+        if isinstance(dosage, dict):
+            for name in REPEATING_DOSAGE_ELEMENTS:
+                if name in dosage and not isinstance(dosage[name], list):
+                    dosage[name] = [dosage[name]]
+    for name in _CONCEPTS:
+        value = resource.get(name)
+        for concept in value if isinstance(value, list) else [value]:
+            if isinstance(concept, dict) and isinstance(concept.get("coding"), dict):
+                concept["coding"] = [concept["coding"]]
     return resource
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) < 1e-9
+
+
+def _whole_units(dose_mg: float, strength_mg: float) -> int | None:
+    if strength_mg <= 0:
+        return None
+    units = dose_mg / strength_mg
+    whole = round(units)
+    return whole if _same(units, whole) and 1 <= whole <= MAX_UNITS_PER_DOSE else None
+
+
+def _order_product(resource: dict[str, Any], drug: str, strength: ProductStrength) -> None:
+    """Name ``strength`` as the order's medication: its RxNorm code when one is confirmed,
+    else the ingredient's code with the product's normalised name as text (a true code and
+    the product in words, never an invented code)."""
+    if strength.code:
+        coding = {"system": RXNORM, "code": strength.code, "display": strength.name}
+    else:
+        code, display = ORDERABLE[drug]
+        coding = {"system": RXNORM, "code": code, "display": display}
+    _set_medication(resource, {"coding": [coding], "text": strength.name})
+
+
+def _order_ingredient(resource: dict[str, Any], drug: str) -> bool:
+    """Name the ingredient as the order's medication (False when it already is)."""
+    code, display = ORDERABLE[drug]
+    concept = {"coding": [{"system": RXNORM, "code": code, "display": display}], "text": display}
+    current = resource.get("medicationCodeableConcept")
+    if isinstance(current, dict) and any(
+        isinstance(c, dict) and c.get("code") == code and c.get("system") == RXNORM
+        for c in current.get("coding") or []
+    ) and "medicationReference" not in resource:
+        return False
+    _set_medication(resource, concept)
+    return True
+
+
+def _set_medication(resource: dict[str, Any], concept: dict[str, Any]) -> None:
+    reference = resource.pop("medicationReference", None)
+    target = reference.get("reference") if isinstance(reference, dict) else None
+    if isinstance(target, str) and target.startswith("#") and isinstance(resource.get("contained"), list):
+        # The contained Medication described the old product; nothing else may point at it.
+        resource["contained"] = [
+            c for c in resource["contained"]
+            if not (isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == target[1:])
+        ]
+        if not resource["contained"]:
+            del resource["contained"]
+    resource["medicationCodeableConcept"] = concept
+
+
+def _counted(draft: dict[str, Any], units: int, dose_form: str) -> dict[str, Any]:
+    """The draft's own dose quantity ({pill}, {capsule}, 'tablet'…) with ``units`` as value."""
+    for dosage in _as_list(draft.get("dosageInstruction")):
+        for entry in _as_list(dosage.get("doseAndRate") if isinstance(dosage, dict) else None):
+            if isinstance(entry, dict) and isinstance(entry.get("doseQuantity"), dict):
+                quantity = {k: v for k, v in entry["doseQuantity"].items() if k in ("unit", "system", "code")}
+                return {"value": units, **quantity}
+    form = dose_form or "unit"
+    return {"value": units, "unit": form, "system": UCUM, "code": "{" + form + "}"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value is not None else []
 
 
 def new_order(drug: str, regimen: Regimen, patient_id: str) -> dict[str, Any]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import html
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cards.medication_request import new_order, updated_draft
+from cards.medication_request import new_order, updated_order
 from rules.catalogue import RULES_BY_ID
-from rules.model import DoseChange, InputUsed, NewMedication, Recommendation, RemoveDraft
+from rules.model import DoseChange, InputUsed, MedicationOrder, NewMedication, Recommendation, RemoveDraft
 
 SOURCE_LABEL = "Korean expert panel: lenalidomide/dexamethasone in RRMM"
 GUIDELINE_CITATION = (
@@ -44,10 +44,16 @@ def to_cards(
     hook_instance: str,
     patient_id: str,
     drafts_by_id: Mapping[str, dict[str, Any]],
+    orders: Iterable[MedicationOrder] = (),
 ) -> list[dict[str, Any]]:
-    """Cards in the order given (the engine sorts critical → warning → info)."""
+    """Cards in the order given (the engine sorts critical → warning → info).
+
+    ``orders`` are the snapshot's medications: a draft's MedicationOrder tells how its product
+    and dose were read, so that an update answers in the draft's own terms (capsules of a
+    strength, not an mg dose of a 25 mg capsule product)."""
+    read = {o.id: o for o in orders if o.is_draft}
     return [
-        _card(r, hook_instance=hook_instance, patient_id=patient_id, drafts_by_id=drafts_by_id)
+        _card(r, hook_instance=hook_instance, patient_id=patient_id, drafts_by_id=drafts_by_id, orders=read)
         for r in recommendations
     ]
 
@@ -58,6 +64,7 @@ def _card(
     hook_instance: str,
     patient_id: str,
     drafts_by_id: Mapping[str, dict[str, Any]],
+    orders: Mapping[str, MedicationOrder],
 ) -> dict[str, Any]:
     card_id = _uuid(hook_instance, recommendation.concern)
     first_rule = RULES_BY_ID[recommendation.rule_ids[0]]
@@ -71,7 +78,7 @@ def _card(
             "topic": {"system": RULE_SYSTEM, "code": first_rule.id, "display": _shorten(first_rule.summary)},
         },
     }
-    suggestions = _suggestions(recommendation, card_id, patient_id, drafts_by_id)
+    suggestions = _suggestions(recommendation, card_id, patient_id, drafts_by_id, orders)
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = recommendation.selection
@@ -135,6 +142,7 @@ def _suggestions(
     card_id: str,
     patient_id: str,
     drafts_by_id: Mapping[str, dict[str, Any]],
+    orders: Mapping[str, MedicationOrder],
 ) -> list[dict[str, Any]]:
     suggestions = []
     for index, action in enumerate(recommendation.actions):
@@ -142,9 +150,10 @@ def _suggestions(
             draft = drafts_by_id.get(action.order_id)
             if draft is None:  # the order is not in this call's drafts: nothing to update
                 continue
-            resource = updated_draft(draft, action.drug, action.regimen)
+            updated = updated_order(draft, action.drug, action.regimen, orders.get(action.order_id))
+            description = f"{action.description} ({updated.note})" if updated.note else action.description
             fhir_action: dict[str, Any] = {
-                "type": "update", "description": action.description, "resource": resource,
+                "type": "update", "description": description, "resource": updated.resource,
             }
         elif isinstance(action, NewMedication):
             fhir_action = {

@@ -3,8 +3,10 @@
 Structured fields (doseAndRate, timing, route) are trusted first. The instruction's text fills
 what they leave out — always the days of the cycle, which FHIR has no plain element for
 ('25 mg PO daily d1-21 q28d', '40 mg on days 1, 8, 15, 22 of each 28-day cycle'). When the
-two disagree the structured value is used and the disagreement is noted. An ambiguous dose (a
-range '1-2 tablets', a dose in tablets or per m²) is left empty with a note, never chosen.
+two disagree the structured value is used and the disagreement is noted. A dose counted in
+units ('1 {pill}', '4 capsules') is that many units of the ordered product's strength
+(fhir_mappings/products.py); without a known strength it is left empty with a note, and so is
+an ambiguous dose (a range '1-2 tablets', a dose per m²), never chosen.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from fhir_mappings.terminology import (
     ROUTE_WORDS,
     SNOMED_SYSTEMS,
 )
+from fhir_mappings.products import count_form
 from fhir_mappings.units import fold_unit, quantity_unit
 
 # Dose units as ordered → (the Regimen's unit, factor). International units are written many
@@ -86,13 +89,45 @@ class TextDosage:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass
+class DoseUnits:
+    """How an order counts its dose, and what that count is in mg.
+
+    ``strength_mg`` is the ordered product's strength per unit (None when unknown);
+    ``product_named`` says the order names a product, so that a bare number or the UCUM unit
+    '1' counts its units. Reading fills in ``units_per_dose`` and ``dose_problem``.
+    """
+
+    strength_mg: float | None = None
+    product_named: bool = False
+    units_per_dose: float | None = None
+    dose_problem: str | None = None
+
+
+@dataclass(frozen=True)
+class DosageReading:
+    regimen: Regimen | None
+    problems: list[str]
+    units_per_dose: float | None = None
+    """Capsules or tablets per dose, when the order counted them."""
+    dose_problem: str | None = None
+    """Why a stated dose could not be read in mg (a form or strength not understood)."""
+
+
 def read_regimen(dosage_instructions: Any) -> tuple[Regimen | None, list[str]]:
     """One Regimen from all the dosage instructions of an order, and what could not be read."""
+    reading = read_dosage(dosage_instructions)
+    return reading.regimen, reading.problems
+
+
+def read_dosage(dosage_instructions: Any, units: DoseUnits | None = None) -> DosageReading:
+    """Like read_regimen, with a dose counted in units turned into mg by ``units``."""
     instructions = objects(dosage_instructions)
     if not instructions:
-        return None, []
+        return DosageReading(None, [])
+    counting = units if units is not None else DoseUnits()
     problems: list[str] = []
-    regimens = [_instruction_regimen(instruction, problems) for instruction in instructions]
+    regimens = [_instruction_regimen(instruction, problems, counting) for instruction in instructions]
     regimen = regimens[0]
     for other in regimens[1:]:
         merged = _merged(regimen, other)
@@ -100,7 +135,7 @@ def read_regimen(dosage_instructions: Any) -> tuple[Regimen | None, list[str]]:
             problems.append("several different dosage instructions; only the first is read")
             break
         regimen = merged
-    return regimen, problems
+    return DosageReading(regimen, problems, counting.units_per_dose, counting.dose_problem)
 
 
 def _merged(first: Regimen, second: Regimen) -> Regimen | None:
@@ -119,12 +154,12 @@ def _merged(first: Regimen, second: Regimen) -> Regimen | None:
     return replace(first, cycle_days=days, text="; ".join(texts) or None)
 
 
-def _instruction_regimen(instruction: JsonObject, problems: list[str]) -> Regimen:
+def _instruction_regimen(instruction: JsonObject, problems: list[str], units: DoseUnits) -> Regimen:
     text = text_value(instruction.get("text"))
-    written = parse_dosage_text(text) if text else TextDosage()
+    written = parse_dosage_text(text, units.strength_mg) if text else TextDosage()
     problems.extend(written.problems)
 
-    dose, dose_unit = _structured_dose(instruction.get("doseAndRate"), problems)
+    dose, dose_unit = _structured_dose(instruction.get("doseAndRate"), problems, units)
     if (
         dose is not None
         and written.dose is not None
@@ -175,28 +210,51 @@ def _has_structured_dose(instruction: JsonObject) -> bool:
     )
 
 
-def _structured_dose(dose_and_rate: Any, problems: list[str]) -> tuple[float | None, str | None]:
+def _structured_dose(
+    dose_and_rate: Any, problems: list[str], units: DoseUnits
+) -> tuple[float | None, str | None]:
     entries = objects(dose_and_rate)
     # An order can carry the dose as ordered and as calculated; the ordered one is the order.
     ordered = [e for e in entries if any(c.get("code") == "ordered" for c in codings(e.get("type")))]
     for entry in ordered + [e for e in entries if e not in ordered]:
         if isinstance(entry.get("doseQuantity"), dict):
-            return _dose_quantity(entry["doseQuantity"], problems)
+            return _dose_quantity(entry["doseQuantity"], problems, units)
         if isinstance(entry.get("doseRange"), dict):
             return _dose_range(entry["doseRange"], problems)
     return None, None
 
 
-def _dose_quantity(quantity: JsonObject, problems: list[str]) -> tuple[float | None, str | None]:
+def _dose_quantity(
+    quantity: JsonObject, problems: list[str], units: DoseUnits
+) -> tuple[float | None, str | None]:
     value = number(quantity.get("value"))
-    unit = quantity_unit(quantity)
+    # Clients send {"value": 1, "code": "{pill}"} without a system: the code is still the unit.
+    unit = quantity_unit(quantity) or text_value(quantity.get("code"))
     if value is None:
         problems.append("the dose has no value")
         return None, None
     converted = _to_dose_unit(value, unit)
-    if converted is None:
-        problems.append(f"the dose {number_text(value)} {unit or '(no unit)'} is not in mg, µg or IU")
-    return converted if converted is not None else (None, None)
+    if converted is not None:
+        return converted
+    # '1 {pill}' of 'lenalidomide 25 MG Oral Capsule'; a bare number or UCUM's unit '1' counts
+    # units only when the order names a product (otherwise it could be anything).
+    bare = unit is None or fold_unit(unit) == "1"
+    counts = units.product_named if bare else unit is not None and count_form(unit) is not None
+    if counts and value > 0:
+        amount = finite_float(Fraction(value))
+        if units.strength_mg is not None and amount is not None:
+            units.units_per_dose = units.units_per_dose or amount
+            dose = finite_float(Fraction(value) * Fraction(units.strength_mg))
+            if dose is not None:
+                return dose, "mg"
+        shown = f"{number_text(value)} {unit or '(no unit)'}"
+        units.dose_problem = units.dose_problem or f"dose of {shown}: the product's strength is not known"
+        problems.append(f"the dose {shown} counts units of a product whose strength is not known")
+        return None, None
+    shown_unit = unit or "(no unit)"
+    units.dose_problem = units.dose_problem or f"dose form '{shown_unit}' not understood"
+    problems.append(f"the dose {number_text(value)} {shown_unit} is not in mg, µg or IU")
+    return None, None
 
 
 def _to_dose_unit(value: Decimal, unit: str | None) -> tuple[float, str] | None:
@@ -310,6 +368,8 @@ _TEXT_DOSE = re.compile(
     _NUMBER + r"\s*(mg|milligrams?|g|grams?|mcg|ug|micrograms?|iu|international units|units?)\b"
     r"(?!\s*(?:/|per)\s*(?:m2|m\^2|m²|kg|sq))",  # mg/m² and mg/kg are not a dose in mg
 )
+# '1 capsule', '4 tablets' — not '1-2 tablets' (a range leaves the dose to the patient).
+_TEXT_UNITS = re.compile(r"(?<![\d.-])(\d{1,2}) ?(?:capsules?|caps?|tablets?|tabs?|pills?)\b(?! ?(?:-|to) ?\d)")
 _RANGE = r"\d{1,3}(?:\s*(?:-|to|through|thru)\s*\d{1,3})?"
 _DAY_LIST = re.compile(rf"\b(?:days?|d)\s*({_RANGE}(?:\s*(?:,|and|&|\+)\s*(?:(?:days?|d)\s*)?{_RANGE})*)")
 # 'd1-21/28', 'days 1, 8, 15, 22 of 28' (other spellings of the length are in _CYCLE_LENGTH)
@@ -361,8 +421,9 @@ _EVERY_N_HOURS = re.compile(r"\b(?:q ?(\d{1,3}) ?h|every (\d{1,3}) ?h(?:ours?|rs
 _EVERY_N_DAYS = re.compile(r"\b(?:q ?(\d{1,2}) ?d|every (\d{1,2}) days?)\b")
 
 
-def parse_dosage_text(text: str) -> TextDosage:
-    """Read a free-text dosage such as '25 mg PO daily d1-21 q28d'."""
+def parse_dosage_text(text: str, strength_mg: float | None = None) -> TextDosage:
+    """Read a free-text dosage such as '25 mg PO daily d1-21 q28d' (or '1 capsule daily' of a
+    product of ``strength_mg``)."""
     normal = re.sub(
         r"\s+", " ", text.lower().replace("–", "-").replace("—", "-").replace("µ", "u").replace("×", "x")
     )
@@ -376,6 +437,10 @@ def parse_dosage_text(text: str) -> TextDosage:
         )
         if converted is not None:
             found.dose, found.dose_unit = converted
+    elif strength_mg is not None and (count := _TEXT_UNITS.search(normal)):
+        mg = finite_float(Fraction(Decimal(count[1])) * Fraction(strength_mg))
+        if mg is not None and mg > 0:
+            found.dose, found.dose_unit = mg, "mg"
 
     days_match = _DAY_LIST.search(normal)
     rest = normal

@@ -5,6 +5,10 @@ contained Medication, or a Medication elsewhere in the record), then from the wo
 names: EHRs often send product codes we do not list, local codes, or text alone. Orders of
 drugs the rules never ask about are left out (and so never validated); the draft orders of the
 hook are always kept.
+
+The dose reaches the rules in mg whatever form the order takes: an mg doseQuantity, or a count
+of units (1 {pill}, 4 capsules) × the strength of the product it names (products.py). The
+product itself rides along on MedicationOrder.product so that cards can answer in its terms.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dataclasses import replace
+
 from rules.model import MedicationOrder
 
-from fhir_mappings.dosage import read_regimen
+from fhir_mappings.dosage import DoseUnits, read_dosage
 from fhir_mappings.fhir_json import (
     JsonObject,
     codings,
@@ -26,6 +32,7 @@ from fhir_mappings.fhir_json import (
     parse_day,
     text_value,
 )
+from fhir_mappings.products import CONFIRMED_CODES, INGREDIENT_CODES, read_product
 from fhir_mappings.record import PatientRecord, flatten
 from fhir_mappings.terminology import ATC_SYSTEMS, DRUG_BY_ATC, DRUG_BY_RXNORM, DRUGS, RXNORM_SYSTEMS
 from fhir_mappings.validation import describe, validation_problem
@@ -48,6 +55,8 @@ class MedicationSource:
     display: str
     unavailable: str | None = None
     """A reference to a Medication the record does not hold."""
+    medication: JsonObject | None = None
+    """The Medication resource the order references, when the record holds it."""
 
 
 def read_medication_orders(
@@ -103,9 +112,16 @@ def _order(
     label = f"{drug if drug != OTHER else 'medication'} order {describe(request)}"
     if source.unavailable:
         problems.append(f"{label}: {source.unavailable} was not available; classified from its text")
-    regimen, dosage_problems = read_regimen(resource.get("dosageInstruction"))
+    product = read_product(source.concepts, source.medication, drug) if drug != OTHER else None
+    units = DoseUnits(
+        strength_mg=product.strength_mg if product is not None else None,
+        product_named=product is not None or _names_a_product(source),
+    )
+    dosage = read_dosage(resource.get("dosageInstruction"), units)
     if drug != OTHER:
-        problems.extend(f"{label}: {p}" for p in dosage_problems)
+        problems.extend(f"{label}: {p}" for p in dosage.problems)
+    if product is not None and dosage.units_per_dose is not None:
+        product = replace(product, units_per_dose=dosage.units_per_dose)
     request_id = text_value(request.get("id")) or ""
     status = request.get("status")
     return MedicationOrder(
@@ -114,17 +130,59 @@ def _order(
         status=status if isinstance(status, str) else "unknown",
         display=source.display,
         authored=parse_day(request.get("authoredOn")),
-        regimen=regimen,
+        regimen=dosage.regimen,
         is_draft=is_draft,
         selected=is_draft and bool(request_id) and f"MedicationRequest/{request_id}" in selections,
+        product=product,
+        dose_problem=dosage.dose_problem if drug != OTHER else None,
     )
 
 
+def _names_a_product(source: MedicationSource) -> bool:
+    """Whether the order names a product, not a bare ingredient: a Medication, or a coded
+    medication whose code is not an ingredient we know (ingredient codes classify the drug
+    by themselves). A dose of '1' then counts units of it."""
+    if source.medication is not None:
+        return True
+    return any(
+        (code := coded(coding, RXNORM_SYSTEMS)) is not None and code not in INGREDIENT_CODES
+        for concept in source.concepts[:1]
+        for coding in codings(concept)
+    )
+
+
+# MedicationRequest elements R4 repeats (0..*), and the same inside each Dosage: real clients
+# send a lone object for some of them (the CDS Hooks sandbox sends ``category`` so), which
+# would fail validation though the meaning is plain.
+REPEATING_ELEMENTS = (
+    "identifier", "instantiatesCanonical", "instantiatesUri", "basedOn", "category",
+    "supportingInformation", "reasonCode", "reasonReference", "insurance", "note",
+    "dosageInstruction", "detectedIssue", "eventHistory", "contained",
+)  # fmt: skip
+REPEATING_DOSAGE_ELEMENTS = ("additionalInstruction", "doseAndRate")
+
+
 def _normalised(request: JsonObject) -> JsonObject:
-    """Mend what real clients get wrong in R4 (``category`` sent as one object, not a list)."""
-    if isinstance(request.get("category"), dict):
-        return {**request, "category": [request["category"]]}
-    return request
+    """Mend what real clients get wrong in R4: a repeating element sent as one object."""
+    if not any(
+        name in request and not isinstance(request[name], list) for name in REPEATING_ELEMENTS
+    ) and not any(
+        name in dosage and not isinstance(dosage[name], list)
+        for dosage in objects(request.get("dosageInstruction"))
+        for name in REPEATING_DOSAGE_ELEMENTS
+    ):
+        return request  # the common case: nothing to copy
+    mended = {
+        name: ([value] if name in REPEATING_ELEMENTS and not isinstance(value, list) else value)
+        for name, value in request.items()
+    }
+    if "dosageInstruction" in mended:
+        mended["dosageInstruction"] = [
+            {k: ([v] if k in REPEATING_DOSAGE_ELEMENTS and not isinstance(v, list) else v) for k, v in d.items()}
+            if isinstance(d, dict) else d
+            for d in mended["dosageInstruction"]
+        ]
+    return mended
 
 
 # --- which medication -----------------------------------------------------------------------
@@ -147,7 +205,7 @@ def medication_source(request: JsonObject, record: PatientRecord) -> MedicationS
         ingredient.get("itemCodeableConcept") for ingredient in objects(medication.get("ingredient"))
     ]
     concepts: list[Any] = [c for c in listed if isinstance(c, dict)] + ([{"text": shown}] if shown else [])
-    return MedicationSource(concepts, concept_label(medication.get("code")) or shown)
+    return MedicationSource(concepts, concept_label(medication.get("code")) or shown, medication=medication)
 
 
 def _resolve(target: str | None, request: JsonObject, record: PatientRecord) -> JsonObject | None:
@@ -174,6 +232,8 @@ def classify_medication(source: MedicationSource) -> str:
             rxnorm = coded(coding, RXNORM_SYSTEMS)
             if rxnorm in DRUG_BY_RXNORM:
                 return DRUG_BY_RXNORM[rxnorm]
+            if rxnorm in CONFIRMED_CODES:  # a product code (e.g. dexamethasone 4 MG Oral Tablet)
+                return CONFIRMED_CODES[rxnorm][0].drug
             atc = coded(coding, ATC_SYSTEMS)
             if atc is not None and atc.upper() in DRUG_BY_ATC:
                 return DRUG_BY_ATC[atc.upper()]

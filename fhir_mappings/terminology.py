@@ -16,18 +16,77 @@ from dataclasses import dataclass
 
 LOINC_SYSTEMS = frozenset({"http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"})
 SNOMED_SYSTEMS = frozenset({"http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96"})
-ICD10_SYSTEMS = frozenset(
+# KCD-8 (통계청 제8차 한국표준질병·사인분류, the Korean modification of ICD-10) as KR Core
+# names it: CodeSystem kostat-kcd-8, official URL http://www.hl7korea.or.kr/CodeSystem/kostat-kcd-8
+# (https://build.fhir.org/ig/hl7korea/krocre/CodeSystem-kostat-kcd-8.html; NamingSystem
+# ns-kostat-kcd-8). KR Core 1.0.1 published it as .../fhir/krcore/CodeSystem/kostat-kcd-8, changed
+# in 1.0.2 (KR Core change log 1.0.2), so records written to the older guide still carry that
+# URL. KCD codes keep ICD-10's letters, categories and subdivisions (C90.0, Z99.2, I26, I80, I82
+# …), so they are matched with the ICD-10 prefixes below; a longer Korean subdivision, where KCD
+# has one, still starts with its ICD-10 prefix. The KR Core Condition profiles bind
+# Condition.code to this system (ValueSet krcore-kcd8-codes, required).
+KCD8_SYSTEMS = frozenset(
     {
-        "http://hl7.org/fhir/sid/icd-10-cm",
-        "http://hl7.org/fhir/sid/icd-10",
-        "urn:oid:2.16.840.1.113883.6.90",
-        "urn:oid:2.16.840.1.113883.6.3",
+        "http://www.hl7korea.or.kr/CodeSystem/kostat-kcd-8",
+        "http://www.hl7korea.or.kr/fhir/krcore/CodeSystem/kostat-kcd-8",
     }
+)
+ICD10_SYSTEMS = (
+    frozenset(
+        {
+            "http://hl7.org/fhir/sid/icd-10-cm",
+            "http://hl7.org/fhir/sid/icd-10",
+            "urn:oid:2.16.840.1.113883.6.90",
+            "urn:oid:2.16.840.1.113883.6.3",
+        }
+    )
+    | KCD8_SYSTEMS
 )
 ICD10_PCS_SYSTEMS = frozenset({"http://www.cms.gov/Medicare/Coding/ICD10", "urn:oid:2.16.840.1.113883.6.4"})
 CPT_SYSTEMS = frozenset({"http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12"})
 RXNORM_SYSTEMS = frozenset({"http://www.nlm.nih.gov/research/umls/rxnorm", "urn:oid:2.16.840.1.113883.6.88"})
+# KR Core uses http://www.whocc.no/atc for ATC (ValueSet krcore-atc-codes, which binds
+# Medication.ingredient.itemCodeableConcept and the krcore-medicationIngredient extension).
 ATC_SYSTEMS = frozenset({"http://www.whocc.no/atc", "urn:oid:2.16.840.1.113883.6.73"})
+# Korean product codes, as KR Core names them (https://build.fhir.org/ig/hl7korea/krocre/terminology.html):
+# - HIRA EDI 약제 코드 (건강보험심사평가원 EDI medication codes, the 9-digit product codes of claims):
+#   CodeSystem hira-edi-medication, http://www.hl7korea.or.kr/CodeSystem/hira-edi-medication
+#   (CodeSystem-hira-edi-medication.html; .../fhir/krcore/CodeSystem/hira-edi-medication before
+#   KR Core 1.0.2, change log 1.0.2).
+# - KD 코드 (의약품관리종합정보센터 Korea Drug Code): CodeSystem kpis-kdcode,
+#   http://www.hl7korea.or.kr/CodeSystem/kpis-kdcode; its NamingSystem ns-kpis-kdcode also lists
+#   https://biz.kpis.or.kr/CodeSystem/kdcode, the KR Core draft's URI
+#   (NamingSystem-ns-kpis-kdcode.html), and 1.0.1 used .../fhir/krcore/CodeSystem/kpis-kdcode.
+# Both name products, not ingredients, and neither system publishes its concepts in KR Core
+# (content not-present). The drug of such an order is read from the ATC coding sent with it, from
+# Medication.ingredient (KR Core Medication: ingredient 1..*, ATC preferred) or from the
+# krcore-medicationIngredient extension (KR_CORE_MEDICATION_INGREDIENT_URL): a HIRA or KD code
+# alone is never mapped to a drug here (see DRUG_BY_HIRA_INGREDIENT).
+HIRA_EDI_MEDICATION_SYSTEMS = frozenset(
+    {
+        "http://www.hl7korea.or.kr/CodeSystem/hira-edi-medication",
+        "http://www.hl7korea.or.kr/fhir/krcore/CodeSystem/hira-edi-medication",
+    }
+)
+KD_CODE_SYSTEMS = frozenset(
+    {
+        "http://www.hl7korea.or.kr/CodeSystem/kpis-kdcode",
+        "https://biz.kpis.or.kr/CodeSystem/kdcode",
+        "http://www.hl7korea.or.kr/fhir/krcore/CodeSystem/kpis-kdcode",
+    }
+)
+KR_DRUG_PRODUCT_SYSTEMS: dict[str, str] = {
+    **{system: "HIRA EDI" for system in HIRA_EDI_MEDICATION_SYSTEMS},
+    **{system: "KD" for system in KD_CODE_SYSTEMS},
+}
+"""Known Korean product code systems → how a note names them ('HIRA EDI code 123456789')."""
+# KR Core MedicationRequest: a medicationCodeableConcept SHALL carry the ingredient (ATC preferred)
+# in this extension, valueCodeableConcept (StructureDefinition-krcore-medicationIngredient.html;
+# the search parameter ingredient-code reads
+# MedicationRequest.medication.ofType(CodeableConcept).extension(<this URL>).value).
+KR_CORE_MEDICATION_INGREDIENT_URL = (
+    "http://www.hl7korea.or.kr/fhir/krcore/StructureDefinition/krcore-medicationIngredient"
+)
 EDQM_SYSTEMS = frozenset({"http://standardterms.edqm.eu"})
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 
@@ -147,6 +206,21 @@ def _drug(key: str, rxnorm: set[str], atc: set[str], *names: str) -> DrugTerms:
     return DrugTerms(key, frozenset(rxnorm), frozenset(atc), words(*names))
 
 
+# ATC codes as in the WHO ATC/DDD Index (https://atcddd.fhi.no/atc_ddd_index/, formerly
+# https://www.whocc.no/atc_ddd_index/): L04AX Other immunosuppressants (thalidomide L04AX02,
+# lenalidomide L04AX04, pomalidomide L04AX06), H02AB02 dexamethasone, B01AA03 warfarin, B01AB01
+# heparin, B01AB04 dalteparin, B01AB05 enoxaparin, B01AC06 acetylsalicylic acid, B01AE07
+# dabigatran etexilate, B01AF01-03 rivaroxaban, apixaban, edoxaban, B03XA01 erythropoietin,
+# B03XA02 darbepoetin alfa, L03AA02 filgrastim, L03AA13 pegfilgrastim, J01MA02 ciprofloxacin,
+# J01MA12 levofloxacin, J01MA14 moxifloxacin, J01EE01 sulfamethoxazole and trimethoprim, L01AA01
+# cyclophosphamide, L01AA03 melphalan, L01DB01 doxorubicin. In 2022 the WHO moved the proteasome
+# inhibitors to L01XG and the antineoplastic monoclonal antibodies from L01XC to L01F ("ATC level
+# alterations", https://atcddd.fhi.no/lists_of__temporary_atc_ddds_and_alterations/atc_level_alterations/):
+# bortezomib L01XX32 → L01XG01, carfilzomib L01XX45 → L01XG02, ixazomib → L01XG03, daratumumab
+# L01XC24 → L01FC01 (L01FC CD38 inhibitors), elotuzumab L01XC23 → L01FX08. Records written before
+# 2022 keep the old codes, so both are listed where the old one is confirmed (carfilzomib L01XX45:
+# WHO Drug Information 27(2), 2013; daratumumab L01XC24 and elotuzumab L01XC23: WHO Drug
+# Information 29(4), 2015); ixazomib's and isatuximab's pre-2022 codes are not listed.
 # Order matters for text: the first drug whose words match wins, so the more specific names
 # come first (pegfilgrastim before filgrastim, darbepoetin before epoetin, the heparins
 # before heparin).
@@ -166,11 +240,11 @@ DRUGS: tuple[DrugTerms, ...] = (
     _drug("pomalidomide", {"1369713"}, {"L04AX06"}, "pomalidomide?", "pomalyst", "imnovid"),
     _drug("melphalan", {"6718"}, {"L01AA03"}, "melphalan", "alkeran", "evomela"),
     _drug("cyclophosphamide", {"3002"}, {"L01AA01"}, "cyclophosphamide", "cytoxan", "endoxan"),
-    _drug("carfilzomib", set(), {"L01XG02"}, "carfilzomib", "kyprolis"),
+    _drug("carfilzomib", set(), {"L01XG02", "L01XX45"}, "carfilzomib", "kyprolis"),
     _drug("ixazomib", set(), {"L01XG03"}, "ixazomib", "ninlaro"),
-    _drug("daratumumab", set(), {"L01FC01"}, "daratumumab", "darzalex"),
+    _drug("daratumumab", set(), {"L01FC01", "L01XC24"}, "daratumumab", "darzalex"),
     _drug("isatuximab", set(), {"L01FC02"}, "isatuximab", "sarclisa"),
-    _drug("elotuzumab", set(), set(), "elotuzumab", "empliciti"),
+    _drug("elotuzumab", set(), {"L01FX08", "L01XC23"}, "elotuzumab", "empliciti"),
     _drug("panobinostat", set(), set(), "panobinostat", "farydak"),
     _drug("doxorubicin", {"3639"}, {"L01DB01"}, "doxorubicin", "adriamycin", "doxil", "caelyx", "myocet"),
     _drug("vincristine", {"11202"}, {"L01CA02"}, "vincristine", "oncovin"),
@@ -248,6 +322,20 @@ DRUGS: tuple[DrugTerms, ...] = (
 
 DRUG_BY_RXNORM: dict[str, str] = {code: drug.key for drug in DRUGS for code in drug.rxnorm}
 DRUG_BY_ATC: dict[str, str] = {code: drug.key for drug in DRUGS for code in drug.atc}
+
+# HIRA 주성분코드 (main-ingredient codes of the 약가마스터: ingredient serial, strength serial, route
+# and form, https://www.data.go.kr/data/15067461/fileData.do) for the drugs above. KR Core defines
+# no code system for them, and no public source the mappings could cite gives the codes for
+# lenalidomide or dexamethasone, so the table is empty on purpose:
+#
+# | drug          | HIRA 주성분코드 | source                         |
+# |---------------|-----------------|--------------------------------|
+# | lenalidomide  | not confirmed   | (none found; left out)         |
+# | dexamethasone | not confirmed   | (none found; left out)         |
+#
+# HIRA EDI and KD product codes are matched through the ATC coding or Medication.ingredient sent
+# with them, never guessed from the code itself.
+DRUG_BY_HIRA_INGREDIENT: dict[str, str] = {}
 
 
 # --- conditions ---------------------------------------------------------------------------

@@ -146,6 +146,37 @@ def compact_days(days: tuple[int, ...]) -> str:
 
 
 @dataclass(frozen=True)
+class ProductStrength:
+    """One strength a product comes in, as RxNorm names it."""
+
+    mg: float
+    name: str
+    """RxNorm's normalised name, e.g. 'lenalidomide 10 MG Oral Capsule'."""
+    code: str = ""
+    """Its RxNorm code where one is confirmed (fhir_mappings/products.py), else ''."""
+
+
+@dataclass(frozen=True)
+class DrugProduct:
+    """The product an order names (e.g. lenalidomide 25 MG Oral Capsule), so that cards can
+    write a recommended dose back as a coherent order of that product. Rules read only
+    ``Regimen.dose`` (always mg), never these product facts."""
+
+    strength_mg: float
+    """The drug per unit (capsule, tablet)."""
+    dose_form: str
+    """'capsule' or 'tablet'."""
+    units_per_dose: float | None = None
+    """Units per dose when the order counted them (doseQuantity 4 {pill}); None when in mg."""
+    code: str = ""
+    system: str = ""
+    display: str = ""
+    """The product's coding as ordered (empty when named by text or a Medication only)."""
+    strengths: tuple[ProductStrength, ...] = ()
+    """The strengths the same product (ingredient, form, brand) comes in, lowest first."""
+
+
+@dataclass(frozen=True)
 class MedicationOrder:
     """A MedicationRequest, classified by drug.
 
@@ -169,6 +200,11 @@ class MedicationOrder:
     """True for the orders in the hook's draftOrders (what the clinician is writing now)."""
     selected: bool = False
     """True for order-select's selections (the order the clinician is looking at)."""
+    product: DrugProduct | None = None
+    """The product ordered, when the order names one with a known strength."""
+    dose_problem: str | None = None
+    """Why the dose could not be read in mg (e.g. "dose form '{puff}' not understood"), so that
+    a card names it instead of saying the dose was not stated."""
 
     @property
     def is_active(self) -> bool:

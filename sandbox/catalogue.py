@@ -96,6 +96,18 @@ _STORIES = (
          "R-TERATO-M", "R-IND-PRIOR", "R-REIMB-KR"),
     ),
     PatientStory(
+        "kr-core-moderate-renal",
+        "The moderate-renal story coded the KR Core way (HL7 Korea): 72 y woman, 55 kg, creatinine "
+        "1.30 mg/dL → CrCl 34.0 mL/min (moderate); myeloma only as a KCD-8 diagnosis (C90.0); orders "
+        "coded by HIRA EDI (no product code given) and ATC, with the KR Core ingredient extension "
+        "(ATC), no RxNorm; no race extension on the Patient. Draft "
+        "lenalidomide 25 mg daily d1-21/28 → dose card: 10 mg once daily.",
+        ("R-CRCL-CG", "R-RENAL-MODERATE"),
+        ("R-DATA-RENAL", "R-RENAL-NORMAL", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS", "R-CYTO-START",
+         "R-AGE-NOREDUCE", "R-DEX-AGE", "R-DEX-HIGH", "R-VTE-HIGH", "R-VTE-NONE", "R-TERATO-F",
+         "R-TERATO-M", "R-IND-PRIOR", "R-REIMB-KR"),
+    ),
+    PatientStory(
         "moderate-renal-boundary",
         "62 y woman, 68 kg, creatinine 1.05 mg/dL → CrCl 59.63 mL/min (70.2 without the female "
         "factor): just below 60, so moderate; draft lenalidomide 25 mg → 10 mg card, aspirin for "

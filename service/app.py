@@ -26,7 +26,7 @@ from service.errors import ApiError, error_response, register_error_handlers
 from service.feedback import parse_feedback
 from service.hook_request import parse_hook_request
 from service.openapi import openapi
-from service.pipeline import answer_hook
+from service.pipeline import answer_hook, triage_drafts
 from service.prefetch import client_for, resolve_prefetch
 from service.settings import Settings
 from service.store import HookCall, Store, StoreUnavailable
@@ -90,10 +90,15 @@ def call_hook(service_id: str) -> Response:
         max_pages=config.fetch_max_pages,
     )
     client = metrics.counting_client(client, service.id)
+    triage = triage_drafts(hook_request, context, client)
+    if not triage.under_review:
+        # No lenalidomide or dexamethasone order to check: nothing the prefetch could change,
+        # so none is fetched (and a missing key or a FHIR server down is no reason for a 412).
+        return jsonify({"cards": []})
     prefetched = resolve_prefetch(service.prefetch, hook_request, context, client)
     answer = answer_hook(
         hook_request, context, prefetched, today=date.today(), region=config.region,
-        freshness_days=config.freshness_windows(), client=client
+        freshness_days=config.freshness_windows(), client=client, triage=triage,
     )
     cards = answer.response["cards"]
     g.rule_ids = tuple(rule for r in answer.recommendations for rule in r.rule_ids)

@@ -1,17 +1,26 @@
 """One hook call, from validated request and resolved prefetch to the response JSON.
 
 request → fhir_mappings (snapshot) → rules (recommendations) → cards (CDS Hooks cards).
+
+Before any prefetch is resolved, ``triage_drafts`` decides from the request's draft orders
+alone whether an order hook is about lenalidomide or dexamethasone at all: an order-select of
+an aspirin draft, or an order-sign of drafts holding neither drug, has nothing to check, and
+is answered ``{"cards": []}`` without a fetch (and so without a 412 when the FHIR server is
+down or the client left prefetch keys out).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from cards import to_cards
 from fhir_mappings import build_snapshot, unresolved_medication_references
+from fhir_mappings.fhir_json import text_value
+from fhir_mappings.record import PatientRecord
 from rules import Evaluation, evaluate
+from rules.engine import FAMILIES, orders_under_review
 from rules.model import Hook, Recommendation
 from service.hook_request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.prefetch import FhirClient, fetch_references
@@ -23,6 +32,81 @@ class HookAnswer:
     recommendations: list[Recommendation]
 
 
+REFERENCES_AT_MOST = 20
+"""Medications fetched to classify the drafts of one call; beyond it they stay unresolved."""
+
+
+@dataclass(frozen=True)
+class DraftTriage:
+    """Whether the rules have a draft order to review, decided before any prefetch."""
+
+    under_review: bool
+    medications: list[dict[str, Any]] = field(default_factory=list)
+    """Medications fetched to classify a draft (its medicationReference): answer_hook reuses
+    them instead of fetching them again."""
+    tried: frozenset[str] = frozenset()
+    """The references fetched for that, found or not: not asked for a second time."""
+
+
+def triage_drafts(request: HookRequest, context: PatientViewContext, client: FhirClient | None) -> DraftTriage:
+    """Is a lenalidomide or dexamethasone draft under review (rules.engine.orders_under_review:
+    a selected one for order-select, any for order-sign)? patient-view always goes on.
+
+    The drafts are classified by fhir_mappings exactly as the full evaluation classifies them.
+    A draft whose medicationReference points at a Medication the request does not hold could
+    be lenalidomide: that Medication alone is fetched; when it cannot be had, the call goes on
+    as under review (prefetch resolved as usual, 412 if it cannot be), never a silent
+    ``{"cards": []}`` about an order that may be lenalidomide.
+    """
+    if not isinstance(context, OrderSignContext):
+        return DraftTriage(under_review=True)
+    hook: Hook = request.hook  # type: ignore[assignment]  # checked against the service
+    if any(hook in family.hooks and not family.needs_order for family in FAMILIES):
+        return DraftTriage(under_review=True)  # a rule that speaks without an order under review
+    drafts = context.draftOrders.resources()
+    selections = context.selections if isinstance(context, OrderSelectContext) else []
+    deciding = _deciding_references(drafts, selections if hook == "order-select" else None)
+    known: list[dict[str, Any]] = []
+    medications: list[dict[str, Any]] = []
+    tried: frozenset[str] = frozenset()
+    if deciding:
+        given = [v for v in (request.prefetch or {}).values() if isinstance(v, dict)]
+        known = PatientRecord(given).of_type("Medication") + _draft_medications(drafts)
+        missing = [r for r in unresolved_medication_references(known + drafts) if r in deciding]
+        if missing:
+            if client is None:
+                return DraftTriage(under_review=True)
+            attempted = missing[:REFERENCES_AT_MOST]
+            medications = fetch_references(client, attempted, limit=REFERENCES_AT_MOST)
+            tried = frozenset(attempted)
+            known = known + medications
+            if any(r in deciding for r in unresolved_medication_references(known + drafts)):
+                return DraftTriage(True, medications, tried)
+    snapshot = build_snapshot(known, patient_id=context.patientId, draft_orders=drafts, selections=selections)
+    return DraftTriage(orders_under_review(snapshot, hook).any, medications, tried)
+
+
+def _deciding_references(drafts: list[dict[str, Any]], selections: list[str] | None) -> set[str]:
+    """medicationReference targets of the drafts that decide (order-select: the selected ones)."""
+    references: set[str] = set()
+    for draft in drafts:
+        if draft.get("resourceType") != "MedicationRequest":
+            continue
+        if selections is not None and f"MedicationRequest/{draft.get('id')}" not in selections:
+            continue
+        reference = draft.get("medicationReference")
+        target = text_value(reference.get("reference")) if isinstance(reference, dict) else None
+        if target is not None:
+            references.add(target)
+    return references
+
+
+def _draft_medications(drafts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Medications sent beside the orders in draftOrders: unresolved_medication_references
+    counts them as resolving a reference, so the snapshot must hold them too."""
+    return PatientRecord(drafts).of_type("Medication")
+
+
 def answer_hook(
     request: HookRequest,
     context: PatientViewContext,
@@ -32,12 +116,16 @@ def answer_hook(
     region: str,
     freshness_days: dict[str, int] | None = None,
     client: FhirClient | None = None,
+    triage: DraftTriage | None = None,
 ) -> HookAnswer:
     drafts = context.draftOrders.resources() if isinstance(context, OrderSignContext) else []
     selections = context.selections if isinstance(context, OrderSelectContext) else []
     resources: list[dict[str, Any]] = [value for value in prefetched.values() if value is not None]
-
-    references = unresolved_medication_references(resources + drafts)
+    resources.extend(_draft_medications(drafts))
+    if triage is not None:
+        resources.extend(triage.medications)
+    tried = triage.tried if triage is not None else frozenset()
+    references = [r for r in unresolved_medication_references(resources + drafts) if r not in tried]
     resources.extend(fetch_references(client, references))
 
     snapshot = build_snapshot(

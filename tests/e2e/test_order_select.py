@@ -43,7 +43,7 @@ def test_moderate_renal_gets_10_mg_with_an_update_of_the_draft(live_service):
     request = hook_request("moderate-renal", "order-select")
     response = post(live_service.base_url, request)
     [card] = dose_cards(response)
-    assert card["indicator"] == "warning"
+    assert card["indicator"] == "critical"  # 25 mg is 2.5 times the 10 mg allowed: an overdose
     assert "10 mg once daily" in card["summary"] and len(card["summary"]) < 140
     assert card["extension"]["org.lenadex.rules"] == ["R-CRCL-CG", "R-RENAL-MODERATE"]
     assert card["extension"]["org.lenadex.dose"] == {

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fhir_mappings import build_snapshot, unresolved_medication_references
+from rules.dose_ladder import daily_mg
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
@@ -228,3 +231,123 @@ def test_invalid_stored_order_is_skipped_with_a_note() -> None:
     snapshot = build_snapshot([broken], patient_id=PATIENT)
     assert snapshot.medications == ()
     assert any("MedicationRequest/bad" in p for p in snapshot.data_problems)
+
+
+# --- the dose in mg from a product order ------------------------------------------------------
+
+SANDBOX = Path(__file__).resolve().parents[1] / "cards" / "sandbox_requests"
+UCUM = "http://unitsofmeasure.org"
+
+
+def sandbox_draft(name: str) -> dict[str, Any]:
+    request = json.loads((SANDBOX / name).read_text())
+    return request["context"]["draftOrders"]["entry"][0]["resource"]
+
+
+def draft_order(resource: dict[str, Any], *others: dict[str, Any]) -> Any:
+    snapshot = build_snapshot(list(others), patient_id=resource["subject"]["reference"].split("/")[1],
+                              draft_orders=[resource])
+    [order] = [o for o in snapshot.medications if o.is_draft]
+    return order, snapshot.data_problems
+
+
+def counted(value: float, code: str | None = None, unit: str | None = None, **timing: Any) -> dict[str, Any]:
+    quantity: dict[str, Any] = {"value": value}
+    if code is not None:
+        quantity.update(system=UCUM, code=code)
+    if unit is not None:
+        quantity["unit"] = unit
+    instruction: dict[str, Any] = {"doseAndRate": [{"doseQuantity": quantity}]}
+    if timing:
+        instruction["timing"] = {"repeat": timing}
+    return {"dosageInstruction": [instruction]}
+
+
+def test_the_sandbox_capsule_order_is_25_mg_once_daily() -> None:
+    order, problems = draft_order(sandbox_draft("order-select.moderate-renal.json"))
+    assert (order.regimen.dose, order.regimen.dose_unit, order.regimen.every_hours) == (25.0, "mg", 24.0)
+    assert order.product.strength_mg == 25.0 and order.product.units_per_dose == 1
+    assert order.product.code == "643720" and order.dose_problem is None
+    assert not [p for p in problems if "request-123" in p]  # category as one object is mended
+
+
+def test_four_capsules_twice_daily_is_200_mg_a_day() -> None:
+    order, _ = draft_order(sandbox_draft("order-select.overdose-normal-renal.json"))
+    assert (order.regimen.dose, order.regimen.every_hours) == (100.0, 12.0)
+    assert daily_mg(order.regimen) == 200.0 and order.product.units_per_dose == 4
+
+
+@pytest.mark.parametrize(
+    ("dose", "mg"),
+    [
+        (counted(1, "{capsule}"), 10.0),
+        (counted(1, unit="capsule"), 10.0),
+        (counted(2, unit="Tablets"), 20.0),  # the unit's wording is not checked against the form
+        (counted(1, "1"), 10.0),
+        (counted(1), 10.0),  # no unit, but the order names a product
+        (counted(10, "mg"), 10.0),  # mg as today
+        ({"dosageInstruction": [{"text": "1 capsule daily on days 1-21 of 28"}]}, 10.0),
+    ],
+)
+def test_count_forms_times_the_named_strength(dose: dict[str, Any], mg: float) -> None:
+    order, _ = draft_order(request("d1", status="draft", **named("lenalidomide 10 MG Oral Capsule"), **dose))
+    assert (order.regimen.dose, order.regimen.dose_unit) == (mg, "mg")
+
+
+def test_dexamethasone_tablets_by_confirmed_code_weekly() -> None:
+    medication = coded(RXNORM, "197582")  # dexamethasone 4 MG Oral Tablet, no display
+    order, _ = draft_order(request("d1", status="draft", **medication, **counted(10, "{tablet}", frequency=1,
+                                                                              period=1, periodUnit="wk")))
+    assert order.drug == "dexamethasone"
+    assert (order.regimen.dose, order.regimen.every_hours) == (40.0, 168.0)
+
+
+def test_contained_medication_strength_gives_the_dose() -> None:
+    medication = {
+        "resourceType": "Medication", "id": "m1",
+        "code": {"coding": [{"system": RXNORM, "code": "342369"}], "text": "LENA 5"},
+        "ingredient": [{"itemCodeableConcept": {"text": "lenalidomide"},
+                        "strength": {"numerator": {"value": 5, "unit": "mg"}, "denominator": {"value": 1, "unit": "capsule"}}}],
+    }
+    order, _ = draft_order(request("d1", status="draft", contained=[medication],
+                                   medicationReference={"reference": "#m1"}, **counted(3, "{capsule}")))
+    assert order.regimen.dose == 15.0 and order.product.strength_mg == 5.0
+
+
+def test_referenced_medication_strength_gives_the_dose() -> None:
+    medication = {
+        "resourceType": "Medication", "id": "med-9", "code": {"text": "Revlimid"},
+        "ingredient": [{"itemCodeableConcept": {"text": "lenalidomide"},
+                        "strength": {"numerator": {"value": 25, "unit": "mg"}, "denominator": {"value": 1, "code": "CAP"}}}],
+    }
+    order, _ = draft_order(request("d1", status="draft", medicationReference={"reference": "Medication/med-9"},
+                                   **counted(1, "{pill}")), medication)
+    assert order.regimen.dose == 25.0 and order.product.dose_form == "capsule"
+
+
+def test_a_form_not_understood_is_named_not_called_unstated() -> None:
+    order, problems = draft_order(request("d1", status="draft", **named("lenalidomide 10 MG Oral Capsule"),
+                                          **counted(1, "{puff}")))
+    assert order.regimen.dose is None and order.dose_problem == "dose form '{puff}' not understood"
+    assert any("{puff}" in p for p in problems)
+
+
+def test_a_product_of_unknown_strength_is_not_guessed() -> None:
+    # 602910 is a lenalidomide capsule SCD whose strength no confirmed source gives
+    order, problems = draft_order(request("d1", status="draft", **coded(RXNORM, "602910"), **counted(1, "{pill}")))
+    assert order.drug == "lenalidomide" and order.regimen.dose is None and order.product is None
+    assert "strength is not known" in (order.dose_problem or "")
+    assert any("strength is not known" in p for p in problems)
+
+
+def test_a_bare_number_of_an_ingredient_counts_nothing() -> None:
+    order, _ = draft_order(request("d1", status="draft", **coded(RXNORM, "342369"), **counted(1, "1")))
+    assert order.regimen.dose is None and order.product is None
+
+
+def test_reason_code_as_one_object_is_mended_before_validation() -> None:
+    draft = request("d1", status="draft", **coded(RXNORM, "342369"),
+                    reasonCode={"coding": [{"system": "http://snomed.info/sct", "code": "109989006"}]},
+                    note={"text": "cycle 1"}, **counted(25, "mg"))
+    _, problems = draft_order(draft)
+    assert not [p for p in problems if "d1" in p]

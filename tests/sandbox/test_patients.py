@@ -7,7 +7,6 @@ import json
 import re
 import uuid
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -29,23 +28,25 @@ from sandbox.catalogue import (
     load_bundle,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-RULE_ID = re.compile(r"\bR-[A-Z0-9]+(?:-[A-Z0-9]+)*\b")
 SLUGS = sorted(PATIENTS)
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+# KR Core (HL7 Korea): KCD-8 diagnoses and ATC-coded orders, as fhir_mappings/terminology.py cites.
+KCD8 = "http://www.hl7korea.or.kr/CodeSystem/kostat-kcd-8"
+ATC = "http://www.whocc.no/atc"
+HIRA_EDI = "http://www.hl7korea.or.kr/CodeSystem/hira-edi-medication"
+KR_CORE_PATIENTS = {"kr-core-moderate-renal"}
 OTHER_DAYS = (ANCHOR_DATE + timedelta(days=97), ANCHOR_DATE - timedelta(days=1461))
 
 
 def clinical_rule_ids() -> set[str]:
-    path = SHARED / "CLINICAL_RULES.md"
-    if not path.exists():
-        pytest.skip(f"{path} not present")
-    return set(RULE_ID.findall(path.read_text(encoding="utf-8")))
+    """The rule ids of the clinical rules, as the product's rule catalogue lists them."""
+    from rules.catalogue import RULES
+
+    return {rule.id for rule in RULES}
 
 
 def resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
@@ -207,7 +208,10 @@ def test_observations_are_final_loinc_coded_and_dated_with_ucum_quantities(slug:
 def test_conditions_and_procedures_are_coded_with_status_and_dates(slug: str) -> None:
     bundle = load_bundle(slug, ANCHOR_DATE)
     for condition in of_type(bundle, "Condition"):
-        assert codes(condition["code"], SNOMED) or codes(condition["code"], ICD10CM)
+        if slug in KR_CORE_PATIENTS:
+            assert codes(condition["code"], KCD8) and not codes(condition["code"], SNOMED)
+        else:
+            assert codes(condition["code"], SNOMED) or codes(condition["code"], ICD10CM)
         assert condition["clinicalStatus"]["coding"][0]["code"] in ("active", "resolved")
         assert condition["verificationStatus"]["coding"][0]["code"] == "confirmed"
         assert "onsetDateTime" in condition
@@ -222,7 +226,13 @@ def test_conditions_and_procedures_are_coded_with_status_and_dates(slug: str) ->
 def test_medication_requests_are_rxnorm_coded_with_full_dosage(slug: str) -> None:
     for order in of_type(load_bundle(slug, ANCHOR_DATE), "MedicationRequest"):
         assert order["status"] in ("draft", "active", "completed", "stopped"), order["id"]
-        assert codes(order["medicationCodeableConcept"], RXNORM), order["id"]
+        concept = order["medicationCodeableConcept"]
+        if slug in KR_CORE_PATIENTS:
+            # KR Core: a HIRA EDI coding (its product code left out), ATC, and no RxNorm.
+            assert codes(concept, ATC) and not codes(concept, RXNORM), order["id"]
+            assert any(c.get("system") == HIRA_EDI and "code" not in c for c in concept["coding"])
+        else:
+            assert codes(concept, RXNORM), order["id"]
         assert "authoredOn" in order
         (dosage,) = order["dosageInstruction"]
         assert dosage["text"] and dosage["timing"]["repeat"]
@@ -263,7 +273,8 @@ def test_patients_on_or_starting_lenalidomide_have_myeloma_and_current_labs(slug
     orders = [o for o in of_type(bundle, "MedicationRequest") if is_lenalidomide(o)]
     if not any(o["status"] in ("draft", "active") for o in orders):
         pytest.skip("not on lenalidomide")
-    assert any("109989006" in codes(c["code"], SNOMED) for c in of_type(bundle, "Condition"))
+    assert any("109989006" in codes(c["code"], SNOMED) or "C90.0" in codes(c["code"], KCD8)
+               for c in of_type(bundle, "Condition"))
     if PATIENTS[slug].hooks == ("patient-view",):
         return  # monitoring stories set their own lab dates
 
@@ -286,6 +297,7 @@ def test_patients_on_or_starting_lenalidomide_have_myeloma_and_current_labs(slug
 STATED_CRCL = {
     "normal-renal": 91.1,
     "moderate-renal": 34.0,
+    "kr-core-moderate-renal": 34.0,
     "moderate-renal-boundary": 59.6,
     "normal-renal-boundary": 60.0,
     "severe-renal": 22.5,
