@@ -34,7 +34,15 @@ from fhir_mappings.fhir_json import (
 )
 from fhir_mappings.products import CONFIRMED_CODES, INGREDIENT_CODES, read_product
 from fhir_mappings.record import PatientRecord, flatten
-from fhir_mappings.terminology import ATC_SYSTEMS, DRUG_BY_ATC, DRUG_BY_RXNORM, DRUGS, RXNORM_SYSTEMS
+from fhir_mappings.terminology import (
+    ATC_SYSTEMS,
+    DRUG_BY_ATC,
+    DRUG_BY_RXNORM,
+    DRUGS,
+    KR_CORE_MEDICATION_INGREDIENT_URL,
+    KR_DRUG_PRODUCT_SYSTEMS,
+    RXNORM_SYSTEMS,
+)
 from fhir_mappings.validation import describe, validation_problem
 
 OTHER = "other"
@@ -110,6 +118,8 @@ def _order(
         # The clinician's draft is what the hook is about: read it as sent rather than not at all.
         problems.append(problem.replace("; not used", "; read as sent"))
     label = f"{drug if drug != OTHER else 'medication'} order {describe(request)}"
+    if drug == OTHER:
+        problems.extend(_unidentified_korean_codes(label, source))
     if source.unavailable:
         problems.append(f"{label}: {source.unavailable} was not available; classified from its text")
     product = read_product(source.concepts, source.medication, drug) if drug != OTHER else None
@@ -136,6 +146,20 @@ def _order(
         product=product,
         dose_problem=dosage.dose_problem if drug != OTHER else None,
     )
+
+
+def _unidentified_korean_codes(label: str, source: MedicationSource) -> list[str]:
+    """A HIRA EDI or KD code names a product; with no ATC coding or ingredient beside it the
+    drug stays unknown (no table of these codes is confirmed), and the card can say why."""
+    found = []
+    for concept in source.concepts:
+        for coding in codings(concept):
+            system = coding.get("system")
+            if isinstance(system, str) and system in KR_DRUG_PRODUCT_SYSTEMS:
+                code = text_value(coding.get("code")) or "(no code)"
+                found.append(f"{label}: {KR_DRUG_PRODUCT_SYSTEMS[system]} code {code} names a product; no ATC "
+                             "coding or ingredient was sent, so the drug was not identified")
+    return found
 
 
 def _names_a_product(source: MedicationSource) -> bool:
@@ -191,7 +215,14 @@ def _normalised(request: JsonObject) -> JsonObject:
 def medication_source(request: JsonObject, record: PatientRecord) -> MedicationSource:
     concept = request.get("medicationCodeableConcept")
     if isinstance(concept, dict):
-        return MedicationSource([concept], concept_label(concept))
+        # KR Core: an order coded by HIRA EDI or KD product code carries its ingredient (ATC
+        # preferred) in the krcore-medicationIngredient extension; it identifies the drug.
+        ingredients = [
+            extension["valueCodeableConcept"] for extension in objects(concept.get("extension"))
+            if extension.get("url") == KR_CORE_MEDICATION_INGREDIENT_URL
+            and isinstance(extension.get("valueCodeableConcept"), dict)
+        ]
+        return MedicationSource([concept, *ingredients], concept_label(concept))
     reference = request.get("medicationReference")
     if not isinstance(reference, dict):
         return MedicationSource([], "")

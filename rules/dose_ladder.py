@@ -77,6 +77,16 @@ def describe(regimen: Regimen) -> str:
     return text
 
 
+def as_ordered(order: MedicationOrder) -> str:
+    """The order's dose as cards show it; when it could not be read, why (e.g. "dose form
+    '{puff}' not understood") rather than a bare "dose not stated"."""
+    if order.regimen is not None and order.regimen.dose is not None:
+        return describe(order.regimen)
+    if order.dose_problem:
+        return f"dose not read ({order.dose_problem})"
+    return describe(order.regimen) if order.regimen is not None else "dose not stated"
+
+
 def same_dose_and_frequency(ordered: Regimen | None, recommended: Regimen) -> bool:
     """The order matches when dose and interval agree (cycle days are checked only when the
     order states them: an order silent on them takes the standard cycle)."""
@@ -99,7 +109,7 @@ def dose_change(
 ) -> DoseChange:
     """The update of a draft order to ``target``, with the suggestion's label (the button
     the clinician presses) and the action's description ('Lenalidomide 25 mg … → 10 mg …')."""
-    ordered = describe(order.regimen) if order.regimen else "dose not stated"
+    ordered = as_ordered(order)
     return DoseChange(
         order_id=order.id,
         drug=order.drug,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from rules.dose_ladder import (
     STANDARD_DOSE_MG,
+    as_ordered,
     daily_mg,
     describe,
     dose_change,
@@ -62,7 +63,7 @@ def _dose_for_order(
     renal: RenalFunction | RenalDataNeeded,
     order: MedicationOrder,
 ) -> Recommendation | None:
-    ordered = describe(order.regimen) if order.regimen else "dose not stated"
+    ordered = as_ordered(order)
     if isinstance(renal, RenalDataNeeded):
         needed = renal_data_needed(renal)
         if renal.verify:

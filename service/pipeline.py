@@ -141,5 +141,6 @@ def answer_hook(
         hook_instance=request.hookInstance,
         patient_id=context.patientId,
         drafts_by_id=drafts_by_id,
+        orders=snapshot.medications,
     )
     return HookAnswer({"cards": cards}, recommendations)

@@ -235,19 +235,11 @@ def test_an_order_with_only_a_hira_code_is_not_guessed() -> None:
     assert order.drug == "other" and order.is_draft
 
 
-@pytest.mark.xfail(
-    reason="needs fhir_mappings/medications.py to note a HIRA EDI or KD code it could not classify",
-    strict=False,
-)
 def test_an_order_with_only_a_hira_code_names_the_code_in_a_data_problem() -> None:
     snapshot = build_snapshot([], patient_id=PATIENT, draft_orders=[hira_only()])
     assert any("HIRA EDI" in p and SYNTHETIC_HIRA_CODE in p for p in snapshot.data_problems)
 
 
-@pytest.mark.xfail(
-    reason="needs fhir_mappings/medications.py to read the krcore-medicationIngredient extension",
-    strict=False,
-)
 def test_the_kr_core_ingredient_extension_classifies_a_hira_coded_order() -> None:
     concept = {
         "extension": [

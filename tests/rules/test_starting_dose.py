@@ -282,3 +282,13 @@ def test_continuing_patient_is_given_not_started() -> None:
     assert card is not None and "— give 10 mg once daily" in card.summary and "start" not in card.summary
     new = dose_card(with_crcl(drafting(), 45.0))
     assert new is not None and "— start 10 mg once daily" in new.summary
+
+
+def test_an_unreadable_dose_form_is_named_not_called_not_stated() -> None:
+    from dataclasses import replace as _replace
+    order = _replace(lenalidomide(), regimen=Regimen(dose=None, every_hours=24.0),
+                     dose_problem="dose form '{puff}' not understood")
+    card = dose_card(with_crcl(patient(medications=(order,)), 45.0))
+    assert card is not None
+    assert any("dose form '{puff}' not understood" in p for p in card.rationale)
+    assert not any("dose not stated" in p for p in card.rationale)
