@@ -50,7 +50,7 @@ def test_moderate_renal_scenario_with_the_mouse(browser_page, live_service, scre
     dose_card = page.locator("[data-testid=card][data-dose-drug=lenalidomide]")
     expect(dose_card).to_have_count(1)
     expect(dose_card.get_by_test_id("card-summary")).to_contain_text("start 10 mg once daily")
-    expect(dose_card).to_have_attribute("data-indicator", "warning")
+    expect(dose_card).to_have_attribute("data-indicator", "critical")  # 25 mg is 2.5 times the 10 mg allowed
     # The detail is rendered Markdown: bold text and a list, no asterisks left.
     expect(dose_card.locator("[data-testid=card-detail] strong").first).to_be_visible()
     expect(dose_card.locator("[data-testid=card-detail] ul li").first).to_contain_text("serum creatinine")

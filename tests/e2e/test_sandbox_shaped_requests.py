@@ -159,3 +159,48 @@ def test_patient_view_low_platelets_gets_the_platelet_card(service, fhir_server)
     cards = call(service, sandbox_request("patient-view.low-platelets", fhir_server))
     assert cards
     assert any("R-PLT-LOW" in rules_of(c) for c in cards), [c["summary"] for c in cards]
+
+
+def _as_product(draft: dict[str, Any], name: str, count: float) -> None:
+    """The draft as the sandbox writes a product order: the product's name, `count` {pill}."""
+    draft["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "display": name}], "text": name}
+    [dose] = [d for i in draft["dosageInstruction"] for d in i.get("doseAndRate", [])]
+    dose["doseQuantity"] = {"value": count, "unit": "{pill}", "system": "http://unitsofmeasure.org", "code": "{pill}"}
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_the_right_product_gets_no_dose_card(service, fhir_server, hook):
+    # CrCl 34 mL/min: one 10 mg capsule daily is the recommended dose.
+    body = sandbox_request(f"{hook}.moderate-renal", fhir_server)
+    _as_product(body["context"]["draftOrders"]["entry"][0]["resource"], "lenalidomide 10 MG Oral Capsule", 1)
+    cards = call(service, body)
+    assert not [c for c in cards if "org.lenadex.dose" in c.get("extension", {})], [c["summary"] for c in cards]
+
+
+def test_the_applied_suggestion_makes_the_dose_card_go_away(service, fhir_server):
+    # What the sandbox does on a click: the draft is replaced by the suggestion's resource and the
+    # hook fires again.
+    body = sandbox_request("order-select.moderate-renal", fhir_server)
+    [card] = [c for c in call(service, body) if "R-RENAL-MODERATE" in rules_of(c)]
+    [update] = [a for s in card["suggestions"] for a in s["actions"] if a["type"] == "update"]
+    body["context"]["draftOrders"]["entry"][0]["resource"] = update["resource"]
+    again = call(service, body)
+    assert not [c for c in again if "org.lenadex.dose" in c.get("extension", {})], [c["summary"] for c in again]
+
+
+def test_dexamethasone_tablets_for_a_78_year_old_get_the_age_card(service, fhir_server):
+    # 10 tablets of 4 mg weekly = 40 mg weekly; above 75 years the guideline gives 20 mg weekly.
+    body = sandbox_request("order-select.moderate-renal", fhir_server)
+    patient = body["prefetch"]["patient"]
+    patient["birthDate"] = f"{date.today().year - 79}-01-15"
+    entry = json.loads(json.dumps(body["context"]["draftOrders"]["entry"][0]))
+    draft = entry["resource"]
+    draft["id"] = "draft-dexamethasone-sandbox"
+    _as_product(draft, "dexamethasone 4 MG Oral Tablet", 10)
+    draft["dosageInstruction"][0]["timing"] = {"repeat": {"frequency": 1, "period": 1, "periodUnit": "wk"}}
+    draft["dosageInstruction"][0].pop("text", None)
+    body["context"]["draftOrders"]["entry"].append(entry)
+    body["context"]["selections"] = ["MedicationRequest/draft-dexamethasone-sandbox"]
+    cards = call(service, body)
+    assert [c for c in cards if "R-DEX-AGE" in rules_of(c)], [c["summary"] for c in cards]
