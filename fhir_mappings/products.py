@@ -64,11 +64,25 @@ DEXAMETHASONE = ProductLine("dexamethasone", "dexamethasone", "tablet", (0.5, 0.
 
 PRODUCT_LINES: tuple[ProductLine, ...] = (LENALIDOMIDE, REVLIMID, DEXAMETHASONE)
 
-# RxNorm SCD/SBD codes, each confirmed against a public source. Codes CODES.md lists without
-# a strength (602910, 602912, 643712, 643720, 1428947) are not here: no public source found
-# ties each to one strength, and a wrong strength here would misdose. Orders carrying them
-# are read from their names.
+# RxNorm SCD/SBD codes, each confirmed against a public source; a wrong strength here would
+# misdose, so a code no source ties to one strength is left out and its orders are read from
+# their names. The public CDS Hooks sandbox's RxNorm table (cds-hooks/sandbox,
+# src/assets/medication-list.js, cuiToName) names each lenalidomide capsule product below.
 CONFIRMED_CODES: dict[str, tuple[ProductLine, float]] = {
+    # cds-hooks/sandbox medication-list.js: 602912 'lenalidomide 5 MG Oral Capsule', 602910
+    # '... 10 MG Oral Capsule', 643712 '... 15 MG Oral Capsule', 1428947 '... 20 MG Oral
+    # Capsule', 643720 '... 25 MG Oral Capsule'; the [Revlimid] SBDs 1242233 (2.5), 616116 (5),
+    # 616114 (10), 643714 (15), 1429367 (20 MG Oral Capsule [Revlimid]).
+    "602912": (LENALIDOMIDE, 5.0),
+    "602910": (LENALIDOMIDE, 10.0),
+    "643712": (LENALIDOMIDE, 15.0),
+    "1428947": (LENALIDOMIDE, 20.0),
+    "643720": (LENALIDOMIDE, 25.0),
+    "1242233": (REVLIMID, 2.5),
+    "616116": (REVLIMID, 5.0),
+    "616114": (REVLIMID, 10.0),
+    "643714": (REVLIMID, 15.0),
+    "1429367": (REVLIMID, 20.0),
     # openFDA NDC 76282-696 (Exelan, "LENALIDOMIDE 2.5 mg/1" capsule, one strength in its
     # label): rxcui ["1242231"] — https://api.fda.gov/drug/ndc.json?search=product_ndc:"76282-696"
     "1242231": (LENALIDOMIDE, 2.5),

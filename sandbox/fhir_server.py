@@ -22,6 +22,16 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 FHIR_JSON = "application/fhir+json"
+CAPABILITY_STATEMENT: dict[str, Any] = {
+    "resourceType": "CapabilityStatement",
+    "status": "active",
+    "date": "2024-01-01",
+    "kind": "instance",
+    "fhirVersion": "4.0.1",
+    "format": ["json"],
+    "rest": [{"mode": "server"}],
+}
+"""What ``GET /metadata`` answers (clients such as the CDS Hooks sandbox read fhirVersion)."""
 FAULTS = ("status-500", "status-401", "html", "truncated", "loop-paging", "hang", "not-fhir")
 
 
@@ -36,6 +46,9 @@ class StandInFhirServer:
     fault_paths: tuple[str, ...] = ()
     """When set, the fault applies only to paths starting with one of these."""
     required_token: str | None = None
+    cors_origin: str | None = None
+    """When set (an origin or ``*``), every answer carries Access-Control-Allow-Origin, so that a
+    page in a browser (the public CDS Hooks sandbox) can read it; off by default."""
     requests_seen: list[dict[str, Any]] = field(default_factory=list)
     max_in_flight: int = 0
     """The most requests it was answering at the same time (shows parallel fetching)."""
@@ -54,6 +67,8 @@ class StandInFhirServer:
         finally:
             with self._lock:
                 self._in_flight -= 1
+        if self.cors_origin:
+            response.headers["Access-Control-Allow-Origin"] = self.cors_origin
         return response(environ, start_response)
 
     def _respond(self, request: Request) -> Response:
@@ -79,7 +94,9 @@ class StandInFhirServer:
         if fault == "not-fhir":
             return Response(json.dumps({"hello": "world"}), 200, content_type=FHIR_JSON)
         parts = [p for p in request.path.split("/") if p]
-        if len(parts) == 2:
+        if parts == ["metadata"]:
+            response = _json(CAPABILITY_STATEMENT)
+        elif len(parts) == 2:
             response = self._read(parts[0], parts[1])
         elif len(parts) == 1:
             response = self._search(request, parts[0], loop=fault == "loop-paging")

@@ -333,8 +333,8 @@ def test_a_form_not_understood_is_named_not_called_unstated() -> None:
 
 
 def test_a_product_of_unknown_strength_is_not_guessed() -> None:
-    # 602910 is a lenalidomide capsule SCD whose strength no confirmed source gives
-    order, problems = draft_order(request("d1", status="draft", **coded(RXNORM, "602910"), **counted(1, "{pill}")))
+    # 1162570 'lenalidomide Pill' (an RxNorm dose-form group, no strength) with a pill count
+    order, problems = draft_order(request("d1", status="draft", **coded(RXNORM, "1162570", "lenalidomide Pill"), **counted(1, "{pill}")))
     assert order.drug == "lenalidomide" and order.regimen.dose is None and order.product is None
     assert "strength is not known" in (order.dose_problem or "")
     assert any("strength is not known" in p for p in problems)
@@ -351,3 +351,8 @@ def test_reason_code_as_one_object_is_mended_before_validation() -> None:
                     note={"text": "cycle 1"}, **counted(25, "mg"))
     _, problems = draft_order(draft)
     assert not [p for p in problems if "d1" in p]
+
+
+def test_the_10_mg_capsule_code_is_read_by_its_strength() -> None:
+    order, _ = draft_order(request("d1", status="draft", **coded(RXNORM, "602910"), **counted(1, "{pill}")))
+    assert order.drug == "lenalidomide" and order.regimen is not None and order.regimen.dose == 10.0
