@@ -211,9 +211,29 @@ def test_inferno_request_fetching_from_a_fhir_server_gets_valid_cards(conformanc
     assert all(seen["authorization"] == "Bearer SAMPLE_TOKEN" for seen in stand_in.requests_seen)
 
 
+def _as_lenalidomide(request: dict[str, Any]) -> dict[str, Any]:
+    """The Inferno request with its amoxicillin draft turned into a lenalidomide order."""
+    for entry in request["context"]["draftOrders"]["entry"]:
+        if entry["resource"]["resourceType"] == "MedicationRequest":
+            entry["resource"]["medicationCodeableConcept"] = {"coding": [
+                {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "342369",
+                 "display": "lenalidomide"}], "text": "lenalidomide"}
+    return request
+
+
+@pytest.mark.parametrize("hook", INFERNO_REQUESTS)
+def test_inferno_request_for_another_drug_is_answered_without_fetching(conformance_service, hook):
+    # An amoxicillin draft and a diet order: nothing for lenadex, so no fetch and no 412.
+    request = copy.deepcopy(inferno_request(hook))
+    request["fhirServer"] = "http://127.0.0.1:9"  # nothing listens
+    response = requests.post(f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}",
+                             json=request, timeout=10)
+    assert response.status_code == 200 and response.json() == {"cards": []}
+
+
 @pytest.mark.parametrize("hook", INFERNO_REQUESTS)
 def test_inferno_request_with_an_unreachable_server_and_no_prefetch_is_412(conformance_service, hook):
-    request = copy.deepcopy(inferno_request(hook))
+    request = _as_lenalidomide(copy.deepcopy(inferno_request(hook)))
     request["fhirServer"] = "http://127.0.0.1:9"  # nothing listens: the fixture's server, unreachable
     response = requests.post(f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}",
                              json=request, timeout=10)
