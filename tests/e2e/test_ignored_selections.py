@@ -40,19 +40,6 @@ DRUGS = {  # RxNorm ingredient codes
 }
 
 
-@pytest.fixture(scope="module")
-def fhir() -> Iterator[HTTPServer]:
-    """A FHIR server that records every request; handlers only where a test adds them."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
-
-
 @pytest.fixture
 def recording(fhir: HTTPServer) -> Iterator[HTTPServer]:
     fhir.clear()

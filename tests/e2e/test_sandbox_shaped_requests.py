@@ -51,19 +51,6 @@ def sandbox_request(name: str, fhir_server: str, today: date | None = None) -> d
     return body
 
 
-@pytest.fixture(scope="module")
-def fhir() -> Iterator[HTTPServer]:
-    """Records every request; it has no handlers, as none should arrive."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
-
-
 @pytest.fixture
 def fhir_server(fhir: HTTPServer) -> Iterator[str]:
     fhir.clear()
