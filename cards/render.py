@@ -113,8 +113,13 @@ def dose_extension(dose: DoseChange) -> dict[str, Any]:
 def detail_markdown(recommendation: Recommendation) -> str:
     """The finding, the arithmetic, the inputs, what to order and the guideline section.
 
-    Patient data inside the text is HTML-escaped: EHRs render detail Markdown including raw
-    HTML, so nothing from the record may be echoed as markup.
+    Record text must not become markup: EHRs render detail Markdown including raw HTML, and a
+    link or image in it would be live (an image is fetched when the card is shown). The escaping
+    is split in two, each part done once. The mappers store the record's words that rules quote
+    (displays, values as received) with their Markdown metacharacters already escaped
+    (fhir_mappings/card_text.py says why there: rules interpolate them into their own
+    Markdown, where they can no longer be told apart); here '<', '>' and '&' of the whole text
+    become entities, so that no raw HTML tag or autolink survives, whatever a rule wrote.
     """
     parts = [html.escape(paragraph, quote=False) for paragraph in recommendation.rationale]
     if recommendation.inputs:
@@ -133,7 +138,8 @@ def _input_line(used: InputUsed) -> str:
     if used.when is not None:
         line += f" ({used.when.isoformat()})"
     if used.note and used.note != used.value:
-        line += f" — as recorded: {_shorten(used.note, 80)}"  # record text is not ours to echo in full
+        # Record text is not ours to echo in full; the cut must not split an escape ('\\*').
+        line += f" — as recorded: {_shorten_escaped(used.note, 80)}"
     return html.escape(line, quote=False)
 
 
@@ -204,3 +210,14 @@ def _uuid(scope: str, name: str) -> str:
 
 def _shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _shorten_escaped(text: str, limit: int) -> str:
+    """``_shorten`` for Markdown-escaped text: a backslash left at the end of the cut would
+    escape the ellipsis instead of its own character, so an odd one is dropped."""
+    shortened = _shorten(text, limit)
+    if shortened == text:
+        return text
+    kept = shortened[:-1]
+    trailing = len(kept) - len(kept.rstrip("\\"))
+    return (kept[:-1] if trailing % 2 else kept).rstrip() + "…"

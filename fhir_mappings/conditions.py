@@ -14,6 +14,7 @@ from datetime import date
 
 from rules.model import ClinicalCondition
 
+from fhir_mappings.card_text import markdown_text
 from fhir_mappings.fhir_json import (
     JsonObject,
     codings,
@@ -73,7 +74,7 @@ def read_conditions(record: PatientRecord, patient_id: str) -> ConditionList:
         active = _is_active(resource)
         onset = _day(resource, _onset_text(resource), "onset", found.problems)
         recorded = _day(resource, resource.get("recordedDate"), "recorded date", found.problems)
-        display = concept_label(resource.get("code"))
+        display = markdown_text(concept_label(resource.get("code")))  # shown only: fhir_mappings/card_text.py
         for item in classes:
             found.conditions.append(
                 ClinicalCondition(

@@ -19,6 +19,7 @@ from typing import Any
 
 from rules.model import Regimen
 
+from fhir_mappings.card_text import markdown_text
 from fhir_mappings.fhir_json import (
     JsonObject,
     codings,
@@ -248,11 +249,17 @@ def _dose_quantity(
             if dose is not None:
                 return dose, "mg"
         shown = f"{number_text(value)} {unit or '(no unit)'}"
-        units.dose_problem = units.dose_problem or f"dose of {shown}: the product's strength is not known"
+        units.dose_problem = units.dose_problem or (
+            f"dose of {number_text(value)} {markdown_text(unit) if unit else '(no unit)'}: "
+            "the product's strength is not known"
+        )
         problems.append(f"the dose {shown} counts units of a product whose strength is not known")
         return None, None
     shown_unit = unit or "(no unit)"
-    units.dose_problem = units.dose_problem or f"dose form '{shown_unit}' not understood"
+    # The dose problem is quoted on cards: the ordered unit is record text (card_text.py).
+    units.dose_problem = units.dose_problem or (
+        f"dose form '{markdown_text(unit) if unit else '(no unit)'}' not understood"
+    )
     problems.append(f"the dose {number_text(value)} {shown_unit} is not in mg, µg or IU")
     return None, None
 

@@ -22,6 +22,7 @@ from dataclasses import replace
 from rules.model import MedicationOrder
 
 from fhir_mappings.dosage import DoseUnits, read_dosage
+from fhir_mappings.card_text import markdown_text
 from fhir_mappings.fhir_json import (
     JsonObject,
     codings,
@@ -138,7 +139,7 @@ def _order(
         id=request_id,
         drug=drug,
         status=status if isinstance(status, str) else "unknown",
-        display=source.display,
+        display=markdown_text(source.display),  # shown only (source.display stays raw): card_text.py
         authored=parse_day(request.get("authoredOn")),
         regimen=dosage.regimen,
         is_draft=is_draft,

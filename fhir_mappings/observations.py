@@ -32,6 +32,7 @@ from rules.plausibility import (
     same_value,
 )
 
+from fhir_mappings.card_text import markdown_text
 from fhir_mappings.fhir_json import (
     FhirTime,
     JsonObject,
@@ -406,5 +407,5 @@ def _made(
         when=day,
         code=candidate.code,
         comparator=comparator if isinstance(comparator, str) else None,
-        original=original,
+        original=markdown_text(original),  # shown only: fhir_mappings/card_text.py
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from rules.model import ClinicalProcedure
 
+from fhir_mappings.card_text import markdown_text
 from fhir_mappings.fhir_json import (
     FhirTime,
     JsonObject,
@@ -55,7 +56,7 @@ def read_procedures(record: PatientRecord, patient_id: str) -> ProcedureList:
             found.procedures.append(
                 ClinicalProcedure(
                     category=category,
-                    display=concept_label(resource.get("code")),
+                    display=markdown_text(concept_label(resource.get("code"))),  # shown only: card_text.py
                     performed=performed.day if performed else None,
                     code=code,
                 )

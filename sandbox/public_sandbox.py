@@ -137,6 +137,7 @@ class Lenadex:
                 raise SetupError(f"--auth jwt needs the sandbox's JWKS file (not found: {self.jwks})")
             env["LENADEX_TRUSTED_ISSUERS"] = SANDBOX_ISSUER
             env["LENADEX_JWKS"] = str(self.jwks)
+            env["LENADEX_PUBLIC_BASE_URL"] = self.base_url  # the tokens' aud
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [*command, "serve", "--host", "127.0.0.1", "--port", str(self.port)],

@@ -24,6 +24,7 @@ from service.cors import install_cors
 from service.declarations import SERVICES, SERVICES_BY_ID, CdsService
 from service.errors import ApiError, error_response, register_error_handlers
 from service.feedback import parse_feedback
+from service.fhir_target import FhirServerPolicy
 from service.hook_request import parse_hook_request
 from service.openapi import openapi
 from service.pipeline import answer_hook, triage_drafts
@@ -88,6 +89,7 @@ def call_hook(service_id: str) -> Response:
         timeout_seconds=config.fetch_timeout_seconds,
         budget_seconds=config.fetch_budget_seconds,
         max_pages=config.fetch_max_pages,
+        policy=FhirServerPolicy.from_settings(config),
     )
     client = metrics.counting_client(client, service.id)
     triage = triage_drafts(hook_request, context, client)

@@ -4,15 +4,21 @@ With ``LENADEX_AUTH=jwt`` every request carries ``Authorization: Bearer <JWT>``,
 /healthz, /metrics, the /sandbox page and CORS preflights (a browser sends no credentials in
 a preflight). A token is accepted when all of these hold:
 
+- the Authorization header is at most LENADEX_MAX_AUTHORIZATION_BYTES long;
+- ``iss`` is in LENADEX_TRUSTED_ISSUERS, and the token is verified only with the keys of that
+  issuer: LENADEX_JWKS binds each JWKS (a file, or an URL) to one issuer, so a key of one
+  trusted client can never sign for another;
 - header ``alg`` is ES384 or RS384 (never ``none``, never HMAC: an HMAC "signature" made with
   our own public key as the secret would otherwise verify), ``typ`` is JWT when present, and
-  ``kid`` names a key of a configured JWKS: a file, or an URL listed in LENADEX_JWKS;
-- a ``jku`` header is followed only when it is one of those URLs. A jku that is not listed is
-  never fetched; the token can then only be verified with a key we already hold (the public
-  CDS Hooks sandbox always sends its jku, and its key may be configured as a file);
-- the signature verifies; ``iss`` is in LENADEX_TRUSTED_ISSUERS; ``aud`` is the URL called
-  (LENADEX_PUBLIC_BASE_URL + path behind a proxy), compared without a trailing slash;
-  ``exp`` and ``iat`` hold within the leeway;
+  ``kid`` names a key of that issuer's JWKS;
+- a ``jku`` header is followed only when it is one of that issuer's URLs. A jku that is not
+  listed is never fetched; the token can then only be verified with a key we already hold (the
+  public CDS Hooks sandbox always sends its jku, and its key may be configured as a file);
+- the signature verifies; ``aud`` is the URL called, LENADEX_PUBLIC_BASE_URL + path (never
+  the Host header, which the caller chooses), compared without a trailing slash;
+- ``exp`` and ``iat`` are integral JSON numbers between 0 and 2^53 (not strings; 1.7e9 is
+  fine, 1.5 is not), ``iat`` is not in the future and ``exp`` not in the past beyond the
+  leeway, and ``exp - iat`` is at most LENADEX_JWT_MAX_LIFETIME_SECONDS plus the leeway;
 - ``jti`` has not been seen before the token expired. The record of seen ids is in the store,
   so a token replayed to another worker or replica is refused too.
 
@@ -44,6 +50,9 @@ log = logging.getLogger(__name__)
 ALGORITHMS = ("ES384", "RS384")
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti"]
 MIN_RSA_BITS = 2048
+# The largest integer a JSON number carries exactly in every client (IEEE double): a NumericDate
+# beyond it is no real time, and would overflow 64-bit columns once the leeway is added.
+MAX_NUMERIC_DATE = 2**53
 # Paths a load balancer, a scraper or a browser must reach without a token.
 OPEN_PATHS = ("/healthz", "/metrics")
 OPEN_PREFIXES = ("/sandbox",)
@@ -151,26 +160,49 @@ def _same_url(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
+def _numeric_date(claims: Mapping[str, Any], name: str) -> int:
+    """A NumericDate claim as an int: an integral JSON number in [0, 2^53]; AuthFailed otherwise."""
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AuthFailed(f"{name} is not a number")
+    if isinstance(value, float) and not value.is_integer():  # also NaN and ±Infinity
+        raise AuthFailed(f"{name} is not a whole number of seconds")
+    if not 0 <= value <= MAX_NUMERIC_DATE:
+        raise AuthFailed(f"{name} is out of range")
+    return int(value)
+
+
 class JwtVerifier:
-    def __init__(self, config: Settings, store: Store, keys: KeyRing | None = None) -> None:
-        self.issuers = config.csv(config.trusted_issuers)
-        sources = config.csv(config.jwks)
-        if not self.issuers or not sources:
-            raise ValueError("LENADEX_AUTH=jwt needs LENADEX_TRUSTED_ISSUERS and LENADEX_JWKS")
-        self.keys = keys or KeyRing(
-            sources, cache_seconds=config.jwks_cache_seconds, timeout=config.fetch_timeout_seconds
-        )
+    def __init__(self, config: Settings, store: Store, keys: Mapping[str, KeyRing] | None = None) -> None:
+        sources = config.jwks_by_issuer()  # ValueError when a JWKS is unbound or ambiguous
+        self.keys: dict[str, KeyRing] = dict(keys) if keys is not None else {
+            issuer: KeyRing(issuer_sources, cache_seconds=config.jwks_cache_seconds, timeout=config.fetch_timeout_seconds)
+            for issuer, issuer_sources in sources.items()
+        }
         self.leeway = config.jwt_leeway_seconds
+        self.max_lifetime = config.jwt_max_lifetime_seconds
+        self.max_authorization_bytes = config.max_authorization_bytes
         self.store = store
+
+    def _issuer_keys(self, issuer: Any) -> tuple[str, KeyRing]:
+        if isinstance(issuer, str):
+            for trusted, ring in self.keys.items():
+                if _same_url(issuer, trusted):
+                    return trusted, ring
+        raise AuthFailed(f"issuer {str(issuer)[:200]!r} is not trusted")
 
     def verify(self, authorization: str | None, called_url: str) -> dict[str, Any]:
         """The claims of a valid, first-seen token; AuthFailed otherwise."""
+        if authorization is not None and len(authorization) > self.max_authorization_bytes:
+            raise AuthFailed(f"Authorization header longer than {self.max_authorization_bytes} bytes")
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthFailed("no bearer token")
         token = token.strip()
         try:
             header = jwt.get_unverified_header(token)
+            # Read unverified only to choose the issuer's keys; the same payload is verified below.
+            unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise AuthFailed("malformed token") from None
         alg, kid, jku = header.get("alg"), header.get("kid"), header.get("jku")
@@ -182,23 +214,27 @@ class JwtVerifier:
             raise AuthFailed("no kid")
         if jku is not None and not isinstance(jku, str):
             raise AuthFailed("jku is not a string")
+        issuer, ring = self._issuer_keys(unverified.get("iss"))
 
-        key = public_key(self.keys.find(kid, jku), alg)
+        key = public_key(ring.find(kid, jku), alg)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[alg],
-                leeway=self.leeway,
-                # aud and iss are compared below, with the rules of the contract.
-                options={"require": REQUIRED_CLAIMS, "verify_aud": False, "verify_iss": False},
+                # aud, iss and the times are checked below, with the rules of the contract
+                # (PyJWT would take "exp": "99999999999" and overflow on an Infinity).
+                options={
+                    "require": REQUIRED_CLAIMS, "verify_aud": False, "verify_iss": False,
+                    "verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                },
             )
-        except jwt.PyJWTError as error:
+        except (jwt.PyJWTError, ValueError, OverflowError) as error:
             raise AuthFailed(f"{type(error).__name__}: {error}"[:200]) from None
 
-        issuer = claims["iss"]
-        if not isinstance(issuer, str) or not any(_same_url(issuer, trusted) for trusted in self.issuers):
-            raise AuthFailed(f"issuer {str(issuer)[:200]!r} is not trusted")
+        if not isinstance(claims["iss"], str) or not _same_url(claims["iss"], issuer):
+            raise AuthFailed("iss changed between reading and verifying")
+        self._check_times(claims)
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if not any(isinstance(aud, str) and _same_url(aud, called_url) for aud in audiences):
             raise AuthFailed(f"aud is not the URL called ({called_url})")
@@ -206,16 +242,29 @@ class JwtVerifier:
         if not isinstance(jti, str) or not jti or len(jti) > 256:
             raise AuthFailed("jti is not a string of 1 to 256 characters")
         # Kept until the token can no longer pass the exp check, leeway included.
-        if not self.store.claim_jti(issuer, jti, int(claims["exp"]) + self.leeway):
+        if not self.store.claim_jti(claims["iss"], jti, _numeric_date(claims, "exp") + self.leeway):
             raise AuthFailed("jti replayed")
         return claims
 
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        exp, iat = _numeric_date(claims, "exp"), _numeric_date(claims, "iat")
+        now = int(time.time())
+        if exp < now - self.leeway:
+            raise AuthFailed("expired: exp is in the past")
+        if iat > now + self.leeway:
+            raise AuthFailed("not yet valid: iat is in the future")
+        if "nbf" in claims and _numeric_date(claims, "nbf") > now + self.leeway:
+            raise AuthFailed("not yet valid: nbf is in the future")
+        if exp < iat:
+            raise AuthFailed("exp is before iat")
+        if exp - iat > self.max_lifetime + self.leeway:
+            raise AuthFailed(f"lifetime exp - iat of {exp - iat} s is over {self.max_lifetime} s")
+
 
 def called_url(config: Settings) -> str:
-    """The URL the client called, as the ``aud`` it should have put in its token."""
-    if config.public_base_url:
-        return config.public_base_url.rstrip("/") + request.path
-    return request.base_url
+    """The URL the client called, as the ``aud`` it should have put in its token: always from
+    LENADEX_PUBLIC_BASE_URL (required with auth on), never from the Host header."""
+    return config.public_base_url.rstrip("/") + request.path
 
 
 def needs_token(method: str, path: str) -> bool:
@@ -228,6 +277,10 @@ def install_auth(app: Flask, config: Settings, store: Store) -> None:
     """Require a valid client JWT on every request but the open ones (LENADEX_AUTH=jwt)."""
     if config.auth != "jwt":
         return
+    if not config.public_base_url:
+        # Settings validation refuses this already; settings built without validation must not
+        # fall back to the Host header, which the caller chooses.
+        raise ValueError("LENADEX_PUBLIC_BASE_URL is required when LENADEX_AUTH=jwt")
     verifier = JwtVerifier(config, store)
     app.extensions["lenadex.auth"] = verifier
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from service.settings import Settings
+from service.settings import SettingsError, load_settings
 
 
 def _worker_count(text: str) -> int:
@@ -23,7 +23,11 @@ def _worker_count(text: str) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     overrides = {"host": args.host, "port": args.port, "workers": args.workers}
-    config = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        config = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as error:
+        print(f"lenadex: {error}", file=sys.stderr)
+        return 2
     print(f"lenadex: CDS services at http://{config.host}:{config.port}/cds-services", flush=True)
     if config.workers != 1:
         # Imported only here: prometheus_client must not be loaded before gunicorn's master

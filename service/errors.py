@@ -18,7 +18,12 @@ _ISSUE_CODES = {
     413: "too-long",
     415: "not-supported",
     500: "exception",
+    503: "transient",
 }
+
+# Retry-After on every 503: the store was busy or down for a moment, and a client (or the EHR's
+# queue) that retries after this long most likely succeeds; feedback answered 503 was not stored.
+RETRY_AFTER_SECONDS = 1
 
 
 class ApiError(Exception):
@@ -45,6 +50,8 @@ def operation_outcome(status: int, diagnostics: str, expression: list[str] | Non
 def error_response(status: int, diagnostics: str, expression: list[str] | None = None) -> Response:
     response = jsonify(operation_outcome(status, diagnostics, expression))
     response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 

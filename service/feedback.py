@@ -2,7 +2,8 @@
 
 Accepted bodies: ``{"feedback": [item, ...]}`` as the standard defines, and a bare item, as
 HAPI FHIR's CDS Hooks module sends it. Validation names the failing field in a 400
-OperationOutcome (e.g. ``feedback[0].outcomeTimestamp``).
+OperationOutcome (e.g. ``feedback[0].outcomeTimestamp``). More than ``MAX_FEEDBACK_ITEMS`` items
+are refused whole (413) before any is validated or stored.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from service.errors import ApiError
+
+# Feedback items accepted in one request. An EHR reports what one clinician did with the cards
+# of one hook call, a handful of items; 100 is far above that and keeps each request's store
+# transaction to milliseconds. (One body of 60 000 items once held the SQLite write lock for
+# over a minute, so that other workers' feedback and audit writes failed.) A client with more
+# sends several requests.
+MAX_FEEDBACK_ITEMS = 100
 
 # RFC 3339 section 5.6 date-time: a full date, "T" (or space), a time, and a zone — either "Z"
 # or a numeric offset. Local times without a zone are refused: they name no instant.
@@ -83,6 +91,14 @@ def parse_feedback(body: Any) -> list[Feedback]:
     if not isinstance(body, dict):
         raise ApiError(400, 'feedback body must be a JSON object {"feedback": [...]}')
     bare = "feedback" not in body  # the single feedback object HAPI sends
+    items = body.get("feedback")
+    if isinstance(items, list) and len(items) > MAX_FEEDBACK_ITEMS:
+        raise ApiError(
+            413,
+            f"too many feedback items: {len(items)}; at most {MAX_FEEDBACK_ITEMS} per request "
+            "(send the rest in further requests)",
+            expression=["feedback"],
+        )
     try:
         return FeedbackBody.model_validate({"feedback": [body]} if bare else body).feedback
     except ValidationError as error:

@@ -39,6 +39,15 @@ _LIMIT_REQUEST_LINE = 4094
 _LIMIT_REQUEST_FIELD_SIZE = 8190
 
 
+def header_line_limit(settings: Settings) -> int:
+    """gunicorn's bound on one header line, set above the app's own Authorization limit
+    (LENADEX_MAX_AUTHORIZATION_BYTES): a token somewhat over that limit must reach the app,
+    which refuses it with the 401 OperationOutcome of every refused token, instead of gunicorn
+    answering 431 with an HTML page. Twice the app's limit leaves room for the header's name.
+    (Not named after the option: the module's globals become gunicorn's options below.)"""
+    return max(_LIMIT_REQUEST_FIELD_SIZE, 2 * settings.max_authorization_bytes)
+
+
 def available_cpus() -> int:
     """CPUs this process may use: the cgroup quota (cgroup v2 cpu.max) when set, else the
     CPUs it may be scheduled on."""
@@ -132,7 +141,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "keepalive": 5,
         "preload_app": False,
         "limit_request_line": _LIMIT_REQUEST_LINE,
-        "limit_request_field_size": _LIMIT_REQUEST_FIELD_SIZE,
+        "limit_request_field_size": header_line_limit(settings),
         "logconfig_dict": _log_config(settings),
         # gunicorn's control socket (for gunicornc) sits at one path per user: two servers on
         # one machine would fight over it, and a container's home may be read-only.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -51,6 +52,9 @@ def _exception_without_message(exc_info: Any) -> tuple[str, str]:
     return error_type.__name__, frames
 
 
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -66,19 +70,53 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception"], entry["stack"] = _exception_without_message(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # json.dumps escapes C0 controls but, with ensure_ascii off, writes C1 controls and the
+        # Unicode line separators raw; some line readers (str.splitlines among them) break on
+        # those, so they are written as \u escapes too (they can only occur inside strings).
+        return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json.dumps(entry, ensure_ascii=False, default=str))
+
+
+# What a text line must not carry raw: C0 and C1 controls (a line feed or carriage return would
+# start a forged line; an escape sequence would rewrite the terminal), DEL, the Unicode line and
+# paragraph separators some viewers break lines on, and the backslash itself, so that an
+# escape in the log can be told from the same characters sent literally.
+_UNSAFE_IN_TEXT = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _one_line(value: object) -> str:
+    """``value`` as text that stays on its line: controls written as \\n, \\r, \\t, \\x1b…"""
+    return _UNSAFE_IN_TEXT.sub(_escape_character, str(value))
+
+
+def _escape_character(match: re.Match[str]) -> str:
+    character = match.group(0)
+    named = _NAMED_ESCAPES.get(character)
+    if named is not None:
+        return named
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class TextFormatter(logging.Formatter):
+    """One line per record: the message and every context value come from requests (a
+    hookInstance, a path, an error text), so their control characters are escaped. JSON lines
+    need no such step: json.dumps writes every control character as an escape."""
+
     def format(self, record: logging.LogRecord) -> str:
         time = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
-        line = f"{time} {record.levelname} {record.name}: {record.getMessage()}"
-        context = [f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS if getattr(record, name, None) is not None]
+        line = f"{time} {record.levelname} {_one_line(record.name)}: {_one_line(record.getMessage())}"
+        context = [
+            f"{name}={_one_line(getattr(record, name))}"
+            for name in CONTEXT_FIELDS if getattr(record, name, None) is not None
+        ]
         if context:
             line += " [" + " ".join(context) + "]"
         if record.exc_info and record.exc_info[0] is not None:
+            # The stack is the service's own (file names and source lines), never request data,
+            # and is read as the indented lines under its record.
             name, frames = _exception_without_message(record.exc_info)
-            line += f"\n{frames}{name}"
+            line += f"\n{frames}{_one_line(name)}"
         return line
 
 

@@ -7,8 +7,9 @@ Korean reimbursement rules on. docs/operations.md lists every setting with its d
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.freshness import DEFAULT_FRESHNESS_DAYS
@@ -40,17 +41,37 @@ class Settings(BaseSettings):
         "key is generated once and kept in the store.",
     )
     auth: Literal["off", "jwt"] = "off"
-    jwks: str = Field(default="", description="Comma-separated JWKS file paths and/or https URLs")
+    jwks: str = Field(
+        default="",
+        description="Comma-separated 'issuer=source' entries, source a JWKS file path or https URL; "
+        "a bare source only when exactly one issuer is trusted (it is then that issuer's)",
+    )
     jwks_cache_seconds: int = Field(default=300, ge=0, description="How long a fetched JWKS is used")
     jwt_leeway_seconds: int = Field(default=30, ge=0, description="Clock skew allowed for exp and iat")
+    jwt_max_lifetime_seconds: int = Field(
+        default=300, ge=1, description="Longest exp - iat accepted (plus the leeway); CDS Hooks recommends 5 minutes"
+    )
+    max_authorization_bytes: int = Field(
+        default=8192, ge=1024, description="A longer Authorization header is refused with 401"
+    )
     trusted_issuers: str = Field(default="", description="Comma-separated issuer URLs")
-    public_base_url: str = ""
+    public_base_url: str = Field(
+        default="",
+        description="The base URL the EHR calls (scheme, host, port, path prefix); the JWT aud is "
+        "checked against it. Required with auth=jwt.",
+    )
     cors_origins: str = "*"
     region: str = Field(default="KR", description="KR applies the Korean reimbursement rules")
     max_body_bytes: int = 5 * 1024 * 1024
     fetch_timeout_seconds: float = Field(default=2.0, description="Per request to the FHIR server")
     fetch_budget_seconds: float = Field(default=4.0, description="All fetches of one hook call")
     fetch_max_pages: int = 10
+    fhir_servers: str = Field(
+        default="",
+        description="Comma-separated FHIR base URLs or origins the service may fetch from with the "
+        "EHR's token (then only those; they may be http, loopback or private). Empty: any https "
+        "server on a public address, and loopback too while authentication is off.",
+    )
     sandbox_page: bool = True
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -66,11 +87,97 @@ class Settings(BaseSettings):
         parse_freshness(value)  # raises ValueError naming the problem
         return value
 
+    @field_validator("fhir_servers")
+    @classmethod
+    def _fhir_server_urls(cls, value: str) -> str:
+        # Imported here: the URL rules live with the fetching, which imports requests.
+        from service.fhir_target import TargetRefused, parse_server_url
+
+        for item in (part.strip() for part in value.split(",")):
+            try:
+                if item:
+                    parse_server_url(item)
+            except TargetRefused as refused:
+                raise ValueError(f"{item!r}: {refused}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _complete_client_authentication(self) -> Settings:
+        if self.auth == "jwt":
+            self.jwks_by_issuer()  # raises ValueError naming the setting
+            base = urlsplit(self.public_base_url)
+            if base.scheme not in ("http", "https") or not base.netloc or base.query or base.fragment:
+                # Without it the aud could only be compared with the Host header, which the
+                # caller chooses: a token made for any other host would pass.
+                raise ValueError(
+                    "LENADEX_PUBLIC_BASE_URL must be the http(s) URL the EHR calls "
+                    f"(e.g. https://cds.hospital.example) when LENADEX_AUTH=jwt; got {self.public_base_url!r}"
+                )
+        return self
+
+    def jwks_by_issuer(self) -> dict[str, list[str]]:
+        """Each trusted issuer's JWKS sources, from LENADEX_JWKS; ValueError when unbound or ambiguous."""
+        issuers = self.csv(self.trusted_issuers)
+        entries = self.csv(self.jwks)
+        if not issuers:
+            raise ValueError("LENADEX_TRUSTED_ISSUERS is empty; LENADEX_AUTH=jwt needs the issuer URLs it trusts")
+        if not entries:
+            raise ValueError("LENADEX_JWKS is empty; LENADEX_AUTH=jwt needs a JWKS for each trusted issuer")
+        bound: dict[str, list[str]] = {issuer: [] for issuer in issuers}
+        for entry in entries:
+            issuer, source = _split_jwks_entry(entry)
+            if issuer is None:
+                if len(issuers) != 1:
+                    # A key that could sign for every issuer would let one issuer pass as another.
+                    raise ValueError(
+                        f"LENADEX_JWKS entry {entry!r} names no issuer, and {len(issuers)} issuers are "
+                        "trusted: write each entry as issuer=source"
+                    )
+                issuer = issuers[0]
+            match = [trusted for trusted in issuers if trusted.rstrip("/") == issuer.rstrip("/")]
+            if not match:
+                raise ValueError(f"LENADEX_JWKS entry {entry!r}: issuer {issuer!r} is not in LENADEX_TRUSTED_ISSUERS")
+            bound[match[0]].append(source)
+        unbound = [issuer for issuer, sources in bound.items() if not sources]
+        if unbound:
+            raise ValueError(f"LENADEX_JWKS has no JWKS for the trusted issuer(s) {', '.join(unbound)}")
+        return bound
+
     def freshness_windows(self) -> dict[str, int]:
         return parse_freshness(self.freshness_days)
 
     def csv(self, value: str) -> list[str]:
         return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _split_jwks_entry(entry: str) -> tuple[str | None, str]:
+    """'https://ehr.example=https://ehr.example/jwks.json' → (issuer, source); a bare source → (None, source).
+    Only an http(s) URL without a query counts as the issuer part, so a bare JWKS URL with a
+    query string ('…?a=b') stays a bare source."""
+    issuer, sep, source = entry.partition("=")
+    issuer, source = issuer.strip(), source.strip()
+    if sep and source and issuer.startswith(("https://", "http://")) and "?" not in issuer:
+        return issuer, source
+    return None, entry.strip()
+
+
+class SettingsError(ValueError):
+    """A setting that stops the service from starting, said in one line naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment (and overrides); SettingsError in one line otherwise."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            message = str(item["msg"]).removeprefix("Value error, ")
+            where = ".".join(str(part) for part in item["loc"])
+            if where and f"LENADEX_{where.upper()}" not in message:
+                message = f"LENADEX_{where.upper()}: {message}"
+            problems.append(message)
+        raise SettingsError("; ".join(problems)) from None
 
 
 def parse_freshness(text: str) -> dict[str, int]:

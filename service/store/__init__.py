@@ -1,6 +1,6 @@
 """The feedback and audit store (SQLAlchemy 2; SQLite by default, PostgreSQL via
 LENADEX_DATABASE_URL), with its schema migrations in service/migrations/."""
 
-from service.store.database import FeedbackStored, HookCall, Store, StoreUnavailable, feedback_key
+from service.store.database import FeedbackStored, HookCall, Store, StoreBusy, StoreUnavailable, feedback_key
 
-__all__ = ["FeedbackStored", "HookCall", "Store", "StoreUnavailable", "feedback_key"]
+__all__ = ["FeedbackStored", "HookCall", "Store", "StoreBusy", "StoreUnavailable", "feedback_key"]

@@ -4,6 +4,20 @@ One ``Store`` per process (each gunicorn worker opens its own after the fork). E
 several workers or replicas must agree on lives here: stored feedback, the audit of hook calls,
 the JWT replay cache and the generated audit key.
 
+Every transaction is bounded (``STORE_LOCK_TIMEOUT_SECONDS``): it waits at most that long for
+the write lock (SQLite busy timeout; PostgreSQL lock_timeout) and its statements may run at most
+that long once it has it (SQLite: a progress handler interrupts the statement; PostgreSQL:
+statement_timeout). One slow or oversized request therefore cannot keep the other workers'
+feedback and audit records waiting: a write that cannot get the lock in time fails with
+``StoreBusy`` (503 with Retry-After), and nothing is acknowledged that was not committed.
+
+The JWT replay cache must never queue behind those writes, since every authenticated request
+checks it. On PostgreSQL its rows are apart from the feedback rows (row locks only) and each
+check is a separate short transaction with the same bounds. SQLite has a single write lock per
+file, so there the replay cache lives in a file of its own beside the store
+(``lenadex.sqlite3`` → ``lenadex.jti.sqlite3``), shared by the workers on the machine just as the
+store is; the ``seen_jti`` table of the main file stays empty.
+
 Duplicates are absorbed by the database, not by a look-up before the insert (which two workers
 could both pass): rows carry a unique key and are written with ``INSERT … ON CONFLICT DO
 NOTHING``, which SQLite and PostgreSQL both understand; RETURNING tells whether the row was new.
@@ -38,9 +52,28 @@ _MIGRATION_LOCK_ID = 0x1E7ADE5
 _AUDIT_KEY_NAME = "audit-hmac-key"
 _JTI_PURGE_INTERVAL_SECONDS = 60.0
 
+# How long any store transaction may wait for the write lock, and how long its statements may
+# run once it has it. A feedback request (at most service.feedback.MAX_FEEDBACK_ITEMS items, two
+# statements) or an audit record takes milliseconds; one second leaves room for a slow disk
+# while keeping the worst wait of every other writer short (a 60 000-item body once held the
+# SQLite lock for over a minute and made the other workers fail after 30 s).
+STORE_LOCK_TIMEOUT_SECONDS = 1.0
+# Schema migrations alone may wait longer: workers starting together take turns migrating.
+MIGRATION_LOCK_TIMEOUT_SECONDS = 30.0
+# An audit record may wait longer for the lock than a feedback request (it still holds it for
+# milliseconds only): a hook call's audit trail is not dropped because another worker was
+# writing for a second. Feedback is the client's to retry (503 Retry-After); audit is not.
+AUDIT_WAIT_SECONDS = 10.0
+# SQLite virtual-machine steps between two checks of the hold deadline (a check is a clock read).
+_PROGRESS_CHECK_INSTRUCTIONS = 1000
+
 
 class StoreUnavailable(Exception):
     """The database could not be reached or refused the work; the message names no data."""
+
+
+class StoreBusy(StoreUnavailable):
+    """The write lock could not be had, or was held too long, within the store's time bound."""
 
 
 @dataclass(frozen=True)
@@ -66,24 +99,51 @@ class FeedbackStored:
 
 
 class Store:
-    def __init__(self, database_url: str, *, audit_salt: str = "") -> None:
+    def __init__(
+        self, database_url: str, *, audit_salt: str = "", lock_timeout_seconds: float = STORE_LOCK_TIMEOUT_SECONDS
+    ) -> None:
         self.url = make_url(database_url)
         if self.url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {self.url.get_backend_name()!r}: use SQLite or PostgreSQL")
-        self.engine = _engine_for(self.url)
+        if not 0 < lock_timeout_seconds <= MIGRATION_LOCK_TIMEOUT_SECONDS:
+            raise ValueError("lock_timeout_seconds must be above 0 and at most the migration bound")
+        self.lock_timeout_seconds = lock_timeout_seconds
+        self.engine = _engine_for(self.url, lock_timeout_seconds)
+        replay_url = _replay_cache_url(self.url)
+        self.replay_engine = self.engine if replay_url is None else _engine_for(replay_url, lock_timeout_seconds)
         self._audit_salt = audit_salt
         self._generated_audit_key: bytes | None = None
         self._next_jti_purge = 0.0
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.replay_engine is not self.engine:
+            self.replay_engine.dispose()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, engine: Engine | None = None, *, migration: bool = False,
+                     wait_seconds: float | None = None) -> Iterator[Connection]:
+        """A transaction that waits for the write lock at most the store's bound (or
+        ``wait_seconds``), and whose statements run at most the bound; StoreBusy when it could
+        not. Migrations wait longer for each other and are not cut short (a schema change
+        half-done helps nobody)."""
+        wait = MIGRATION_LOCK_TIMEOUT_SECONDS if migration else (wait_seconds or self.lock_timeout_seconds)
+        hold = None if migration else self.lock_timeout_seconds
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            with (engine or self.engine).connect() as connection:
+                _bound(connection, wait, hold)
+                with connection.begin():
+                    if connection.dialect.name == "postgresql":
+                        # Local to the transaction: the pooled session keeps no bound of its own.
+                        connection.execute(
+                            text("SELECT set_config('lock_timeout', :wait, true), "
+                                 "set_config('statement_timeout', :hold, true)"),
+                            {"wait": f"{_milliseconds(wait)}ms", "hold": f"{_milliseconds(hold)}ms" if hold else "0"},
+                        )
+                    yield connection
         except SQLAlchemyError as error:
+            if _is_lock_timeout(error):
+                raise StoreBusy(f"store busy: no write within {wait:g} s ({type(error).__name__})") from error
             raise StoreUnavailable(f"store error ({type(error).__name__})") from error
 
     def migrate(self) -> None:
@@ -95,7 +155,10 @@ class Store:
         """
         config = Config()
         config.set_main_option("script_location", "service:migrations")
-        with self._transaction() as connection:
+        if self.replay_engine is not self.engine:
+            with self._transaction(self.replay_engine, migration=True) as connection:
+                seen_jti.create(connection, checkfirst=True)
+        with self._transaction(migration=True) as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             config.attributes["connection"] = connection
@@ -131,7 +194,7 @@ class Store:
     def record_hook_call(self, call: HookCall) -> None:
         patient_hash = self.patient_hash(call.patient_id) if call.patient_id else None
         card_uuids = list(dict.fromkeys(call.card_uuids))
-        with self._transaction() as connection:
+        with self._transaction(wait_seconds=max(AUDIT_WAIT_SECONDS, self.lock_timeout_seconds)) as connection:
             call_id = connection.execute(
                 hook_call.insert().returning(hook_call.c.id),
                 {
@@ -154,31 +217,49 @@ class Store:
     # --- feedback ------------------------------------------------------------------------
 
     def record_feedback(self, service_id: str, items: Sequence[Feedback]) -> list[FeedbackStored]:
-        """Store every item in one transaction: all are durable once this returns."""
+        """Store every item in one short transaction: all are durable once this returns, none
+        if it raises. Everything but the two statements is prepared before the lock is taken."""
+        if not items:
+            return []
         now = datetime.now(timezone.utc)
-        results = []
+        keys = [feedback_key(service_id, item) for item in items]
+        rows = []
+        for key, item in zip(keys, items):
+            reason = item.overrideReason
+            coding = reason.reason if reason else None
+            rows.append({
+                "dedup_key": key,
+                "service_id": service_id,
+                "card_uuid": item.card,
+                "outcome": item.outcome,
+                "outcome_timestamp": item.outcomeTimestamp,
+                "accepted_suggestions": [s.id for s in item.acceptedSuggestions or []],
+                "override_system": coding.system if coding else None,
+                "override_code": coding.code if coding else None,
+                "override_display": coding.display if coding else None,
+                "override_comment": reason.userComment if reason else None,
+                "received_at": now,
+            })
+        cards = sorted({item.card for item in items})
         with self._transaction() as connection:
-            for item in items:
-                known = connection.execute(
-                    select(exists().where(hook_call_card.c.card_uuid == item.card))
-                ).scalar_one()
-                reason = item.overrideReason
-                coding = reason.reason if reason else None
-                new = self._insert_if_new(connection, feedback, "dedup_key", {
-                    "dedup_key": feedback_key(service_id, item),
-                    "service_id": service_id,
-                    "card_uuid": item.card,
-                    "outcome": item.outcome,
-                    "outcome_timestamp": item.outcomeTimestamp,
-                    "accepted_suggestions": [s.id for s in item.acceptedSuggestions or []],
-                    "override_system": coding.system if coding else None,
-                    "override_code": coding.code if coding else None,
-                    "override_display": coding.display if coding else None,
-                    "override_comment": reason.userComment if reason else None,
-                    "card_known": bool(known),
-                    "received_at": now,
-                })
-                results.append(FeedbackStored(new=new, card_known=bool(known)))
+            known = set(connection.execute(
+                select(hook_call_card.c.card_uuid).where(hook_call_card.c.card_uuid.in_(cards)).distinct()
+            ).scalars())
+            for row in rows:
+                row["card_known"] = row["card_uuid"] in known
+            dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+            # One multi-row INSERT … ON CONFLICT DO NOTHING: RETURNING names the rows that were new.
+            inserted = set(connection.execute(
+                dialect.insert(feedback)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["dedup_key"])
+                .returning(feedback.c.dedup_key)
+            ).scalars())
+        results = []
+        for key, row in zip(keys, rows):
+            new = key in inserted
+            inserted.discard(key)  # the same item twice in one body: the second is a duplicate
+            results.append(FeedbackStored(new=new, card_known=bool(row["card_known"])))
         return results
 
     # --- JWT replay cache ----------------------------------------------------------------
@@ -189,7 +270,7 @@ class Store:
         cannot both win."""
         now = int(time.time()) if now is None else now
         key = hashlib.sha256(f"{issuer}\x00{jti}".encode()).hexdigest()
-        with self._transaction() as connection:
+        with self._transaction(self.replay_engine) as connection:
             # An id may be used again once the token that carried it has expired.
             connection.execute(delete(seen_jti).where(seen_jti.c.key == key, seen_jti.c.expires_at < now))
             new = self._insert_if_new(connection, seen_jti, "key", {"key": key, "expires_at": expires_at})
@@ -213,7 +294,7 @@ class Store:
         return connection.execute(statement).first() is not None
 
     def count(self, table: Table) -> int:
-        with self._transaction() as connection:
+        with self._transaction(self.replay_engine if table is seen_jti else self.engine) as connection:
             return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
@@ -226,6 +307,41 @@ def feedback_key(service_id: str, item: Feedback) -> str:
 
 
 SQLITE_LOCK_PATIENCE_SECONDS = 30.0
+
+
+def _replay_cache_url(url: URL) -> URL | None:
+    """The SQLite file of the JWT replay cache, beside the store's (None: the store's own
+    database, as on PostgreSQL and for an in-memory SQLite store)."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database)
+    return url.set(database=str(path.with_name(f"{path.stem}.jti{path.suffix or '.sqlite3'}")))
+
+
+def _is_lock_timeout(error: SQLAlchemyError) -> bool:
+    """The database gave up waiting for a lock, or stopped a statement at the time bound."""
+    original = getattr(error, "orig", None)
+    if isinstance(original, sqlite3.OperationalError):
+        message = str(original)
+        return "locked" in message or "busy" in message or "interrupted" in message
+    # PostgreSQL: 55P03 lock_not_available (lock_timeout), 57014 query_canceled (statement_timeout).
+    return getattr(original, "sqlstate", None) in ("55P03", "57014")
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _bound(connection: Connection, wait: float, hold: float | None) -> None:
+    """Before BEGIN on SQLite: wait at most ``wait`` seconds for the write lock (busy timeout),
+    then let statements hold it at most ``hold`` seconds (None: unbounded), a bound the begin
+    listener of _engine_for applies."""
+    if connection.dialect.name != "sqlite":
+        return
+    connection.connection.info["lenadex.hold"] = hold
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA busy_timeout = {_milliseconds(wait)}")
 
 
 def _use_write_ahead_log(cursor: Any) -> None:
@@ -247,7 +363,7 @@ def _use_write_ahead_log(cursor: Any) -> None:
             time.sleep(0.02)
 
 
-def _engine_for(url: URL) -> Engine:
+def _engine_for(url: URL, lock_timeout_seconds: float) -> Engine:
     if url.get_backend_name() == "postgresql":
         connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 5}
         # pre-ping: a pooled connection that died with a database restart is replaced, not used.
@@ -255,8 +371,9 @@ def _engine_for(url: URL) -> Engine:
 
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)  # ./var/ on first start
-    # timeout: wait for another process's write lock instead of failing at once.
-    engine = create_engine(url, connect_args={"timeout": 30})
+    # timeout: wait for another process's write lock, but only as long as the store's bound
+    # (Store._transaction sets it again per transaction, the migrations waiting longer).
+    engine = create_engine(url, connect_args={"timeout": lock_timeout_seconds})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -269,8 +386,25 @@ def _engine_for(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.set_progress_handler(None, 0)  # no deadline left over from an earlier use
         # Take the write lock at the start: a transaction that reads and then writes would
         # otherwise fail at once (SQLITE_BUSY) when another process wrote in between.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # From now on this connection holds the write lock: a statement still running past the
+        # bound is interrupted (and the transaction rolled back), so no other writer waits longer.
+        hold = connection.connection.info.get("lenadex.hold", lock_timeout_seconds)
+        if hold is not None:
+            deadline = time.monotonic() + hold
+            driver.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_CHECK_INSTRUCTIONS)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Connection) -> None:
+        # Before COMMIT or ROLLBACK runs: neither may be interrupted half-way.
+        driver = connection.connection.driver_connection
+        if driver is not None:
+            driver.set_progress_handler(None, 0)
 
     return engine

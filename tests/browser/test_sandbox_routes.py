@@ -92,7 +92,7 @@ def test_the_page_needs_no_token_when_authentication_is_on(tmp_path):
     if not SANDBOX_JWKS.exists():
         pytest.skip(f"{SANDBOX_JWKS} is not there")
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'jwt.sqlite3'}", auth="jwt",
-                        trusted_issuers=SANDBOX_ISSUER, jwks=str(SANDBOX_JWKS))
+                        trusted_issuers=SANDBOX_ISSUER, jwks=str(SANDBOX_JWKS), public_base_url="http://localhost")
     client = create_app(settings).test_client()
     assert client.get("/sandbox").status_code == 200
     assert client.get("/sandbox/api/patients").status_code == 200
@@ -219,20 +219,24 @@ def as_the_public_sandbox_sends_it(request: dict[str, Any]) -> dict[str, Any]:
 def test_the_public_sandbox_flow_with_its_jwt_and_quirks(start_service, tmp_path):
     if not (SANDBOX_JWKS.exists() and SANDBOX_PRIVATE_KEY.exists()):
         pytest.skip(f"the sandbox keys are not in {SANDBOX_JWKS.parent}")
+    public = "https://cds.hospital.example"  # the URL the EHR calls: the tokens' aud
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'public.sqlite3'}", auth="jwt",
-                        trusted_issuers=SANDBOX_ISSUER, jwks=str(SANDBOX_JWKS))
+                        trusted_issuers=SANDBOX_ISSUER, jwks=str(SANDBOX_JWKS), public_base_url=public)
     base = start_service(settings).base_url
+
+    def aud(url: str) -> str:
+        return public + url.removeprefix(base)
     origin = {"Origin": SANDBOX_ISSUER}
 
     discovery_url = f"{base}/cds-services"
-    discovery = requests.get(discovery_url, headers={**origin, "Authorization": f"Bearer {sandbox_token(discovery_url)}"}, timeout=5)
+    discovery = requests.get(discovery_url, headers={**origin, "Authorization": f"Bearer {sandbox_token(aud(discovery_url))}"}, timeout=5)
     assert discovery.status_code == 200
     assert discovery.headers["Access-Control-Allow-Origin"] in ("*", SANDBOX_ISSUER)
     assert SELECT in {s["id"] for s in discovery.json()["services"]}
 
     url = f"{base}/cds-services/{SELECT}"
     body = as_the_public_sandbox_sends_it(hook_request("moderate-renal", "order-select"))
-    answer = requests.post(url, json=body, headers={**origin, "Authorization": f"Bearer {sandbox_token(url)}"}, timeout=10)
+    answer = requests.post(url, json=body, headers={**origin, "Authorization": f"Bearer {sandbox_token(aud(url))}"}, timeout=10)
     assert answer.status_code == 200, answer.text
     [dose] = [c for c in answer.json()["cards"] if "org.lenadex.dose" in c["extension"]]
     assert dose["extension"]["org.lenadex.dose"]["mg"] == 10
@@ -242,6 +246,6 @@ def test_the_public_sandbox_flow_with_its_jwt_and_quirks(start_service, tmp_path
             "outcomeTimestamp": "2026-01-01T09:00:00Z"}
     stored = requests.post(feedback_url, data=json.dumps({"feedback": [item]}),
                            headers={**origin, "Content-Type": "application/json",
-                                    "Authorization": f"Bearer {sandbox_token(feedback_url)}"}, timeout=5)
+                                    "Authorization": f"Bearer {sandbox_token(aud(feedback_url))}"}, timeout=5)
     assert stored.status_code == 200
     assert stored.json()["stored"] == 1

@@ -18,7 +18,7 @@ def test_bundle_101_blood_count_in_10_9_per_litre(hl7_example: Loader) -> None:
 
     assert snapshot.anc is not None and snapshot.platelets is not None
     assert snapshot.anc.value == pytest.approx(900)
-    assert (snapshot.anc.unit, snapshot.anc.code, snapshot.anc.original) == ("/uL", "751-8", "0.9 x10*9/L")
+    assert (snapshot.anc.unit, snapshot.anc.code, snapshot.anc.original) == ("/uL", "751-8", r"0.9 x10\*9/L")
     assert snapshot.platelets.value == pytest.approx(444_000)
     assert snapshot.platelets.code == "777-3"
     # The results carry no date of their own; the DiagnosticReport listing them does.

@@ -328,7 +328,7 @@ def test_referenced_medication_strength_gives_the_dose() -> None:
 def test_a_form_not_understood_is_named_not_called_unstated() -> None:
     order, problems = draft_order(request("d1", status="draft", **named("lenalidomide 10 MG Oral Capsule"),
                                           **counted(1, "{puff}")))
-    assert order.regimen.dose is None and order.dose_problem == "dose form '{puff}' not understood"
+    assert order.regimen.dose is None and order.dose_problem == r"dose form '\{puff\}' not understood"
     assert any("{puff}" in p for p in problems)
 
 

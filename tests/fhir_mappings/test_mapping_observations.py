@@ -113,7 +113,7 @@ def test_comparator_is_kept() -> None:
     lab["valueQuantity"]["comparator"] = "<"
     s = snapshot_of(lab)
     assert s.anc is not None
-    assert (s.anc.value, s.anc.comparator, s.anc.original) == (pytest.approx(500), "<", "<0.5 10*9/L")
+    assert (s.anc.value, s.anc.comparator, s.anc.original) == (pytest.approx(500), "<", r"<0.5 10\*9/L")
     assert s.anc.shown(0) == "<500/µL"
 
 

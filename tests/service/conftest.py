@@ -27,10 +27,10 @@ from service.app import create_app
 from service.settings import Settings
 from service.store import Store
 
-# CI clones the repository into another folder with shared/ beside it.
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-SANDBOX_JWKS = SHARED / "conformance" / "cds-hooks-sandbox-jwks.json"
-SANDBOX_PRIVATE_KEY = SHARED / "conformance" / "cds-hooks-sandbox-test-private-key.pem"
+# The public CDS Hooks sandbox's JWKS and test key: public test material, kept in the repo.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SANDBOX_JWKS = FIXTURES / "cds-hooks-sandbox-jwks.json"
+SANDBOX_PRIVATE_KEY = FIXTURES / "cds-hooks-sandbox-test-private-key.pem"
 SANDBOX_KID = "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"
 SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
 SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
@@ -111,6 +111,8 @@ def _break(app: Flask) -> None:
     store.engine.dispose()
     # Nothing listens on port 9 (discard): every connection attempt is refused.
     store.engine = create_engine("postgresql+psycopg://lenadex@127.0.0.1:9/gone", connect_args={"connect_timeout": 2})
+    store.replay_engine.dispose()
+    store.replay_engine = store.engine  # SQLite keeps the JWT replay cache in a file of its own
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Client JWT authentication (CONTRACT.md "Security", CDS Hooks 2.0.1 "Trusting CDS Clients").
 
 Tokens are signed with the public CDS Hooks sandbox's published test key, exactly as the
-sandbox signs them, unless a case needs another key.
+sandbox signs them, unless a case needs another key. The key and its JWKS are the copies in
+tests/fixtures/, so these tests need nothing outside the repository.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask
 from pytest_httpserver import HTTPServer
@@ -27,21 +29,37 @@ from service.app import create_app
 from service.auth import JwtVerifier
 from service.settings import Settings
 
-from .conftest import SANDBOX_ISSUER, SANDBOX_JWKS
+from .conftest import SANDBOX_ISSUER
 
-DISCOVERY = "http://localhost/cds-services"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SANDBOX_JWKS = FIXTURES / "cds-hooks-sandbox-jwks.json"
+SANDBOX_PRIVATE_KEY = FIXTURES / "cds-hooks-sandbox-test-private-key.pem"
+# The base URL the tests' EHR calls: the Flask test client's host.
+PUBLIC_BASE_URL = "http://localhost"
+DISCOVERY = f"{PUBLIC_BASE_URL}/cds-services"
 Token = Callable[..., str]
 
 
-def _settings(tmp_path: Path, **changes: Any) -> Settings:
-    options: dict[str, Any] = {
-        "database_url": f"sqlite:///{tmp_path / 'auth.sqlite3'}",
+@pytest.fixture(scope="session")
+def sandbox_private_key() -> PrivateKeyTypes:
+    """The sandbox's test key from tests/fixtures/ (the conftest fixture of the same name reads
+    it from outside the repository)."""
+    return serialization.load_pem_private_key(SANDBOX_PRIVATE_KEY.read_bytes(), password=None)
+
+
+def auth_options(**changes: Any) -> dict[str, Any]:
+    """Settings of jwt authentication trusting the public sandbox, with changes."""
+    return {
         "auth": "jwt",
         "jwks": str(SANDBOX_JWKS),
         "trusted_issuers": SANDBOX_ISSUER,
+        "public_base_url": PUBLIC_BASE_URL,
+        **changes,
     }
-    options.update(changes)
-    return Settings(**options)
+
+
+def _settings(tmp_path: Path, **changes: Any) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'auth.sqlite3'}", **auth_options(**changes))
 
 
 @pytest.fixture
@@ -146,12 +164,14 @@ def test_behind_a_proxy_aud_is_the_public_url(make_jwt_app: Callable[..., Flask]
 def test_rs384_with_an_rsa_key_is_accepted(make_jwt_app: Callable[..., Flask], sandbox_token: Token, tmp_path: Path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwks = _write_jwks(tmp_path / "ehr.json", _jwk(key.public_key(), "ehr-rsa-1", "RS384"))
-    app = make_jwt_app(jwks=f"{SANDBOX_JWKS},{jwks}", trusted_issuers=f"{SANDBOX_ISSUER},https://ehr.example")
+    app = make_jwt_app(
+        jwks=f"{SANDBOX_ISSUER}={SANDBOX_JWKS},https://ehr.example={jwks}", trusted_issuers=f"{SANDBOX_ISSUER},https://ehr.example"
+    )
     token = sandbox_token(DISCOVERY, key=key, alg="RS384", kid="ehr-rsa-1", jku=None, iss="https://ehr.example")
     assert _get(app, token).status_code == 200
     # The same key with another algorithm, or a key of the wrong kind, is refused.
     assert_refused(_get(app, sandbox_token(DISCOVERY, key=key, alg="RS256", kid="ehr-rsa-1", jku=None, iss="https://ehr.example")))
-    assert_refused(_get(app, sandbox_token(DISCOVERY, alg="ES384", kid="ehr-rsa-1", jku=None)))
+    assert_refused(_get(app, sandbox_token(DISCOVERY, alg="ES384", kid="ehr-rsa-1", jku=None, iss="https://ehr.example")))
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -170,13 +190,13 @@ def test_rsa_keys_shorter_than_2048_bits_are_refused(
 def test_expired_token(jwt_app: Flask, sandbox_token: Token, auth_log: pytest.LogCaptureFixture) -> None:
     now = int(time.time())
     assert_refused(_get(jwt_app, sandbox_token(DISCOVERY, iat=now - 400, exp=now - 100)))
-    assert "ExpiredSignatureError" in reasons(auth_log)
+    assert "expired" in reasons(auth_log)
 
 
 def test_token_issued_in_the_future(jwt_app: Flask, sandbox_token: Token, auth_log: pytest.LogCaptureFixture) -> None:
     now = int(time.time())
     assert_refused(_get(jwt_app, sandbox_token(DISCOVERY, iat=now + 120, exp=now + 420)))
-    assert "ImmatureSignatureError" in reasons(auth_log)
+    assert "iat is in the future" in reasons(auth_log)
 
 
 def test_wrong_aud(jwt_app: Flask, sandbox_token: Token, auth_log: pytest.LogCaptureFixture) -> None:
@@ -260,8 +280,7 @@ def test_a_token_signed_with_another_key_under_the_sandbox_kid(
 def test_a_replayed_jti_is_refused_also_by_another_instance_sharing_the_store(
     make_app: Callable[..., Flask], sandbox_token: Token, auth_log: pytest.LogCaptureFixture
 ) -> None:
-    options = {"auth": "jwt", "jwks": str(SANDBOX_JWKS), "trusted_issuers": SANDBOX_ISSUER}
-    first, second = make_app(**options), make_app(**options)
+    first, second = make_app(**auth_options()), make_app(**auth_options())
     token = sandbox_token(DISCOVERY)
     assert _get(first, token).status_code == 200
     assert_refused(_get(first, token))
@@ -308,7 +327,7 @@ def test_an_allow_listed_jku_is_fetched_cached_and_refreshed_for_a_new_kid(
     assert_refused(_get(app, token("k2", rotated)))
     assert len(httpserver.log) == 1
     verifier: JwtVerifier = app.extensions["lenadex.auth"]
-    verifier.keys.remote[jku].min_refresh_seconds = 0
+    verifier.keys["https://ehr.example"].remote[jku].min_refresh_seconds = 0
     assert _get(app, token("k2", rotated)).status_code == 200
     assert len(httpserver.log) == 2
 
@@ -347,7 +366,7 @@ def test_the_reason_is_logged_at_info_and_the_token_never(jwt_app: Flask, sandbo
 
 @pytest.mark.parametrize("missing", ["jwks", "trusted_issuers"])
 def test_jwt_auth_without_keys_or_issuers_does_not_start(tmp_path: Path, missing: str) -> None:
-    with pytest.raises(ValueError, match="LENADEX_TRUSTED_ISSUERS and LENADEX_JWKS"):
+    with pytest.raises(ValueError, match=f"LENADEX_{missing.upper()} is empty"):
         create_app(_settings(tmp_path, **{missing: ""}))
 
 

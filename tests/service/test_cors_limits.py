@@ -45,7 +45,7 @@ def _allows(response: Any) -> tuple[set[str], set[str]]:
 
 @pytest.mark.parametrize("path", ENDPOINTS)
 def test_preflight_is_answered_without_a_token_even_with_auth_on(make_sqlite_app: Callable[..., Flask], path: str) -> None:
-    app = make_sqlite_app(auth="jwt", jwks=str(SANDBOX_JWKS), trusted_issuers=SANDBOX_ISSUER)
+    app = make_sqlite_app(auth="jwt", jwks=str(SANDBOX_JWKS), trusted_issuers=SANDBOX_ISSUER, public_base_url="http://localhost")
     response = _preflight(app, path)
     assert response.status_code in (200, 204)
     assert response.headers["Access-Control-Allow-Origin"] == "*"
@@ -69,7 +69,7 @@ def test_an_origin_list_echoes_the_matching_origin_only(make_sqlite_app: Callabl
 
 def test_errors_carry_the_cors_headers_too(make_sqlite_app: Callable[..., Flask]) -> None:
     """A browser hides an answer without them from the page, the error included."""
-    auth_app = make_sqlite_app(auth="jwt", jwks=str(SANDBOX_JWKS), trusted_issuers=SANDBOX_ISSUER)
+    auth_app = make_sqlite_app(auth="jwt", jwks=str(SANDBOX_JWKS), trusted_issuers=SANDBOX_ISSUER, public_base_url="http://localhost")
     open_app = make_sqlite_app(max_body_bytes=100)
     client = open_app.test_client()
     origin = {"Origin": SANDBOX_ORIGIN}

@@ -66,6 +66,7 @@ def serving(database_url: str, workdir: Path, run: int) -> Iterator[Server]:
         "LENADEX_AUTH": "jwt",
         "LENADEX_JWKS": str(SANDBOX_JWKS),
         "LENADEX_TRUSTED_ISSUERS": SANDBOX_ISSUER,
+        "LENADEX_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "LENADEX_LOG_FORMAT": "json",
     })
     command = [str(Path(sys.executable).parent / "lenadex"), "serve", "--workers", "2", "--port", str(port)]
