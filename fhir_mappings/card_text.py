@@ -52,3 +52,12 @@ def _escape_line_start(match: re.Match[str]) -> str:
     marker = match.group(0)
     # '1.' / '1)' makes a list item by its punctuation: the digits stay, the '.' or ')' is escaped.
     return "\\" + marker if len(marker) == 1 else marker[:-1] + "\\" + marker[-1]
+
+
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def plain_text(text: str) -> str:
+    """Record text as stored for cards (``markdown_text``), back to the characters it shows,
+    for views that render plain text rather than Markdown (the sandbox page)."""
+    return _ESCAPED.sub(r"\1", text)

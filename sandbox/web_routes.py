@@ -25,6 +25,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, send_from_directory
 
 from fhir_mappings import build_snapshot
+from fhir_mappings.card_text import plain_text
 from rules.dose_ladder import describe
 from rules.freshness import DEFAULT_FRESHNESS_DAYS, is_fresh
 from rules.model import Evaluation, Measurement, MedicationOrder, OrdersUnderReview, PatientSnapshot
@@ -116,7 +117,7 @@ def patient_summary(slug: str, today: date) -> dict[str, Any]:
         "labs": _labs(snapshot, evaluation),
         "vteRiskFactors": {"high": list(vte.high), "standard": list(vte.standard)},
         "conditions": [
-            {"display": c.display, "category": c.category, "active": c.active,
+            {"display": plain_text(c.display), "category": c.category, "active": c.active,
              "onset": _iso(c.onset or c.recorded)}
             for c in snapshot.conditions if c.category != "asian-ethnicity"
         ],
@@ -128,7 +129,7 @@ def patient_summary(slug: str, today: date) -> dict[str, Any]:
             {**_medication(m), "resource": next(d for d in drafts if d.get("id") == m.id)}
             for m in snapshot.medications if m.is_draft
         ],
-        "dataProblems": list(snapshot.data_problems),
+        "dataProblems": [plain_text(problem) for problem in snapshot.data_problems],
     }
 
 
@@ -205,7 +206,7 @@ def _medication(order: MedicationOrder) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": order.id,
         "drug": order.drug,
-        "display": order.display or order.drug,
+        "display": plain_text(order.display) if order.display else order.drug,
         "status": order.status,
         "authored": _iso(order.authored),
     }

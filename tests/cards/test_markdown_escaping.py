@@ -152,3 +152,10 @@ def test_a_hostile_condition_display_is_literal_from_record_to_card(slug: str) -
         assert not types & {"link_open", "image", "html_inline", "html_block"}, detail
         assert "<img" not in RENDERER.render(detail)
         assert HOSTILE in _rendered_text(detail)  # read as recorded, escaped once
+
+
+def test_the_sandbox_page_shows_record_text_as_written() -> None:
+    # The page renders plain text: the Markdown escapes of the cards must not show there.
+    from fhir_mappings.card_text import markdown_text, plain_text
+    for text in ("10*3/uL", "![](http://127.0.0.1:9/beacon) [x](y) _a_", "[lb_av]", "CKD stage 5 (N18.5)"):
+        assert plain_text(markdown_text(text)) == text
