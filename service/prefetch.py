@@ -7,9 +7,15 @@
   through ``Bundle.link`` next up to a bounded number of pages, one retry of a GET that could
   not connect.
 - A key that cannot be had (no fhirServer, refused, 401/403/5xx, timeout, not strict FHIR
-  JSON, an answer over MAX_ANSWER_BYTES) ends the call with HTTP 412 and an OperationOutcome
-  naming the keys, as the standard requires.
-The access token is sent on every fetch and never logged.
+  JSON, an answer over MAX_ANSWER_BYTES, a redirect, a next link off the server) ends the call
+  with HTTP 412 and an OperationOutcome naming the keys, as the standard requires.
+The access token is sent on every fetch and never logged — and only to ``fhirServer``:
+service/fhir_target.py checks fhirServer against the policy (LENADEX_FHIR_SERVERS) and every
+URL fetched (next links, medicationReferences) against fhirServer; redirects are not followed.
+
+To the caller every failure of a key reads the same, "the FHIR server could not be read": a
+caller able to aim the service at any URL must not learn from the answer whether a port is
+closed, filtered, slow or speaking something else. The reason goes to the server log.
 """
 
 from __future__ import annotations
@@ -21,13 +27,21 @@ from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
-
 import requests
 import urllib3
 
 from service import strict_json
 from service.errors import ApiError
+from service.fhir_target import (
+    FhirServerPolicy,
+    FhirTarget,
+    TargetRefused,
+    TargetUnreachable,
+    check_fhir_server,
+    pinned_session,
+    reference_url,
+    same_server_url,
+)
 from service.hook_request import HookRequest, PatientViewContext
 
 log = logging.getLogger(__name__)
@@ -36,11 +50,33 @@ FHIR_JSON = "application/fhir+json"
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 """Largest FHIR answer (one page) read: a page of 500 lab results is about 1 MB; a server
 sending without end must not fill the service's memory."""
+STOP_GRACE_SECONDS = 0.1
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fhir-fetch")
 
 
+COULD_NOT_READ = "the FHIR server could not be read"
+NOT_ALLOWED = "the FHIR server could not be read: fhirServer is not allowed by this service's policy"
+"""Decided from fhirServer and the service's settings alone, before any packet is sent."""
+
+
 class FetchFailed(Exception):
-    """One prefetch key could not be fetched; the message names why (never the token)."""
+    """One prefetch key could not be fetched. The message says why, for the server log (never
+    the token, never a URL: its query holds the patient id); ``public`` is what the caller
+    is told."""
+
+    def __init__(self, detail: str, public: str = COULD_NOT_READ) -> None:
+        super().__init__(detail)
+        self.public = public
+
+
+@dataclass
+class _TargetCheck:
+    """fhirServer checked once per hook call (one DNS resolution), shared by its fetches."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: bool = False
+    target: FhirTarget | None = None
+    failure: FetchFailed | None = None
 
 
 @dataclass(frozen=True)
@@ -56,11 +92,40 @@ class FhirClient:
     stopped: threading.Event = field(default_factory=threading.Event, compare=False)
     """Set once the hook call has its answer without the fetches still running (one key
     failed): they stop at their next chunk instead of reading, say, 32 MiB each for nothing."""
+    policy: FhirServerPolicy = field(default_factory=FhirServerPolicy, compare=False)
+    target_check: _TargetCheck = field(default_factory=_TargetCheck, compare=False, repr=False)
 
     def _remaining(self) -> float:
         return self.deadline - time.monotonic()
 
+    def target(self) -> FhirTarget:
+        """fhirServer as checked against the policy, on first use only: a call that fetches
+        nothing resolves no name."""
+        check = self.target_check
+        with check.lock:
+            if not check.done:
+                try:
+                    check.target = check_fhir_server(self.base_url, self.policy)
+                except TargetUnreachable as unreachable:
+                    check.failure = FetchFailed(str(unreachable))
+                except TargetRefused as refused:
+                    log.warning("fhirServer refused by the policy: %s", str(refused))
+                    check.failure = FetchFailed(str(refused), NOT_ALLOWED)
+                check.done = True
+        if check.failure is not None:
+            raise check.failure
+        assert check.target is not None
+        return check.target
+
     def get_json(self, url: str) -> dict[str, Any]:
+        """GET ``url``, which must be on fhirServer under its base path (checked here again, so
+        that no caller can send the token elsewhere); a redirect is a failure, not followed."""
+        if self.stopped.is_set():
+            raise FetchFailed("fetch stopped: the hook call was already answered")
+        target = self.target()
+        checked = same_server_url(url, target)
+        if checked is None:
+            raise FetchFailed("a URL off the FHIR server was not fetched")
         headers = {"Accept": FHIR_JSON}
         if self.access_token:
             headers["Authorization"] = f"Bearer {self.access_token}"
@@ -72,18 +137,27 @@ class FhirClient:
                 raise FetchFailed("fetch stopped: the hook call was already answered")
             timeout = min(self.timeout_seconds, remaining)
             try:
-                with requests.get(url, headers=headers, timeout=(timeout, timeout), stream=True) as response:
+                with pinned_session(target) as session, session.get(
+                    checked, headers=headers, timeout=(timeout, timeout), stream=True, allow_redirects=False,
+                ) as response:
                     status, body = response.status_code, self._read_body(response)
             except requests.ConnectionError as error:
                 if attempt == 1 and not isinstance(error, requests.ReadTimeout):
                     continue  # one retry: a GET is idempotent
-                raise FetchFailed("FHIR server could not be reached") from None
+                raise FetchFailed(f"FHIR server could not be reached ({type(error).__name__})") from None
             except (requests.Timeout, urllib3.exceptions.TimeoutError):  # the latter while reading
                 raise FetchFailed("FHIR server did not answer in time") from None
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
-                raise FetchFailed("FHIR request failed") from None
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                raise FetchFailed(f"FHIR request failed ({type(error).__name__})") from None
             return _json_body(status, body)
         raise FetchFailed("FHIR server could not be reached")  # pragma: no cover
+
+    def read_reference(self, reference: str) -> dict[str, Any]:
+        """The resource a literal reference names, if it is ``Type/id`` on fhirServer."""
+        url = reference_url(reference, self.target())
+        if url is None:
+            raise FetchFailed("a reference that is not Type/id on the FHIR server was not fetched")
+        return self.get_json(url)
 
     def _read_body(self, response: requests.Response) -> bytes:
         """The answer's body, read by the deadline and up to MAX_ANSWER_BYTES.
@@ -92,7 +166,7 @@ class FhirClient:
         would hold a fetch worker for as long as it likes (and, repeated, all of them): the
         deadline is checked after every read. An error status needs no body.
         """
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             return b""
         chunks, size = [], 0
         while chunk := response.raw.read1(64 * 1024, decode_content=True):
@@ -108,23 +182,31 @@ class FhirClient:
 
     def search_or_read(self, relative: str) -> dict[str, Any]:
         """A read, or a search with every page merged into one searchset Bundle."""
-        url = urljoin(self.base_url.rstrip("/") + "/", relative)
+        target = self.target()
+        url = same_server_url(f"{target.base_url}/{relative.lstrip('/')}", target)
+        if url is None:
+            raise FetchFailed("the prefetch query leaves the FHIR server's base path")
         first = self.get_json(url)
         if first.get("resourceType") != "Bundle":
             return first
         entries = list(first.get("entry") or [])
         page, pages, seen = first, 1, {url}
-        while next_url := _next_link(page):
+        while (link := _next_link(page)) is not None:
+            next_url = same_server_url(link, target, relative_to=url)
+            if next_url is None:
+                # The token goes to fhirServer only; a page elsewhere would get it.
+                raise FetchFailed("a next link off the FHIR server was not followed")
             if next_url in seen:
                 log.warning("FHIR paging loops back to an earlier page; stopped")
                 break
             if pages >= self.max_pages:
                 # A record cut short could hide the newest creatinine or an active
                 # anticoagulant: no answer from part of it (safety principle 1).
-                raise FetchFailed(f"the search has more than {self.max_pages} pages of results; "
-                                  "the record could not be read completely")
+                raise FetchFailed(f"the search has more than {self.max_pages} pages",
+                                  f"{COULD_NOT_READ} completely: the search has more than {self.max_pages} "
+                                  "pages of results")
             seen.add(next_url)
-            page = self.get_json(urljoin(url, next_url))
+            page = self.get_json(next_url)
             if page.get("resourceType") != "Bundle":
                 raise FetchFailed("a page of the search result is not a Bundle")
             entries.extend(page.get("entry") or [])
@@ -136,6 +218,8 @@ class FhirClient:
 
 
 def _json_body(status: int, body: bytes) -> dict[str, Any]:
+    if 300 <= status < 400:
+        raise FetchFailed(f"FHIR server answered a redirect (HTTP {status}); not followed")
     if status in (401, 403):
         raise FetchFailed(f"FHIR server refused access (HTTP {status})")
     if status >= 400:
@@ -171,7 +255,16 @@ def fill_template(template: str, context: PatientViewContext) -> str:
     return template
 
 
-def client_for(request: HookRequest, *, timeout_seconds: float, budget_seconds: float, max_pages: int) -> FhirClient | None:
+def client_for(
+    request: HookRequest,
+    *,
+    timeout_seconds: float,
+    budget_seconds: float,
+    max_pages: int,
+    policy: FhirServerPolicy | None = None,
+) -> FhirClient | None:
+    """The call's FHIR client; ``policy`` from the settings (FhirServerPolicy.from_settings),
+    by default the local one (loopback allowed: authentication off)."""
     if not request.fhirServer:
         return None
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
@@ -181,6 +274,7 @@ def client_for(request: HookRequest, *, timeout_seconds: float, budget_seconds: 
         timeout_seconds=timeout_seconds,
         deadline=time.monotonic() + budget_seconds,
         max_pages=max_pages,
+        policy=policy or FhirServerPolicy(),
     )
 
 
@@ -214,34 +308,47 @@ _ABSENT = object()
 def _fetch_all(client: FhirClient, queries: Mapping[str, str]) -> dict[str, dict[str, Any] | None]:
     futures = {key: _POOL.submit(client.search_or_read, query) for key, query in queries.items()}
     done, pending = wait(futures.values(), timeout=max(client._remaining(), 0.0), return_when=FIRST_EXCEPTION)
+    if pending:
+        # A key failed or the budget ran out: the call answers 412 now, and the other keys'
+        # reads are wasted — stopped before anything else, so their workers are free sooner.
+        client.stopped.set()
+        # A fetch in flight sees the stop at its next read: a short grace lets most return
+        # their worker before the answer goes out, so back-to-back failing calls do not make
+        # the pool grow toward max_workers.
+        wait(pending, timeout=min(STOP_GRACE_SECONDS, max(client._remaining(), 0.0)))
     failures: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     results: dict[str, dict[str, Any] | None] = {}
     for key, future in futures.items():
-        if future in pending:
+        if not future.done():
             future.cancel()
-            failures[key] = "FHIR server did not answer in time"
+            failures[key], reasons[key] = COULD_NOT_READ, "stopped: another key failed or the time budget ran out"
             continue
         error = future.exception()
         if error is None:
             results[key] = future.result()
         elif isinstance(error, FetchFailed):
-            failures[key] = str(error)
+            failures[key], reasons[key] = error.public, str(error)  # not the error: its traceback holds the body
         else:
-            log.error("prefetch %s failed: %s", key, type(error).__name__)
-            failures[key] = "fetch failed"
+            failures[key], reasons[key] = COULD_NOT_READ, f"unexpected {type(error).__name__}"
     if failures:
-        client.stopped.set()  # the call answers 412 now: the other keys' reads are wasted
+        client.stopped.set()
+        log.warning("prefetch not fetched: %s", "; ".join(f"{key}: {why}" for key, why in reasons.items()))
         raise _unavailable(failures, None)
     return results
 
 
 def fetch_references(client: FhirClient | None, references: list[str], limit: int = 20) -> list[dict[str, Any]]:
     """Resources such as Medication/123 that orders point at; what cannot be had is skipped
-    (the order is then classified from its text, or not at all)."""
+    (the order is then classified from its text, or not at all). Only ``Type/id`` references
+    on fhirServer are read (FhirClient.read_reference): the token goes nowhere else."""
     if client is None or not references:
         return []
-    futures = [_POOL.submit(client.get_json, urljoin(client.base_url.rstrip("/") + "/", ref)) for ref in references[:limit]]
+    futures = [_POOL.submit(client.read_reference, ref) for ref in references[:limit]]
     done, _ = wait(futures, timeout=max(client._remaining(), 0.0))
+    for future in futures:
+        if future in done and isinstance(future.exception(), FetchFailed):
+            log.info("a referenced resource was not fetched: %s", str(future.exception()))
     return [f.result() for f in futures if f in done and f.exception() is None]
 
 
