@@ -21,7 +21,10 @@ import ipaddress
 import os
 import re
 import socket
-from collections.abc import Callable, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urljoin, urlsplit
@@ -305,6 +308,58 @@ def _unmapped(address: IPAddress) -> IPAddress:
 
 # --- connecting to the checked addresses only -------------------------------------------------
 
+_COLLECTING = threading.local()
+
+
+class SocketRegistry:
+    """The sockets a hook call's fetches opened, so that the call can shut them when it
+    answers: a read blocked on a server that sends a byte now and then returns at once, and
+    the worker thread is free (no fetch outlives its call)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._shut = False
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Sockets opened by this thread meanwhile belong to this registry."""
+        previous = getattr(_COLLECTING, "registry", None)
+        _COLLECTING.registry = self
+        try:
+            yield
+        finally:
+            _COLLECTING.registry = previous
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self._shut:
+                self._sockets.add(sock)
+                return
+        _shut(sock)  # opened after the call answered: of no use
+
+    def shut_all(self) -> None:
+        with self._lock:
+            self._shut = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+def _registered(sock: socket.socket) -> socket.socket:
+    registry = getattr(_COLLECTING, "registry", None)
+    if registry is not None:
+        registry.add(sock)
+    return sock
+
+
 def _pinned(connection_class: type[HTTPConnection], addresses: tuple[str, ...]) -> type[HTTPConnection]:
     """A connection class that opens its socket to ``addresses`` (already checked) instead of
     resolving the host name again; the Host header, SNI and certificate check still use the
@@ -315,10 +370,10 @@ def _pinned(connection_class: type[HTTPConnection], addresses: tuple[str, ...]) 
             last: OSError | None = None
             for address in addresses:
                 try:
-                    return urllib3_connection.create_connection(
+                    return _registered(urllib3_connection.create_connection(
                         (address, self.port), self.timeout,
                         source_address=self.source_address, socket_options=self.socket_options,
-                    )
+                    ))
                 except TimeoutError as error:
                     raise ConnectTimeoutError(self, f"connection to {self.host} timed out") from error
                 except OSError as error:

@@ -7,7 +7,7 @@
   through ``Bundle.link`` next up to a bounded number of pages, one retry of a GET that could
   not connect.
 - A key that cannot be had (no fhirServer, refused, 401/403/5xx, timeout, not strict FHIR
-  JSON, an answer over MAX_ANSWER_BYTES, a redirect, a next link off the server) ends the call
+  JSON, answers over MAX_CALL_BYTES or MAX_CALL_ENTRIES together, a redirect, a next link off the server) ends the call
   with HTTP 412 and an OperationOutcome naming the keys, as the standard requires.
 The access token is sent on every fetch and never logged — and only to ``fhirServer``:
 service/fhir_target.py checks fhirServer against the policy (LENADEX_FHIR_SERVERS) and every
@@ -35,6 +35,7 @@ from service.errors import ApiError
 from service.fhir_target import (
     FhirServerPolicy,
     FhirTarget,
+    SocketRegistry,
     TargetRefused,
     TargetUnreachable,
     check_fhir_server,
@@ -47,9 +48,6 @@ from service.hook_request import HookRequest, PatientViewContext
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
-MAX_ANSWER_BYTES = 32 * 1024 * 1024
-"""Largest FHIR answer (one page) read: a page of 500 lab results is about 1 MB; a server
-sending without end must not fill the service's memory."""
 STOP_GRACE_SECONDS = 0.1
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fhir-fetch")
 
@@ -79,6 +77,42 @@ class _TargetCheck:
     failure: FetchFailed | None = None
 
 
+# Per hook call, all keys and pages together (a record is read whole or not at all: a part
+# could hide the newest creatinine). 16 MiB holds some 20,000 Observations; more than that is
+# no record the rules need, and five keys of 31 MB each once took 1.1 GB of memory.
+MAX_CALL_BYTES = 16 * 1024 * 1024
+MAX_CALL_ENTRIES = 20_000
+
+
+@dataclass
+class _CallUsage:
+    """What the fetches of one hook call have read so far, shared by its workers, and the
+    sockets they have open (so that the call can close them when it answers)."""
+
+    max_bytes: int = MAX_CALL_BYTES
+    max_entries: int = MAX_CALL_ENTRIES
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    bytes_read: int = 0
+    entries_read: int = 0
+    sockets: SocketRegistry = field(default_factory=SocketRegistry)
+
+    def add_bytes(self, count: int) -> None:
+        with self.lock:
+            self.bytes_read += count
+            over = self.bytes_read > self.max_bytes
+        if over:
+            raise FetchFailed(f"the FHIR server's answers for this call are larger than "
+                              f"{self.max_bytes // (1024 * 1024)} MiB")
+
+    def add_entries(self, count: int) -> None:
+        with self.lock:
+            self.entries_read += count
+            over = self.entries_read > self.max_entries
+        if over:
+            raise FetchFailed(f"the FHIR server's answers for this call hold more than {self.max_entries} entries",
+                              f"{COULD_NOT_READ} completely: more than {self.max_entries} resources")
+
+
 @dataclass(frozen=True)
 class FhirClient:
     """GETs against the EHR's FHIR server for one hook call."""
@@ -94,6 +128,14 @@ class FhirClient:
     failed): they stop at their next chunk instead of reading, say, 32 MiB each for nothing."""
     policy: FhirServerPolicy = field(default_factory=FhirServerPolicy, compare=False)
     target_check: _TargetCheck = field(default_factory=_TargetCheck, compare=False, repr=False)
+    usage: _CallUsage = field(default_factory=_CallUsage, compare=False, repr=False)
+
+    def stop(self) -> None:
+        """The call answers now: fetches still running stop at their next read, and the
+        sockets they wait on are shut, so that a server trickling its headers a byte at a time
+        cannot keep a worker (the per-read timeout never fires on such a server)."""
+        self.stopped.set()
+        self.usage.sockets.shut_all()
 
     def _remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -137,7 +179,7 @@ class FhirClient:
                 raise FetchFailed("fetch stopped: the hook call was already answered")
             timeout = min(self.timeout_seconds, remaining)
             try:
-                with pinned_session(target) as session, session.get(
+                with self.usage.sockets.collecting(), pinned_session(target) as session, session.get(
                     checked, headers=headers, timeout=(timeout, timeout), stream=True, allow_redirects=False,
                 ) as response:
                     status, body = response.status_code, self._read_body(response)
@@ -149,7 +191,10 @@ class FhirClient:
                 raise FetchFailed("FHIR server did not answer in time") from None
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                 raise FetchFailed(f"FHIR request failed ({type(error).__name__})") from None
-            return _json_body(status, body)
+            resource = _json_body(status, body)
+            if time.monotonic() > self.deadline:  # parsing counts against the budget too
+                raise FetchFailed("FHIR server answer took longer than the time budget to read")
+            return resource
         raise FetchFailed("FHIR server could not be reached")  # pragma: no cover
 
     def read_reference(self, reference: str) -> dict[str, Any]:
@@ -160,7 +205,7 @@ class FhirClient:
         return self.get_json(url)
 
     def _read_body(self, response: requests.Response) -> bytes:
-        """The answer's body, read by the deadline and up to MAX_ANSWER_BYTES.
+        """The answer's body, read by the deadline and within the call's byte bound.
 
         The per-read timeout does not stop a server that sends a byte now and then, which
         would hold a fetch worker for as long as it likes (and, repeated, all of them): the
@@ -168,11 +213,9 @@ class FhirClient:
         """
         if response.status_code >= 300:
             return b""
-        chunks, size = [], 0
+        chunks = []
         while chunk := response.raw.read1(64 * 1024, decode_content=True):
-            size += len(chunk)
-            if size > MAX_ANSWER_BYTES:
-                raise FetchFailed(f"FHIR server answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB")
+            self.usage.add_bytes(len(chunk))  # decoded bytes: a gzip bomb counts as what it becomes
             if time.monotonic() > self.deadline:
                 raise FetchFailed("FHIR server did not answer in time")
             if self.stopped.is_set():
@@ -190,6 +233,7 @@ class FhirClient:
         if first.get("resourceType") != "Bundle":
             return first
         entries = list(first.get("entry") or [])
+        self.usage.add_entries(len(entries))
         page, pages, seen = first, 1, {url}
         while (link := _next_link(page)) is not None:
             next_url = same_server_url(link, target, relative_to=url)
@@ -209,7 +253,9 @@ class FhirClient:
             page = self.get_json(next_url)
             if page.get("resourceType") != "Bundle":
                 raise FetchFailed("a page of the search result is not a Bundle")
-            entries.extend(page.get("entry") or [])
+            more = page.get("entry") or []
+            self.usage.add_entries(len(more))
+            entries.extend(more)
             pages += 1
         merged = {k: v for k, v in first.items() if k not in ("link", "entry")}
         if entries:
@@ -311,7 +357,7 @@ def _fetch_all(client: FhirClient, queries: Mapping[str, str]) -> dict[str, dict
     if pending:
         # A key failed or the budget ran out: the call answers 412 now, and the other keys'
         # reads are wasted — stopped before anything else, so their workers are free sooner.
-        client.stopped.set()
+        client.stop()
         # A fetch in flight sees the stop at its next read: a short grace lets most return
         # their worker before the answer goes out, so back-to-back failing calls do not make
         # the pool grow toward max_workers.
@@ -332,7 +378,7 @@ def _fetch_all(client: FhirClient, queries: Mapping[str, str]) -> dict[str, dict
         else:
             failures[key], reasons[key] = COULD_NOT_READ, f"unexpected {type(error).__name__}"
     if failures:
-        client.stopped.set()
+        client.stop()
         log.warning("prefetch not fetched: %s", "; ".join(f"{key}: {why}" for key, why in reasons.items()))
         raise _unavailable(failures, None)
     return results
