@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 from werkzeug.serving import make_server
 
 from service.app import create_app
@@ -65,3 +66,17 @@ def start_service() -> Iterator[Callable[[Settings], LiveService]]:
 @pytest.fixture
 def live_service(start_service: Callable[[Settings], LiveService], service_settings: Settings) -> LiveService:
     return start_service(service_settings)
+
+
+@pytest.fixture
+def fhir() -> Iterator[HTTPServer]:
+    """A FHIR server on 127.0.0.1 that records every request; it answers only what a test
+    adds a handler for (none, where nothing may be fetched)."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()

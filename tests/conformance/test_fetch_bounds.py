@@ -204,14 +204,3 @@ def test_a_record_within_the_bounds_is_read(service, fhir: HTTPServer):
     response = post(service, fetching_request(fhir.url_for("/fhir"), missing=("conditions",)))
     assert response.status_code == 200, response.text[:300]
 
-
-@pytest.fixture
-def fhir() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()

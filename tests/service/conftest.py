@@ -8,6 +8,8 @@ test, so runs and tests cannot see each other's rows.
 
 from __future__ import annotations
 
+import logging
+
 import os
 import time
 import uuid
@@ -146,3 +148,12 @@ def sandbox_token(sandbox_private_key: Any) -> Callable[..., str]:
         return jwt.encode(claims, key if key is not None else sandbox_private_key, algorithm=alg, headers=header)
 
     return sign
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """configure_logging replaces the root handlers: put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers, root.level = handlers, level

@@ -48,15 +48,6 @@ def test_json_lines_stay_one_line_and_keep_the_value() -> None:
     assert json.loads(line)["hookInstance"] == FORGED
 
 
-@pytest.fixture
-def root_logging() -> Iterator[None]:
-    """configure_logging replaces the root handlers: put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers, root.level = handlers, level
-
-
 def test_a_hostile_hook_instance_sent_over_http_gives_one_access_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], root_logging: None
 ) -> None:

@@ -157,15 +157,6 @@ def test_a_failed_audit_write_does_not_withhold_the_cards(app: Flask, break_stor
 
 # --- logs ----------------------------------------------------------------------------------
 
-@pytest.fixture
-def root_logging() -> Iterator[None]:
-    """configure_logging replaces the root handlers: put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers, root.level = handlers, level
-
-
 def test_logs_are_one_json_object_per_line_correlated_by_hook_instance(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], root_logging: None
 ) -> None:
