@@ -17,7 +17,6 @@ from service.settings import Settings
 from tests import openapi_check
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
 
 
 @dataclass

@@ -25,9 +25,10 @@ from sandbox.web_routes import WEB_DIR
 from service.app import create_app
 from service.settings import Settings
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SANDBOX_JWKS = SHARED / "conformance" / "cds-hooks-sandbox-jwks.json"
-SANDBOX_PRIVATE_KEY = SHARED / "conformance" / "cds-hooks-sandbox-test-private-key.pem"
+# The public CDS Hooks sandbox's JWKS and test key: public test material, kept in the repo.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SANDBOX_JWKS = FIXTURES / "cds-hooks-sandbox-jwks.json"
+SANDBOX_PRIVATE_KEY = FIXTURES / "cds-hooks-sandbox-test-private-key.pem"
 SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
 SANDBOX_KID = "44823f3d-0b01-4a6c-a80e-b9d3e8a7226f"
 SELECT = "lenalidomide-order-select"

@@ -1,5 +1,5 @@
-"""The official HL7 R4 examples, read from shared/ beside the repository (CI clones the repo
-with shared/ at ../shared); tests that need them skip, saying why, when they are absent."""
+"""The official HL7 R4 examples (hl7.fhir.r4.examples 4.0.1, CC0), kept in tests/fixtures/hl7-r4;
+tests that need one skip, saying why, when it is absent."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 
-FHIR_EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "fhir-examples"
-HL7_R4 = FHIR_EXAMPLES / "hl7-r4"
+HL7_R4 = Path(__file__).resolve().parents[1] / "fixtures" / "hl7-r4"
 
 
 @pytest.fixture
 def hl7_example() -> Callable[[str], dict[str, Any]]:
     if not HL7_R4.is_dir():
-        pytest.skip(f"official HL7 R4 examples not found at {HL7_R4} (shared/ must sit beside the repo)")
+        pytest.skip(f"official HL7 R4 examples not found at {HL7_R4}")
 
     def load(name: str) -> dict[str, Any]:
         path = HL7_R4 / name
@@ -31,7 +30,7 @@ def hl7_example() -> Callable[[str], dict[str, Any]]:
 @pytest.fixture
 def hl7_medication_requests() -> list[dict[str, Any]]:
     if not HL7_R4.is_dir():
-        pytest.skip(f"official HL7 R4 examples not found at {HL7_R4} (shared/ must sit beside the repo)")
+        pytest.skip(f"official HL7 R4 examples not found at {HL7_R4}")
     found = [
         json.loads(p.read_text(encoding="utf-8")) for p in sorted(HL7_R4.glob("MedicationRequest-*.json"))
     ]
