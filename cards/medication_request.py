@@ -109,13 +109,6 @@ def choose_units(product: DrugProduct, dose_mg: float) -> UnitChoice | None:
     return None
 
 
-def updated_draft(
-    draft: dict[str, Any], drug: str, regimen: Regimen, order: MedicationOrder | None = None
-) -> dict[str, Any]:
-    """The draft order with its dosage replaced (same id), as valid R4."""
-    return updated_order(draft, drug, regimen, order).resource
-
-
 def updated_order(
     draft: dict[str, Any], drug: str, regimen: Regimen, order: MedicationOrder | None = None
 ) -> UpdatedDraft:
@@ -143,7 +136,7 @@ def updated_order(
                 if not choice.strength.code:
                     note += ", named in text (no RxNorm code for it is confirmed)"
             if product.units_per_dose is not None:  # the draft counted units: so does the update
-                dosage["doseAndRate"] = [{"doseQuantity": _counted(draft, choice.units, product.dose_form)}]
+                dosage["doseAndRate"] = [{"doseQuantity": _counted(resource, choice.units, product.dose_form)}]
             dosage["text"] = f"{dosage['text']} — {made_of} per dose"
     elif order is not None and dose is not None and (order.regimen is None or order.regimen.dose_unit != "mg"):
         # The draft's dose was not in mg and its product's strength is unknown: an mg dose of
@@ -238,18 +231,15 @@ def _set_medication(resource: dict[str, Any], concept: dict[str, Any]) -> None:
 
 
 def _counted(draft: dict[str, Any], units: int, dose_form: str) -> dict[str, Any]:
-    """The draft's own dose quantity ({pill}, {capsule}, 'tablet'…) with ``units`` as value."""
-    for dosage in _as_list(draft.get("dosageInstruction")):
-        for entry in _as_list(dosage.get("doseAndRate") if isinstance(dosage, dict) else None):
+    """The draft's own dose quantity ({pill}, {capsule}, 'tablet'…) with ``units`` as value;
+    ``draft`` has been through r4_lists, so its repeating elements are lists."""
+    for dosage in draft.get("dosageInstruction") or []:
+        for entry in (dosage.get("doseAndRate") or []) if isinstance(dosage, dict) else []:
             if isinstance(entry, dict) and isinstance(entry.get("doseQuantity"), dict):
                 quantity = {k: v for k, v in entry["doseQuantity"].items() if k in ("unit", "system", "code")}
                 return {"value": units, **quantity}
     form = dose_form or "unit"
     return {"value": units, "unit": form, "system": UCUM, "code": "{" + form + "}"}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value] if value is not None else []
 
 
 def new_order(drug: str, regimen: Regimen, patient_id: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ Evaluation.freshness_days.
 from __future__ import annotations
 
 from rules.model import Evaluation, Measurement
-from rules.plausibility import FUTURE_TOLERANCE_DAYS
+from rules.plausibility import in_the_future
 
 DEFAULT_FRESHNESS_DAYS: dict[str, int] = {
     # Clinical rules section 1.
@@ -38,9 +38,10 @@ def is_fresh(measurement: Measurement | None, name: str, evaluation: Evaluation)
     clinical rules section 1 calls a date in the future implausible, never to be used)."""
     if measurement is None:
         return False
-    age_days = (evaluation.today - measurement.when).days
     # rules/plausibility.py: one day ahead is still today somewhere (the EHR's local date).
-    return -FUTURE_TOLERANCE_DAYS <= age_days <= window_days(name, evaluation)
+    if in_the_future(measurement.when, evaluation.today):
+        return False
+    return (evaluation.today - measurement.when).days <= window_days(name, evaluation)
 
 
 def staleness_note(measurement: Measurement, name: str, evaluation: Evaluation) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from rules.catalogue import rule
 from rules.dose_ladder import EVERY_OTHER_DAY_HOURS, LENALIDOMIDE_CYCLE_LENGTH, ONCE_DAILY_HOURS
-from rules.hematologic_toxicity import count_input, per_ul, usable_count
+from rules.hematologic_toxicity import NEUTROPENIA_ANC_BELOW_PER_UL, count_input, per_ul, usable_count
 from rules.model import (
     Evaluation,
     InputUsed,
@@ -40,9 +40,9 @@ SECTION = rule("R-INF-PROPH").section  # "Infection and teratogenicity"
 # lenalidomide when combined with dexamethasone".
 PROPHYLAXIS_CYCLES = 3
 # R-INF-PROPH (clinical rules section 8): warning-level also with "neutropenia now (latest ANC
-# < 1,000/µL)" — the grade 3 neutropenia threshold the guideline uses under Hematologic
-# toxicities; the ANC must be current (rules/hematologic_toxicity.usable_count).
-NEUTROPENIA_NOW_ANC_BELOW_PER_UL = 1_000.0
+# < 1,000/µL)" — the grade 3 neutropenia threshold of R-NEUT-DELAY (guideline: Hematologic
+# toxicities), the same number; the ANC must be current (usable_count).
+NEUTROPENIA_NOW_ANC_BELOW_PER_UL = NEUTROPENIA_ANC_BELOW_PER_UL
 
 # R-INF-PROPH doses by kidney function (clinical rules section 8, from the prescribing
 # information of each drug; creatinine clearance in mL/min, compared unrounded).

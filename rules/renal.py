@@ -62,6 +62,10 @@ DIALYSIS_TIER = RenalTier(
     "after dialysis",
 )
 
+# The two tiers below 30 mL/min: warfarin instead of LMWH (Table 3), once-daily enoxaparin, and
+# a dose above them at order-sign is a 3- to 5-fold lenalidomide overdose.
+BELOW_30_TIER_IDS = (RENAL_TIERS[-1].rule_id, DIALYSIS_TIER.rule_id)
+
 DIALYSIS_CATEGORIES = ("dialysis", "esrd")
 # R-RENAL-DIALYSIS, clinical rules section 1: dialysis from current evidence only — an active
 # dialysis or ESRD Condition, or a dialysis Procedure in the last 30 days. An older dialysis
@@ -246,8 +250,7 @@ def _from_measurements(snapshot: PatientSnapshot, evaluation: Evaluation) -> Ren
     doubts = {kind: untrusted_in(snapshot, today, kind) for kind in ("creatinine", "weight", "age")}
     verify = tuple(dict.fromkeys(u.note for found in doubts.values() for u in found))
     age = snapshot.age_on(today)
-    creatinine = None if doubts["creatinine"] else snapshot.creatinine
-    weight = None if doubts["weight"] else snapshot.weight
+    creatinine, weight = snapshot.creatinine, snapshot.weight  # a doubted one returns below
     missing: list[str] = []
     seen: list[InputUsed] = []
     if doubts["creatinine"]:
@@ -312,8 +315,9 @@ def _clearance_from_creatinine(
     above_bound = creatinine.comparator in (">", ">=") and tier is not RENAL_TIERS[-1]
     if below_bound or above_bound:
         return [f"an exact creatinine (reported as {creatinine.shown(2)}, a bound)"]
-    sex_note = {"female": " × 0.85 (female)", "male": " (male)"}.get(
-        snapshot.sex or "", " × 0.85 (sex not recorded: the lower, female value is used)")
+    female_factor = f" × {CG_FEMALE_FACTOR:g}"
+    sex_note = {"female": f"{female_factor} (female)", "male": " (male)"}.get(
+        snapshot.sex or "", f"{female_factor} (sex not recorded: the lower, female value is used)")
     arithmetic = (
         f"(140 − {age} y) × {weight.value:g} kg / (72 × {creatinine.value:.2f} mg/dL)"
         f"{sex_note} = **{clearance:.1f} mL/min**"

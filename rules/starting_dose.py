@@ -31,7 +31,7 @@ from rules.model import (
     Severity,
 )
 from rules.renal import SECTION as RENAL_SECTION
-from rules.renal import DIALYSIS_TIER, RENAL_TIERS, RenalDataNeeded, RenalFunction, assess_renal_function
+from rules.renal import BELOW_30_TIER_IDS, DIALYSIS_TIER, RENAL_TIERS, RenalDataNeeded, RenalFunction, assess_renal_function
 from rules.renal import data_needed as renal_data_needed
 from rules.treatment_course import treated_before
 
@@ -93,7 +93,7 @@ def _dose_for_order(
         )
 
     target = renal.tier.regimen
-    if renal.tier.rule_id == "R-RENAL-DIALYSIS":
+    if renal.tier is DIALYSIS_TIER:
         # The order the clinician signs must carry the timing, not only the card (section 3).
         target = replace(target, text=f"Lenalidomide {describe(target)}; {DIALYSIS_DAY_TIMING}")
     rule_ids = list(renal.rule_ids)
@@ -254,7 +254,7 @@ def _overdose(order: MedicationOrder, recommended: Regimen) -> str:
 
 # At order-sign, an order above the renal maximum of the tiers below 30 mL/min (15 mg every
 # 48 hours; 5 mg daily on dialysis) is a 3- to 5-fold overdose about to be signed: critical.
-CRITICAL_OVERDOSE_TIERS = ("R-RENAL-SEVERE", "R-RENAL-DIALYSIS")
+CRITICAL_OVERDOSE_TIERS = BELOW_30_TIER_IDS
 
 
 def _renal_overdose_at_signing(evaluation: Evaluation, renal: RenalFunction, order: MedicationOrder) -> bool:

@@ -57,6 +57,7 @@ from enum import IntEnum
 
 from rules.catalogue import rule
 from rules.dexamethasone import HIGH_DOSE_MG_PER_CYCLE
+from rules.dose_ladder import ONCE_DAILY_HOURS
 from rules.freshness import is_fresh, staleness_note
 from rules.hematologic_toxicity import count_input, per_ul, usable_count
 from rules.model import (
@@ -72,7 +73,14 @@ from rules.model import (
     Regimen,
     Severity,
 )
-from rules.renal import RENAL_TIERS, RenalDataNeeded, RenalFunction, assess_renal_function
+from rules.renal import (
+    BELOW_30_TIER_IDS,
+    DIALYSIS_TIER,
+    RENAL_TIERS,
+    RenalDataNeeded,
+    RenalFunction,
+    assess_renal_function,
+)
 from rules.treatment_course import in_first_cycles, on_lenalidomide, treated_before, under_treatment
 
 SECTION = rule("R-VTE-HIGH").section  # "Venous thromboembolism"
@@ -109,9 +117,7 @@ ENOXAPARIN_TREATMENT_EVERY_HOURS = 12.0
 # R-VTE-ACTIVE, enoxaparin prescribing information: in the severe tier (CrCl < 30 mL/min) the
 # 1 mg/kg dose is given once daily, with anti-factor-Xa monitoring; enoxaparin is not studied
 # on dialysis, where unfractionated heparin is preferred.
-ENOXAPARIN_SEVERE_RENAL_EVERY_HOURS = 24.0
-SEVERE_RENAL_TIER = "R-RENAL-SEVERE"
-DIALYSIS_TIER = "R-RENAL-DIALYSIS"
+ENOXAPARIN_SEVERE_RENAL_EVERY_HOURS = ONCE_DAILY_HOURS
 # R-VTE-ACTIVE (guideline: Pulmonary thromboembolism and deep vein thrombosis): "risk of
 # bleeding ... should be considered before the start of anticoagulation"; Table 4, footnote a,
 # counts "platelets <100,000/µL" among the bleeding risks — the bound of Table 3's "No
@@ -169,7 +175,7 @@ IMPEDE_HIGH_AT_LEAST = 8
 _TIERS = {tier.rule_id: tier for tier in RENAL_TIERS}
 RENAL_DISEASE_BELOW_ML_MIN = _TIERS["R-RENAL-NORMAL"].lower_ml_min
 SEVERE_RENAL_BELOW_ML_MIN = _TIERS["R-RENAL-MODERATE"].lower_ml_min
-SEVERE_RENAL_TIERS = ("R-RENAL-SEVERE", "R-RENAL-DIALYSIS")
+SEVERE_RENAL_TIERS = BELOW_30_TIER_IDS
 
 # The thresholds as cards write them.
 CRCL_SEVERE = f"CrCl < {SEVERE_RENAL_BELOW_ML_MIN:g} mL/min"
@@ -464,7 +470,7 @@ def _prophylaxis_card(
     def card(rule_id: str, severity: Severity, summary: str, finding: str,
              actions: tuple[NewMedication, ...] = (), data_needed: tuple[str, ...] = ()) -> list[Recommendation]:
         rationale = [finding] + list(risk.notes) + [impede.paragraph(), QUOTE_TABLE_3]
-        bleeding = [words for category, words in BLEEDING_CONTRAINDICATIONS if snapshot.has_condition(category)]
+        bleeding = bleeding_contraindications(snapshot, None)
         if bleeding and actions:
             # Prophylaxis of any kind for a patient who is bleeding is the clinician's decision:
             # offered, never pre-selected (safety principle 1).
@@ -668,7 +674,7 @@ def treatment_plan(snapshot: PatientSnapshot, evaluation: Evaluation) -> Treatme
     if contraindications:
         return _specialist_plan(contraindications, _platelet_needed(platelets), platelet_inputs)
     renal = assess_renal_function(snapshot, evaluation)
-    on_dialysis = isinstance(renal, RenalFunction) and renal.tier.rule_id == DIALYSIS_TIER
+    on_dialysis = isinstance(renal, RenalFunction) and renal.tier is DIALYSIS_TIER
     weight = dosing_weight(snapshot, evaluation)
     missing = () if on_dialysis else dose_data_missing(snapshot, evaluation, weight, renal)
     inputs = platelet_inputs + renal.inputs
@@ -814,7 +820,7 @@ def _dose_data_needed_plan(missing: tuple[tuple[str, str, str], ...], platelets:
 def _enoxaparin_plan(weight: Measurement, renal: RenalFunction, platelets: Measurement,
                      inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
     caution = bleeding_caution(platelets)
-    severe = renal.tier.rule_id == SEVERE_RENAL_TIER
+    severe = renal.tier is RENAL_TIERS[-1]
     every = ENOXAPARIN_SEVERE_RENAL_EVERY_HOURS if severe else ENOXAPARIN_TREATMENT_EVERY_HOURS
     frequency = "once daily" if severe else f"every {every:g} hours"
     monitoring = ", with anti-factor-Xa monitoring" if severe else ""
