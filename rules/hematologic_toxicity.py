@@ -19,6 +19,7 @@ from rules.model import (
     Evaluation,
     InputUsed,
     Measurement,
+    MedicationOrder,
     NewMedication,
     OrdersUnderReview,
     PatientSnapshot,
@@ -293,11 +294,17 @@ def delays_cycle(recommendation: Recommendation) -> bool:
     )
 
 
+def _reference_regimen(snapshot: PatientSnapshot, drafts: tuple[MedicationOrder, ...]) -> Regimen | None:
+    """The dose a step down starts from: the current lenalidomide order's, else a draft's."""
+    current = current_lenalidomide(snapshot)
+    if current is not None:
+        return current.regimen
+    return next((d.regimen for d in drafts if d.regimen is not None and d.regimen.dose is not None), None)
+
+
 def _lower_step(snapshot: PatientSnapshot, orders: OrdersUnderReview) -> Regimen | None:
     """One step below the current (or drafted) lenalidomide dose, for the card's words."""
-    current = current_lenalidomide(snapshot)
-    reference = current.regimen if current is not None else next(
-        (d.regimen for d in orders.lenalidomide if d.regimen is not None and d.regimen.dose is not None), None)
+    reference = _reference_regimen(snapshot, orders.lenalidomide)
     return one_step_lower(reference) if reference is not None else None
 
 
@@ -311,10 +318,8 @@ def step_down(
     asks for it), or when the lenalidomide dose card already recommends as low or lower (its
     renal ceiling): two cards must not propose two different doses for one draft.
     """
-    current = current_lenalidomide(snapshot)
     drafts = orders.lenalidomide
-    reference = current.regimen if current is not None else next(
-        (d.regimen for d in drafts if d.regimen is not None and d.regimen.dose is not None), None)
+    reference = _reference_regimen(snapshot, drafts)
     if reference is None or reference.dose is None:
         return (), "the current lenalidomide dose is not recorded, so the lower step cannot be named."
     target = one_step_lower(reference)
