@@ -25,7 +25,14 @@ from fhir_mappings.fhir_json import (
     status_code,
 )
 from fhir_mappings.record import PatientRecord
-from fhir_mappings.terminology import CONDITIONS, ICD10_SYSTEMS, NEGATED_TEXT, PAST_TEXT, SNOMED_SYSTEMS
+from fhir_mappings.terminology import (
+    CONDITIONS,
+    ICD10_SYSTEMS,
+    NEGATED_TEXT,
+    PAST_TEXT,
+    SNOMED_SYSTEMS,
+    negated_in_clause,
+)
 from fhir_mappings.validation import describe
 
 ACTIVE_STATUSES = frozenset({"active", "recurrence", "relapse"})
@@ -130,18 +137,6 @@ def classify_condition(concept: object) -> list[Classification]:
     return [
         item for category, item in found.items() if not SUBSUMED_BY.get(category, frozenset()) & found.keys()
     ]
-
-
-# A negation earlier in the same clause as the matched words: "CKD stage 5, not on dialysis",
-# "myeloma without renal failure". Read as a finding, such words would put a patient in the
-# dialysis dose tier or add a risk factor that the text denies.
-_CLAUSE_BREAK = re.compile(r"[,;:.()\[\]]")
-_NEGATION_CUE = re.compile(r"\b(?:no|not|never|without|denies|denied|free of|negative for|pre)\b", re.IGNORECASE)
-
-
-def negated_in_clause(text: str, start: int) -> bool:
-    clause = _CLAUSE_BREAK.split(text[:start])[-1]
-    return bool(_NEGATION_CUE.search(clause))
 
 
 def _first_code(concept: object) -> str:

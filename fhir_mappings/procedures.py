@@ -26,6 +26,7 @@ from fhir_mappings.terminology import (
     PROCEDURES,
     SNOMED_SYSTEMS,
     ProcedureTerms,
+    negated_in_clause,
 )
 
 # Done or being done. 'stopped' was started (a dialysis session cut short is still dialysis);
@@ -76,7 +77,10 @@ def classify_procedure(concept: object) -> list[tuple[str, str]]:
         if NEGATED_TEXT.search(text):
             continue
         for terms in PROCEDURES:
-            if terms.category not in found and terms.text is not None and terms.text.search(text):
+            if terms.category in found or terms.text is None:
+                continue
+            match = terms.text.search(text)
+            if match is not None and not negated_in_clause(text, match.start()):
                 found[terms.category] = next(
                     (c["code"] for c in codings(concept) if isinstance(c.get("code"), str)), ""
                 )

@@ -180,6 +180,20 @@ NEGATED_TEXT = re.compile(
     r"rule[sd]? out|r/o|ruled out|possible|suspected|query|\?)\b|\bfamily (?:history|hx)\b|\bFH of\b",
     re.IGNORECASE,
 )
+
+# A negation earlier in the same clause as the matched words: "CKD stage 5, not on dialysis",
+# "myeloma without renal failure", "TAH, no BSO". Read as findings, such words would put a
+# patient in the dialysis dose tier, add a risk factor, or end the pregnancy precautions on an
+# operation the text denies.
+_CLAUSE_BREAK = re.compile(r"[,;:.()\[\]]")
+_NEGATION_CUE = re.compile(r"\b(?:no|not|never|without|denies|denied|free of|negative for|pre)\b", re.IGNORECASE)
+
+
+def negated_in_clause(text: str, start: int) -> bool:
+    clause = _CLAUSE_BREAK.split(text[:start])[-1]
+    return bool(_NEGATION_CUE.search(clause))
+
+
 # A text that opens by recording a past event rather than a present condition.
 PAST_TEXT = re.compile(
     r"^\s*(?:personal )?(?:history of|hx of|h/o|prior|previous|past|old|resolved|healed)\b",

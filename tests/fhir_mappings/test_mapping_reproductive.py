@@ -186,3 +186,11 @@ def teratogenicity_severity(resources: list[dict[str, Any]]) -> str | None:
 )
 def test_exclusions_from_fhir(extra: tuple[dict[str, Any], ...], severity: str | None) -> None:
     assert teratogenicity_severity(woman_starting_lenalidomide(*extra)) == severity
+
+
+def test_an_operation_denied_in_its_clause_is_not_recorded() -> None:
+    # "TAH, no BSO": the uterus is removed, the ovaries are not — childbearing is over, but the
+    # text must not record a bilateral oophorectomy it denies.
+    from fhir_mappings.procedures import classify_procedure
+    found = {category for category, _ in classify_procedure({"text": "Total abdominal hysterectomy, no BSO"})}
+    assert "bilateral-oophorectomy" not in found and "hysterectomy" in found
