@@ -44,6 +44,7 @@ HISTORY_CATEGORIES = frozenset({"infection-history", "neutropenia-history"})
 # reverse when its symptoms resolve. A 'resolved' or 'inactive' entry still records the state
 # (R-TERATO-F reads them whatever their clinical status).
 PERMANENT_CATEGORIES = frozenset({"hysterectomy", "bilateral-oophorectomy", "postmenopausal"})
+ALWAYS_ACTIVE = HISTORY_CATEGORIES | PERMANENT_CATEGORIES
 # The exclusions from childbearing potential are recognised from words only when the text does
 # not speak of a plan: "hysterectomy planned" or "referred for BSO" is no operation done.
 PLANNED_TEXT = re.compile(
@@ -87,7 +88,7 @@ def read_conditions(record: PatientRecord, patient_id: str) -> ConditionList:
                 ClinicalCondition(
                     category=item.category,
                     display=display,
-                    active=item.category in HISTORY_CATEGORIES | PERMANENT_CATEGORIES
+                    active=item.category in ALWAYS_ACTIVE
                     or (active and not item.past_event),
                     onset=onset,
                     recorded=recorded,

@@ -211,7 +211,8 @@ def _parse_time_text(value: str) -> FhirTime | None:
     return FhirTime(text=text, precision=precision, start=start, instant=instant)
 
 
-_FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)
+FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)
+"""Before every date: what an absent or too-early time sorts as."""
 _LAST_MOMENT = datetime.max.replace(tzinfo=UTC)
 
 
@@ -221,7 +222,7 @@ def _in_utc(moment: datetime) -> datetime:
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        return _FIRST_MOMENT if moment.year == datetime.min.year else _LAST_MOMENT
+        return FIRST_MOMENT if moment.year == datetime.min.year else _LAST_MOMENT
 
 
 def parse_day(value: Any) -> date | None:

@@ -257,15 +257,21 @@ def _resolve(target: str | None, request: JsonObject, record: PatientRecord) -> 
     return found if found is not None and found.get("resourceType") == "Medication" else None
 
 
+# Ingredient codes of the terminology and the confirmed product codes (e.g. dexamethasone
+# 4 MG Oral Tablet), in one table: an order coded by either names its drug.
+_DRUG_BY_RXNORM_CODE: dict[str, str] = {
+    **{code: line.drug for code, (line, _) in CONFIRMED_CODES.items()},
+    **DRUG_BY_RXNORM,
+}
+
+
 def classify_medication(source: MedicationSource) -> str:
     """The drug key of MedicationOrder's docstring, or 'other'."""
     for concept in source.concepts:
         for coding in codings(concept):
             rxnorm = coded(coding, RXNORM_SYSTEMS)
-            if rxnorm in DRUG_BY_RXNORM:
-                return DRUG_BY_RXNORM[rxnorm]
-            if rxnorm in CONFIRMED_CODES:  # a product code (e.g. dexamethasone 4 MG Oral Tablet)
-                return CONFIRMED_CODES[rxnorm][0].drug
+            if rxnorm in _DRUG_BY_RXNORM_CODE:
+                return _DRUG_BY_RXNORM_CODE[rxnorm]
             atc = coded(coding, ATC_SYSTEMS)
             if atc is not None and atc.upper() in DRUG_BY_ATC:
                 return DRUG_BY_ATC[atc.upper()]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from itertools import groupby
 
@@ -34,6 +34,7 @@ from rules.plausibility import (
 
 from fhir_mappings.card_text import markdown_text
 from fhir_mappings.fhir_json import (
+    FIRST_MOMENT,
     FhirTime,
     JsonObject,
     code_value,
@@ -71,7 +72,7 @@ HISTORY_KINDS = {"anc": "anc_history", "platelets": "platelet_history", "creatin
 HISTORY_LENGTH = 20
 NOTES_PER_KIND = 3
 
-_NEVER = datetime.min.replace(tzinfo=UTC)
+_NEVER = FIRST_MOMENT
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,6 @@ from fhir_mappings.fhir_json import JsonObject, codings, coded, concept_texts, n
 from fhir_mappings.terminology import RXNORM_SYSTEMS
 from fhir_mappings.units import fold_unit
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-
 
 @dataclass(frozen=True)
 class ProductLine:
