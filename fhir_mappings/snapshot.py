@@ -31,9 +31,12 @@ def build_snapshot(
     ``resources`` may mix Bundles (opened recursively) and single resources; types the rules do
     not use (OperationOutcome, Encounter, …) are ignored. ``draft_orders`` are the resources of
     the hook's draftOrders; those named in ``selections`` ('MedicationRequest/<id>') are marked
-    selected. Never raises for content: what cannot be used is listed in ``data_problems``.
+    selected. A Medication sent among the draft orders resolves their references, as one in
+    ``resources`` does. Never raises for content: what cannot be used is listed in
+    ``data_problems``.
     """
-    record = PatientRecord(resources)
+    draft_orders = list(draft_orders)
+    record = PatientRecord([*resources, *PatientRecord(draft_orders).of_type("Medication")])
     demographics = read_demographics(record, patient_id)
     labs = read_measurements(record, patient_id)
     conditions = read_conditions(record, patient_id)

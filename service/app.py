@@ -25,10 +25,10 @@ from service.declarations import SERVICES, SERVICES_BY_ID, CdsService
 from service.errors import ApiError, error_response, register_error_handlers
 from service.feedback import parse_feedback
 from service.fhir_target import FhirServerPolicy
-from service.hook_request import parse_hook_request
+from service.hook_request import HookRequest, PatientViewContext, parse_hook_request
 from service.openapi import openapi
 from service.pipeline import answer_hook, triage_drafts
-from service.prefetch import client_for, resolve_prefetch
+from service.prefetch import FhirClient, client_for, resolve_prefetch
 from service.settings import Settings
 from service.store import HookCall, Store, StoreUnavailable
 
@@ -89,9 +89,18 @@ def call_hook(service_id: str) -> Response:
         timeout_seconds=config.fetch_timeout_seconds,
         budget_seconds=config.fetch_budget_seconds,
         max_pages=config.fetch_max_pages,
-        policy=FhirServerPolicy.from_settings(config),
+        policy=current_app.extensions["lenadex.fhir_policy"],
     )
     client = metrics.counting_client(client, service.id)
+    try:
+        return _answer(service, hook_request, context, client, config)
+    finally:
+        if client is not None:
+            client.stop()  # no fetch of this call outlives its answer (e.g. a slow reference)
+
+
+def _answer(service: CdsService, hook_request: HookRequest, context: PatientViewContext,
+            client: FhirClient | None, config: Settings) -> Response:
     triage = triage_drafts(hook_request, context, client)
     if not triage.under_review:
         # No lenalidomide or dexamethasone order to check: nothing the prefetch could change,
@@ -204,6 +213,8 @@ def create_app(config: Settings | None = None, *, store: Store | None = None) ->
     # MAX_CONTENT_LENGTH, so json_body() must be able to see that there was more than the limit.
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes + 1
     app.extensions["lenadex.store"] = store
+    # Settings do not change while the app runs: the fhirServer policy is parsed once.
+    app.extensions["lenadex.fhir_policy"] = FhirServerPolicy.from_settings(config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     register_error_handlers(app)

@@ -23,17 +23,13 @@ from rules import Evaluation, evaluate
 from rules.engine import FAMILIES, orders_under_review
 from rules.model import Hook, Recommendation
 from service.hook_request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
-from service.prefetch import FhirClient, fetch_references
+from service.prefetch import MAX_REFERENCES, FhirClient, fetch_references
 
 
 @dataclass(frozen=True)
 class HookAnswer:
     response: dict[str, Any]
     recommendations: list[Recommendation]
-
-
-REFERENCES_AT_MOST = 20
-"""Medications fetched to classify the drafts of one call; beyond it they stay unresolved."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +67,13 @@ def triage_drafts(request: HookRequest, context: PatientViewContext, client: Fhi
     tried: frozenset[str] = frozenset()
     if deciding:
         given = [v for v in (request.prefetch or {}).values() if isinstance(v, dict)]
-        known = PatientRecord(given).of_type("Medication") + _draft_medications(drafts)
+        known = PatientRecord(given).of_type("Medication")
         missing = [r for r in unresolved_medication_references(known + drafts) if r in deciding]
         if missing:
             if client is None:
                 return DraftTriage(under_review=True)
-            attempted = missing[:REFERENCES_AT_MOST]
-            medications = fetch_references(client, attempted, limit=REFERENCES_AT_MOST)
+            attempted = missing[:MAX_REFERENCES]
+            medications = fetch_references(client, attempted)
             tried = frozenset(attempted)
             known = known + medications
             if any(r in deciding for r in unresolved_medication_references(known + drafts)):
@@ -101,12 +97,6 @@ def _deciding_references(drafts: list[dict[str, Any]], selections: list[str] | N
     return references
 
 
-def _draft_medications(drafts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Medications sent beside the orders in draftOrders: unresolved_medication_references
-    counts them as resolving a reference, so the snapshot must hold them too."""
-    return PatientRecord(drafts).of_type("Medication")
-
-
 def answer_hook(
     request: HookRequest,
     context: PatientViewContext,
@@ -121,7 +111,6 @@ def answer_hook(
     drafts = context.draftOrders.resources() if isinstance(context, OrderSignContext) else []
     selections = context.selections if isinstance(context, OrderSelectContext) else []
     resources: list[dict[str, Any]] = [value for value in prefetched.values() if value is not None]
-    resources.extend(_draft_medications(drafts))
     if triage is not None:
         resources.extend(triage.medications)
     tried = triage.tried if triage is not None else frozenset()

@@ -384,7 +384,13 @@ def _fetch_all(client: FhirClient, queries: Mapping[str, str]) -> dict[str, dict
     return results
 
 
-def fetch_references(client: FhirClient | None, references: list[str], limit: int = 20) -> list[dict[str, Any]]:
+# Referenced resources (Medications of the orders) fetched for one call at the most; beyond it
+# they stay unresolved and the orders are classified from their text.
+MAX_REFERENCES = 20
+
+
+def fetch_references(client: FhirClient | None, references: list[str],
+                     limit: int = MAX_REFERENCES) -> list[dict[str, Any]]:
     """Resources such as Medication/123 that orders point at; what cannot be had is skipped
     (the order is then classified from its text, or not at all). Only ``Type/id`` references
     on fhirServer are read (FhirClient.read_reference): the token goes nowhere else."""
