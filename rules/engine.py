@@ -101,14 +101,24 @@ def orders_under_review(snapshot: PatientSnapshot, hook: Hook) -> OrdersUnderRev
     return OrdersUnderReview(lenalidomide, dexamethasone)
 
 
+def _runs(family: RuleFamily, hook: Hook, orders: OrdersUnderReview) -> bool:
+    """Whether a family speaks on this call: its hook, and on an order hook an order to review
+    (unless the family says it needs none)."""
+    return hook in family.hooks and (not family.needs_order or hook == "patient-view" or orders.any)
+
+
+def has_anything_to_say(hook: Hook, orders: OrdersUnderReview) -> bool:
+    """Whether any rule family would run on this call (the service answers no cards, and
+    fetches nothing, when none would)."""
+    return any(_runs(family, hook, orders) for family in FAMILIES)
+
+
 def evaluate(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[Recommendation]:
     """All recommendations for this call, critical first, one per concern."""
     orders = orders_under_review(snapshot, evaluation.hook)
     found: list[Recommendation] = []
     for family in FAMILIES:
-        if evaluation.hook not in family.hooks:
-            continue
-        if family.needs_order and evaluation.hook != "patient-view" and not orders.any:
+        if not _runs(family, evaluation.hook, orders):
             continue
         try:
             found.extend(family.evaluate(snapshot, evaluation, orders))

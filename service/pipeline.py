@@ -20,7 +20,7 @@ from fhir_mappings import build_snapshot, unresolved_medication_references
 from fhir_mappings.fhir_json import text_value
 from fhir_mappings.record import PatientRecord
 from rules import Evaluation, evaluate
-from rules.engine import FAMILIES, orders_under_review
+from rules.engine import has_anything_to_say, orders_under_review
 from rules.model import Hook, Recommendation
 from service.hook_request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.prefetch import MAX_REFERENCES, FhirClient, fetch_references
@@ -57,8 +57,6 @@ def triage_drafts(request: HookRequest, context: PatientViewContext, client: Fhi
     if not isinstance(context, OrderSignContext):
         return DraftTriage(under_review=True)
     hook: Hook = request.hook  # type: ignore[assignment]  # checked against the service
-    if any(hook in family.hooks and not family.needs_order for family in FAMILIES):
-        return DraftTriage(under_review=True)  # a rule that speaks without an order under review
     drafts = context.draftOrders.resources()
     selections = context.selections if isinstance(context, OrderSelectContext) else []
     deciding = _deciding_references(drafts, selections if hook == "order-select" else None)
@@ -79,7 +77,7 @@ def triage_drafts(request: HookRequest, context: PatientViewContext, client: Fhi
             if any(r in deciding for r in unresolved_medication_references(known + drafts)):
                 return DraftTriage(True, medications, tried)
     snapshot = build_snapshot(known, patient_id=context.patientId, draft_orders=drafts, selections=selections)
-    return DraftTriage(orders_under_review(snapshot, hook).any, medications, tried)
+    return DraftTriage(has_anything_to_say(hook, orders_under_review(snapshot, hook)), medications, tried)
 
 
 def _deciding_references(drafts: list[dict[str, Any]], selections: list[str] | None) -> set[str]:
