@@ -338,10 +338,14 @@ def _bound(connection: Connection, wait: float, hold: float | None) -> None:
     listener of _engine_for applies."""
     if connection.dialect.name != "sqlite":
         return
-    connection.connection.info["lenadex.hold"] = hold
+    info = connection.connection.info
+    info["lenadex.hold"] = hold
+    if info.get("lenadex.wait") == wait:
+        return  # the pooled connection has this wait already: no statement per transaction
     driver = connection.connection.driver_connection
     assert driver is not None
     driver.execute(f"PRAGMA busy_timeout = {_milliseconds(wait)}")
+    info["lenadex.wait"] = wait
 
 
 def _use_write_ahead_log(cursor: Any) -> None:
