@@ -23,13 +23,12 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
-from sandbox.catalogue import hook_request
 from service.prefetch import MAX_CALL_BYTES, MAX_CALL_ENTRIES
 from service.settings import Settings
+from tests.conformance.test_fetch_faults import fetching_request
 from tests.conftest import LiveService, serving
 
 SELECT = "lenalidomide-order-select"
-KEYS = ("patient", "observations", "conditions", "medications", "procedures")
 FHIR_JSON = "application/fhir+json"
 
 
@@ -48,16 +47,6 @@ def roomy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     config = Settings(database_url=f"sqlite:///{store}", fetch_timeout_seconds=10.0, fetch_budget_seconds=20.0)
     with serving(config) as live:
         yield live
-
-
-def fetching_request(base_url: str, missing: tuple[str, ...] = KEYS) -> dict[str, Any]:
-    request = hook_request("moderate-renal", "order-select")
-    for key in missing:
-        del request["prefetch"][key]
-    request["fhirServer"] = base_url
-    request["fhirAuthorization"] = {"access_token": "bounds-test-token", "token_type": "Bearer", "expires_in": 300,
-                                    "scope": "patient/*.read", "subject": "lenadex"}
-    return request
 
 
 def post(service: LiveService, request: dict[str, Any]) -> requests.Response:
