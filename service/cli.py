@@ -29,21 +29,11 @@ def serve(args: argparse.Namespace) -> int:
         print(f"lenadex: {error}", file=sys.stderr)
         return 2
     print(f"lenadex: CDS services at http://{config.host}:{config.port}/cds-services", flush=True)
-    if config.workers != 1:
-        # Imported only here: prometheus_client must not be loaded before gunicorn's master
-        # has set up the metrics folder of its workers.
-        from service import gunicorn_conf
+    # Imported only here: prometheus_client must not be loaded before gunicorn's master has
+    # set up the metrics folder of its workers.
+    from service import gunicorn_conf
 
-        gunicorn_conf.serve(config)
-        return 0
-
-    from service.app import create_app, freeze_startup_heap
-    from service.logs import configure_logging
-
-    configure_logging(config)
-    app = create_app(config)
-    freeze_startup_heap()
-    app.run(host=config.host, port=config.port, threaded=True)
+    gunicorn_conf.serve(config)
     return 0
 
 
@@ -57,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=_worker_count,
         default=None,
-        help="1 (default, LENADEX_WORKERS): one process; N > 1: gunicorn with N workers; "
-        "0 or auto: gunicorn with 2 workers per CPU + 1",
+        help="gunicorn workers: 1 (default, LENADEX_WORKERS), N, or 0/auto for 2 per CPU + 1",
     )
     serve_parser.set_defaults(run=serve)
     from sandbox import cli as sandbox_cli  # imports only argparse; its commands load the rest

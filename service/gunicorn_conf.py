@@ -1,25 +1,25 @@
-"""Gunicorn, the production server of ``lenadex serve --workers N`` (N > 1, or 0 = auto).
+"""Gunicorn, the production server of ``lenadex serve`` (one worker by default, N, or 0 = auto).
 
 ``lenadex serve`` runs gunicorn in-process with these options (``serve``); the module also works
 as a gunicorn config file: ``gunicorn -c python:service.gunicorn_conf`` (settings from LENADEX_*).
 
 - Workers: N, or for 0 two per CPU available plus one (gunicorn's rule of thumb; the CPUs are
-  read from the container's cgroup quota when there is one, as under Kubernetes limits).
-  LENADEX_THREADS threads per worker, 1 by default, and then gunicorn's sync workers: with
-  prefetch a hook call is pure computation, and threads of one process only take turns on
-  the interpreter lock (measured on 2 cores with wrk, 16 connections: sync workers served
-  about 380 requests/s with p99 60 ms, gthread workers with 1 thread 180/s, with 4 threads
-  250/s with p99 700 ms). Sync workers want a buffering proxy in front (a load balancer or
-  ingress, as in any hospital deployment). Where most calls fetch from the EHR's FHIR server
-  and wait on it, more threads (gthread) or more workers keep the CPUs busy meanwhile.
+  read from the container's cgroup quota when there is one, as under Kubernetes limits). One
+  worker is the default: still gunicorn's master and its graceful shutdown, never a
+  development server.
+- The worker class is ``service.http_worker.LenadexWorker``: an event loop reads the requests,
+  so slow clients hold a socket and not the worker; LENADEX_THREADS threads per worker run the
+  app (1 by default; see that module for why and for what it costs).
 - No preload: each worker imports the app and opens its own database pool after the fork.
   The master migrates the store once before forking (``on_starting``), so the workers find
   the schema current.
 - Metrics: each worker counts in its own process; prometheus_client's multiprocess mode keeps
   the counts in files under PROMETHEUS_MULTIPROC_DIR (a fresh temporary folder unless set)
   and /metrics adds them up.
-- Timeouts: a worker silent for LENADEX_REQUEST_TIMEOUT_SECONDS is killed and replaced; the
-  fetches to the EHR have their own, shorter, timeouts (LENADEX_FETCH_*).
+- Shutdown: on SIGTERM the listening socket closes and in-flight calls finish (at most
+  GRACEFUL_TIMEOUT_SECONDS). A worker whose event loop is silent for
+  LENADEX_REQUEST_TIMEOUT_SECONDS is killed and replaced; the fetches to the EHR have their
+  own, shorter, timeouts (LENADEX_FETCH_*).
 """
 
 from __future__ import annotations
@@ -31,22 +31,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from service.http_worker import GRACEFUL_TIMEOUT_SECONDS
 from service.logs import QUIETER_LOGGERS
 from service.settings import Settings
-
-# Bounds of what one request may send in its head (gunicorn's defaults, stated on purpose).
-_LIMIT_REQUEST_LINE = 4094
-_LIMIT_REQUEST_FIELD_SIZE = 8190
-
-
-def header_line_limit(settings: Settings) -> int:
-    """gunicorn's bound on one header line, set above the app's own Authorization limit
-    (LENADEX_MAX_AUTHORIZATION_BYTES): a token somewhat over that limit must reach the app,
-    which refuses it with the 401 OperationOutcome of every refused token, instead of gunicorn
-    answering 431 with an HTML page. Twice the app's limit leaves room for the header's name.
-    (Not named after the option: the module's globals become gunicorn's options below.)"""
-    return max(_LIMIT_REQUEST_FIELD_SIZE, 2 * settings.max_authorization_bytes)
-
 
 def available_cpus() -> int:
     """CPUs this process may use: the cgroup quota (cgroup v2 cpu.max) when set, else the
@@ -103,11 +90,15 @@ def worker_app() -> Any:
     from service.app import create_app, freeze_startup_heap
     from service.logs import configure_logging
 
+    from a2wsgi import WSGIMiddleware
+
+    from service.http_worker import BufferedRequests
+
     settings = Settings()
     configure_logging(settings)
     app = create_app(settings)
     freeze_startup_heap()
-    return app
+    return BufferedRequests(WSGIMiddleware(app, workers=settings.threads), settings.max_body_bytes)  # type: ignore[arg-type]
 
 
 def _log_config(settings: Settings) -> dict[str, Any]:
@@ -125,6 +116,8 @@ def _log_config(settings: Settings) -> dict[str, Any]:
             "gunicorn.error": {"handlers": ["stderr"], "level": settings.log_level.upper(), "propagate": False},
             # The app writes one access line per request itself.
             "gunicorn.access": {"handlers": [], "propagate": False},
+            "uvicorn.error": {"handlers": ["stderr"], "level": settings.log_level.upper(), "propagate": False},
+            "uvicorn.access": {"handlers": [], "propagate": False},
             **{name: {"level": level} for name, level in QUIETER_LOGGERS.items()},
         },
     }
@@ -134,14 +127,11 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": worker_count(settings.workers),
-        "worker_class": "sync" if settings.threads == 1 else "gthread",
-        "threads": settings.threads,
+        "worker_class": "service.http_worker.LenadexWorker",
         "timeout": settings.request_timeout_seconds,
-        "graceful_timeout": 30,
+        "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "keepalive": 5,
         "preload_app": False,
-        "limit_request_line": _LIMIT_REQUEST_LINE,
-        "limit_request_field_size": header_line_limit(settings),
         "logconfig_dict": _log_config(settings),
         # gunicorn's control socket (for gunicornc) sits at one path per user: two servers on
         # one machine would fight over it, and a container's home may be read-only.

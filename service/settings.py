@@ -23,10 +23,10 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=1,
         ge=0,
-        description="1: a single process; N > 1: gunicorn with N workers; 0: gunicorn with a "
-        "worker count from the CPUs available",
+        description="gunicorn worker processes (1: one worker under gunicorn's master; 0: a "
+        "count from the CPUs available)",
     )
-    threads: int = Field(default=1, ge=1, description="Threads per gunicorn worker")
+    threads: int = Field(default=1, ge=1, description="Threads per worker that run the app")
     request_timeout_seconds: int = Field(
         default=30, ge=1, description="gunicorn kills a worker silent for longer than this"
     )

@@ -21,7 +21,6 @@ from flask import Flask
 
 from service import cli
 from service.app import create_app
-from service.gunicorn_conf import gunicorn_options
 from service.settings import Settings
 
 from .conftest import SANDBOX_ISSUER
@@ -211,15 +210,6 @@ def test_a_9_kib_token_is_refused_with_the_json_401(
     assert_refused(response)
     assert response.mimetype == "application/json"
     assert "longer than 8192 bytes" in reasons(auth_log)
-
-
-def test_gunicorn_lets_a_token_over_the_limit_reach_the_app(tmp_path: Path) -> None:
-    """gunicorn refuses a longer header line itself, with 431 and an HTML page."""
-    settings = _settings(tmp_path)
-    line = len("Authorization: Bearer ") + 9 * 1024 + len("\r\n")
-    assert gunicorn_options(settings)["limit_request_field_size"] >= line
-    larger = _settings(tmp_path, max_authorization_bytes=32 * 1024)
-    assert gunicorn_options(larger)["limit_request_field_size"] > 32 * 1024 + len("Authorization: Bearer \r\n")
 
 
 def test_the_authorization_limit_is_a_setting(make_jwt_app: Callable[..., Flask], sandbox_token: Token) -> None:

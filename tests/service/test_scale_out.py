@@ -8,12 +8,7 @@ LENADEX_TEST_POSTGRES_URL) and on a SQLite file.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,77 +25,12 @@ from service.settings import Settings
 from service.store import Store
 from service.store.tables import feedback
 
-from .conftest import SANDBOX_ISSUER, SANDBOX_JWKS, needs_postgres, postgres_schema
+from .conftest import needs_postgres, postgres_schema
+from .served import Server, serving
 
 SERVICE = "lenalidomide-order-sign"
 FEEDBACK_PATH = f"/cds-services/{SERVICE}/feedback"
 ITEMS = 40
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A `lenadex serve --workers 2` process and its log (JSON lines)."""
-
-    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, base_url: str) -> None:
-        self.process, self.log_path, self.base_url = process, log_path, base_url
-
-    def log(self) -> list[dict[str, Any]]:
-        entries = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                entries.append(json.loads(line))
-        return entries
-
-
-@contextmanager
-def serving(database_url: str, workdir: Path, run: int) -> Iterator[Server]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LENADEX_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update({
-        "LENADEX_DATABASE_URL": database_url,
-        "LENADEX_AUTH": "jwt",
-        "LENADEX_JWKS": str(SANDBOX_JWKS),
-        "LENADEX_TRUSTED_ISSUERS": SANDBOX_ISSUER,
-        "LENADEX_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "LENADEX_LOG_FORMAT": "json",
-    })
-    command = [str(Path(sys.executable).parent / "lenadex"), "serve", "--workers", "2", "--port", str(port)]
-    log_path = workdir / f"server-{run}.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    server = Server(process, log_path, f"http://127.0.0.1:{port}")
-    try:
-        _wait_until_ready(server)
-        yield server
-    finally:
-        process.terminate()  # gunicorn: graceful shutdown of the workers
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _wait_until_ready(server: Server) -> None:
-    """Until both workers have answered: a worker still importing the app leaves the
-    connection waiting in the listen queue, so one answer does not mean both are up."""
-    deadline = time.monotonic() + 90
-    while True:
-        assert server.process.poll() is None, server.log_path.read_text(errors="replace")[-3000:]
-        try:
-            requests.get(server.base_url + "/healthz", timeout=2)
-        except requests.RequestException:
-            pass
-        answered = {e["pid"] for e in server.log() if e["logger"] == "lenadex.access" and e["message"] == "GET /healthz 200"}
-        if len(answered) == 2:
-            return
-        assert time.monotonic() < deadline, "lenadex serve did not start:\n" + server.log_path.read_text(errors="replace")[-3000:]
-        time.sleep(0.1)
 
 
 def _post_feedback(server: Server, token: Callable[..., str], item: dict[str, Any], **claims: Any) -> requests.Response:
@@ -195,7 +125,7 @@ def _sqlite(tmp_path: Path) -> Iterator[str]:
 def test_gunicorn_options_follow_the_settings() -> None:
     options = gunicorn_options(Settings(host="0.0.0.0", port=9090, workers=3, request_timeout_seconds=20, threads=2))
     assert options["bind"] == "0.0.0.0:9090" and options["workers"] == 3
-    assert options["timeout"] == 20 and options["threads"] == 2 and options["worker_class"] == "gthread"
+    assert options["timeout"] == 20 and options["worker_class"] == "service.http_worker.LenadexWorker"
     assert options["preload_app"] is False  # each worker opens its own database pool
 
 
