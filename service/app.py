@@ -90,6 +90,8 @@ def call_hook(service_id: str) -> Response:
         budget_seconds=config.fetch_budget_seconds,
         max_pages=config.fetch_max_pages,
         policy=current_app.extensions["lenadex.fhir_policy"],
+        max_bytes=config.fetch_max_bytes,
+        max_entries=config.fetch_max_entries,
     )
     client = metrics.counting_client(client, service.id)
     try:

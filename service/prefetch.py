@@ -7,7 +7,7 @@
   through ``Bundle.link`` next up to a bounded number of pages, one retry of a GET that could
   not connect.
 - A key that cannot be had (no fhirServer, refused, 401/403/5xx, timeout, not strict FHIR
-  JSON, answers over MAX_CALL_BYTES or MAX_CALL_ENTRIES together, a redirect, a next link off the server) ends the call
+  JSON, answers over LENADEX_FETCH_MAX_BYTES or LENADEX_FETCH_MAX_ENTRIES together, a redirect, a next link off the server) ends the call
   with HTTP 412 and an OperationOutcome naming the keys, as the standard requires.
 The access token is sent on every fetch and never logged — and only to ``fhirServer``:
 service/fhir_target.py checks fhirServer against the policy (LENADEX_FHIR_SERVERS) and every
@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
+
 import requests
 import urllib3
 
@@ -44,6 +45,7 @@ from service.fhir_target import (
     same_server_url,
 )
 from service.hook_request import HookRequest, PatientViewContext
+from service.settings import DEFAULT_CALL_BYTES, DEFAULT_CALL_ENTRIES
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +79,13 @@ class _TargetCheck:
     failure: FetchFailed | None = None
 
 
-# Per hook call, all keys and pages together (a record is read whole or not at all: a part
-# could hide the newest creatinine). 16 MiB holds some 20,000 Observations; more than that is
-# no record the rules need, and five keys of 31 MB each once took 1.1 GB of memory.
-MAX_CALL_BYTES = 16 * 1024 * 1024
-MAX_CALL_ENTRIES = 20_000
-
-
 @dataclass
 class _CallUsage:
     """What the fetches of one hook call have read so far, shared by its workers, and the
     sockets they have open (so that the call can close them when it answers)."""
 
-    max_bytes: int = MAX_CALL_BYTES
-    max_entries: int = MAX_CALL_ENTRIES
+    max_bytes: int = DEFAULT_CALL_BYTES
+    max_entries: int = DEFAULT_CALL_ENTRIES
     lock: threading.Lock = field(default_factory=threading.Lock)
     bytes_read: int = 0
     entries_read: int = 0
@@ -308,6 +303,8 @@ def client_for(
     budget_seconds: float,
     max_pages: int,
     policy: FhirServerPolicy | None = None,
+    max_bytes: int = DEFAULT_CALL_BYTES,
+    max_entries: int = DEFAULT_CALL_ENTRIES,
 ) -> FhirClient | None:
     """The call's FHIR client; ``policy`` from the settings (FhirServerPolicy.from_settings),
     by default the local one (loopback allowed: authentication off)."""
@@ -321,6 +318,7 @@ def client_for(
         deadline=time.monotonic() + budget_seconds,
         max_pages=max_pages,
         policy=policy or FhirServerPolicy(),
+        usage=_CallUsage(max_bytes=max_bytes, max_entries=max_entries),
     )
 
 

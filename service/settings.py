@@ -14,6 +14,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rules.freshness import DEFAULT_FRESHNESS_DAYS
 
+# Per hook call, all keys and pages together (a record is read whole or not at all: a part
+# could hide the newest creatinine). 16 MiB holds some 20,000 Observations; more than that is
+# no record the rules need, and five keys of 31 MB each once took 1.1 GB of memory.
+DEFAULT_CALL_BYTES = 16 * 1024 * 1024
+DEFAULT_CALL_ENTRIES = 20_000
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LENADEX_", extra="ignore")
@@ -66,6 +72,13 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(default=2.0, description="Per request to the FHIR server")
     fetch_budget_seconds: float = Field(default=4.0, description="All fetches of one hook call")
     fetch_max_pages: int = 10
+    fetch_max_bytes: int = Field(
+        default=DEFAULT_CALL_BYTES, ge=1024,
+        description="All answers of one hook call's fetches together, decompressed (16 MiB)",
+    )
+    fetch_max_entries: int = Field(
+        default=DEFAULT_CALL_ENTRIES, ge=1, description="All Bundle entries of one hook call's fetches together"
+    )
     fhir_servers: str = Field(
         default="",
         description="Comma-separated FHIR base URLs or origins the service may fetch from with the "

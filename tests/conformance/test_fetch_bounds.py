@@ -23,7 +23,7 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
-from service.prefetch import MAX_CALL_BYTES, MAX_CALL_ENTRIES
+from service.settings import DEFAULT_CALL_BYTES as MAX_CALL_BYTES, DEFAULT_CALL_ENTRIES as MAX_CALL_ENTRIES
 from service.settings import Settings
 from tests.conformance.test_fetch_faults import fetching_request
 from tests.conftest import LiveService, serving
@@ -193,3 +193,17 @@ def test_a_record_within_the_bounds_is_read(service, fhir: HTTPServer):
     response = post(service, fetching_request(fhir.url_for("/fhir"), missing=("conditions",)))
     assert response.status_code == 200, response.text[:300]
 
+
+
+def test_the_bounds_are_settings(tmp_path, fhir: HTTPServer):
+    forty = ",".join(['{"resource": {"resourceType": "Basic", "id": "b"}}'] * 40)
+    body = ('{"resourceType": "Bundle", "type": "searchset", "entry": [' + forty + "]}").encode()
+    assert len(body) > 1024
+    fhir.expect_request("/fhir/Condition").respond_with_response(Response(body, 200, content_type=FHIR_JSON))
+    request = fetching_request(fhir.url_for("/fhir"), missing=("conditions",))
+    config = Settings(database_url=f"sqlite:///{tmp_path / 'store.sqlite3'}", fetch_max_entries=10)
+    with serving(config) as narrow:
+        assert "more than 10 resources" in post(narrow, request).text
+    with serving(config.model_copy(update={"fetch_max_entries": 20_000, "fetch_max_bytes": 1024})) as small:
+        answer = post(small, request)
+        assert answer.status_code == 412 and "could not be read" in answer.text
