@@ -147,6 +147,15 @@ def updated_order(
     return UpdatedDraft(resource, note)
 
 
+def held_order(draft: dict[str, Any], note: str) -> dict[str, Any]:
+    """The draft, unchanged but for status ``on-hold`` and a note saying why and until when:
+    the order stays in the EHR for when the cycle resumes, and cannot start it meanwhile."""
+    resource = r4_lists(copy.deepcopy(draft))
+    resource["status"] = "on-hold"
+    resource["note"] = [*resource.get("note", []), {"text": note}]
+    return resource
+
+
 # MedicationRequest elements R4 repeats (0..*), and those inside each Dosage: clients send a
 # lone object for some (the CDS Hooks sandbox sends ``category`` so), which the EHR applying
 # the update would reject as R4.

@@ -12,9 +12,17 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cards.medication_request import new_order, updated_order
+from cards.medication_request import held_order, new_order, updated_order
 from rules.catalogue import RULES_BY_ID
-from rules.model import DoseChange, InputUsed, MedicationOrder, NewMedication, Recommendation, RemoveDraft
+from rules.model import (
+    DoseChange,
+    HoldDraft,
+    InputUsed,
+    MedicationOrder,
+    NewMedication,
+    Recommendation,
+    RemoveDraft,
+)
 
 SOURCE_LABEL = "Korean expert panel: lenalidomide/dexamethasone in RRMM"
 GUIDELINE_CITATION = (
@@ -179,6 +187,12 @@ def _suggestions(
                 "description": action.description,
                 "resourceId": f"{draft.get('resourceType') or 'MedicationRequest'}/{action.order_id}",
             }
+        elif isinstance(action, HoldDraft):
+            draft = drafts_by_id.get(action.order_id)
+            if draft is None:
+                continue
+            fhir_action = {"type": "update", "description": action.description,
+                           "resource": held_order(draft, action.note)}
         else:  # pragma: no cover - the union is closed
             continue
         suggestion: dict[str, Any] = {

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from rules.alert_burden import fit_to_alert_burden
 from rules.catalogue import RULES_BY_ID
 from rules.dexamethasone import dexamethasone_schedule
 from rules.hematologic_toxicity import delays_cycle, neutropenia, thrombocytopenia
@@ -114,8 +115,21 @@ def has_anything_to_say(hook: Hook, orders: OrdersUnderReview) -> bool:
 
 
 def evaluate(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[Recommendation]:
-    """All recommendations for this call, critical first, one per concern."""
+    """The recommendations that become this call's cards: every finding, fitted to what a
+    clinician reads at this hook (rules/alert_burden.py), critical first, one per concern."""
     orders = orders_under_review(snapshot, evaluation.hook)
+    fitted = fit_to_alert_burden(_all_findings(snapshot, evaluation, orders), snapshot, evaluation, orders)
+    return _ordered(fitted)
+
+
+def findings(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[Recommendation]:
+    """Every rule family's finding for this call, with the safety post-processing but before
+    the alert-burden policy (what the rule tests read: a reminder the policy folds away at
+    order-sign is still a finding of its rule)."""
+    return _ordered(_all_findings(snapshot, evaluation, orders_under_review(snapshot, evaluation.hook)))
+
+
+def _all_findings(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview) -> list[Recommendation]:
     found: list[Recommendation] = []
     for family in FAMILIES:
         if not _runs(family, evaluation.hook, orders):
@@ -133,6 +147,10 @@ def evaluate(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[Recommen
     if snapshot.orders_in_place("warfarin") or any(
             isinstance(a, NewMedication) and a.drug == "warfarin" for r in found for a in r.actions):
         found = [_antibiotic_beside_warfarin(r) for r in found]
+    return found
+
+
+def _ordered(found: list[Recommendation]) -> list[Recommendation]:
     # A card that delays the cycle always comes first (clinical rules section 5), then by
     # severity; the sort is stable, so within a severity the families keep their order above.
     return _one_per_concern(sorted(found, key=_priority))

@@ -354,7 +354,21 @@ class RemoveDraft:
     recommended: bool = True
 
 
-ProposedAction = DoseChange | NewMedication | RemoveDraft
+@dataclass(frozen=True)
+class HoldDraft:
+    """Keep a draft order of this call but put it on hold (CDS Hooks ``update`` to status
+    ``on-hold``), e.g. a cycle that the blood counts delay: it resumes when they recover."""
+
+    order_id: str
+    drug: str
+    label: str
+    description: str
+    note: str
+    """Why it is held and when to resume, written into the order's note."""
+    recommended: bool = True
+
+
+ProposedAction = DoseChange | NewMedication | RemoveDraft | HoldDraft
 
 
 @dataclass(frozen=True)

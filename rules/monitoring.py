@@ -19,7 +19,7 @@ from rules.model import (
     Recommendation,
 )
 from rules.renal import RENAL_TIERS, RenalFunction, RenalTier, assess_renal_function, tier_for_clearance
-from rules.treatment_course import in_first_cycles, on_lenalidomide
+from rules.treatment_course import course_start, in_first_cycles, on_lenalidomide
 
 # R-MON-CBC (guideline: Dose and schedule): "Patients with normal renal function and complete
 # blood counts (CBCs) at baseline may be monitored every 2 weeks for the first 2–3 cycles ...
@@ -28,6 +28,9 @@ from rules.treatment_course import in_first_cycles, on_lenalidomide
 FORTNIGHTLY_CBC_CYCLES = 3
 CBC_EVERY_DAYS_FIRST_CYCLES = 14
 CBC_EVERY_DAYS_LATER = 28
+# R-SPM (Alert burden): the reminder in the first 30 days of a course and in the 30 days after
+# each anniversary of its start.
+SPM_REMINDER_DAYS = 30
 # R-MON-LFT-TFT (guideline: Other adverse events): "Routine liver and thyroid function
 # monitoring is recommended during lenalidomide therapy." Clinical rules: within 3 months,
 # taken as 92 days (the longest three consecutive calendar months).
@@ -196,8 +199,13 @@ def _earlier_clearance_in(
 def second_primary_malignancy(
     snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview
 ) -> list[Recommendation]:
-    """R-SPM: a low-priority reminder on each patient-view of a patient on lenalidomide."""
+    """R-SPM: a low-priority reminder at patient-view of a patient on lenalidomide, in the
+    first SPM_REMINDER_DAYS of the course and of each year of it (Alert burden), not at every
+    opening of the chart. A course that cannot be dated gets the reminder."""
     if evaluation.hook != "patient-view" or not on_lenalidomide(snapshot):
+        return []
+    start = course_start(snapshot)
+    if start is not None and not _in_spm_window(start, evaluation.today):
         return []
     return [Recommendation(
         rule_ids=("R-SPM",),
@@ -213,6 +221,21 @@ def second_primary_malignancy(
         ),
         section=rule("R-SPM").section,
     )]
+
+
+def _in_spm_window(start: date, today: date) -> bool:
+    """Within SPM_REMINDER_DAYS of the course start or of its latest anniversary."""
+    years = max(0, today.year - start.year)
+    while years > 0 and _anniversary(start, years) > today:
+        years -= 1
+    return (today - _anniversary(start, years)).days < SPM_REMINDER_DAYS
+
+
+def _anniversary(start: date, years: int) -> date:
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return date(start.year + years, 2, 28)
 
 
 def _within(measurement: Measurement | None, today: date) -> bool:

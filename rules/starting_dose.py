@@ -9,7 +9,7 @@ An order that already matches the recommendation gets no dose card.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from rules.dose_ladder import (
     STANDARD_DOSE_MG,
@@ -21,8 +21,11 @@ from rules.dose_ladder import (
     same_dose_and_frequency,
 )
 from rules.freshness import is_fresh, staleness_note
+from rules.hematologic_toxicity import LOW_PLATELETS_BELOW_PER_UL, SEVERE_NEUTROPENIA_ANC_BELOW_PER_UL
 from rules.model import (
+    DoseChange,
     Evaluation,
+    HoldDraft,
     InputUsed,
     MedicationOrder,
     PatientSnapshot,
@@ -162,6 +165,9 @@ def _dose_for_order(
         target = lower
 
     regimen = target
+    if cytopenic and cbc.contraindicating:
+        return _contraindicated_start(order, cbc, dose_change(order, regimen), rule_ids,
+                                      rationale + [f"Ordered: lenalidomide {ordered}."], inputs)
     if same_dose_and_frequency(order.regimen, regimen):
         if cytopenic:
             return Recommendation(
@@ -231,6 +237,43 @@ def _dose_for_order(
     )
 
 
+def _contraindicated_start(
+    order: MedicationOrder, cbc: StartCounts, change: DoseChange, rule_ids: list[str], rationale: list[str],
+    inputs: list[InputUsed],
+) -> Recommendation:
+    """A first cycle at ANC < 500/µL or platelets < 30,000/µL: the guideline's start with
+    caution one step lower stays possible, but the card is critical and its first choice is
+    to hold the order (clinical rules, Alert burden: a critical contraindication)."""
+    counts = " and ".join(cbc.contraindicating)
+    hold = HoldDraft(
+        order.id, "lenalidomide", "Hold this lenalidomide order until the counts recover",
+        "Put the draft lenalidomide order on hold until the blood counts recover.",
+        note=f"On hold: {counts} before the first cycle.",
+    )
+    lower = replace(change, recommended=False, label=f"{change.label} (start anyway, with caution)")
+    ordered_daily, offered_daily = daily_mg(order.regimen), daily_mg(change.regimen)
+    # At these counts a one-click change may lower the draft, never raise it.
+    lowers = ordered_daily is None or (offered_daily is not None and offered_daily < ordered_daily)
+    return Recommendation(
+        rule_ids=tuple(dict.fromkeys(rule_ids)),
+        concern="lenalidomide-dose",
+        severity="critical",
+        summary=f"{counts.split(' (')[0]}: do not start lenalidomide now — hold the order "
+        f"(or start {describe(change.regimen).split(',')[0]} with caution)",
+        rationale=(
+            f"**{counts}** before the first cycle. Hold the order until the counts recover; "
+            "if lenalidomide must start now (marrow infiltration by myeloma), start one step "
+            f"lower, **{describe(change.regimen)}**, with a weekly CBC and G-CSF or platelet "
+            "transfusion as needed.",
+            *rationale,
+        ),
+        section=CYTOPENIA_SECTION,
+        inputs=tuple(inputs),
+        actions=(hold, lower) if lowers else (hold,),
+        dose=change if lowers else None,
+    )
+
+
 # Overdose at every order hook: more than the standard 25 mg a day (the top of the dose
 # ladder, guideline: Dose and schedule), or more than twice the dose recommended for this
 # patient — e.g. 4 capsules of 25 mg twice daily (200 mg a day), or 25 mg daily at CrCl 22
@@ -269,6 +312,9 @@ class StartCounts:
     findings: list[str]
     """Empty when the counts are above the R-CYTO-START limits."""
     inputs: list[InputUsed]
+    contraindicating: list[str] = field(default_factory=list)
+    """Counts below the critical limits (ANC < 500/µL, platelets < 30,000/µL): not a start
+    with caution but a critical contraindication (Alert burden)."""
 
 
 @dataclass(frozen=True)
@@ -318,4 +364,9 @@ def _cytopenia_at_start(snapshot: PatientSnapshot, evaluation: Evaluation) -> St
     if platelets_low:
         findings.append(f"platelets {platelets.shown(0)} (< {platelet_limit:,.0f}/µL"
                         + (", heavy marrow infiltration" if infiltrated else "") + ")")
-    return StartCounts(findings, inputs)
+    contraindicating = []
+    if anc.is_below(SEVERE_NEUTROPENIA_ANC_BELOW_PER_UL):
+        contraindicating.append(f"ANC {anc.shown(0)} (< {SEVERE_NEUTROPENIA_ANC_BELOW_PER_UL:,.0f}/µL)")
+    if platelets.is_below(LOW_PLATELETS_BELOW_PER_UL):
+        contraindicating.append(f"platelets {platelets.shown(0)} (< {LOW_PLATELETS_BELOW_PER_UL:,.0f}/µL)")
+    return StartCounts(findings, inputs, contraindicating)

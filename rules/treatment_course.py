@@ -14,6 +14,10 @@ from datetime import date
 from rules.dose_ladder import LENALIDOMIDE_CYCLE_LENGTH
 from rules.model import MedicationOrder, OrdersUnderReview, PatientSnapshot
 
+# Alert burden: an order starts a treatment course when there was no lenalidomide in the last
+# 60 days; the course's routine reminders (R-INF-VACCINE, R-TERATO-M) are shown then only.
+COURSE_GAP_DAYS = 60
+
 
 def on_lenalidomide(snapshot: PatientSnapshot) -> bool:
     """An active (or on-hold) lenalidomide order: the patient is under treatment."""
@@ -61,3 +65,39 @@ def current_lenalidomide(snapshot: PatientSnapshot) -> MedicationOrder | None:
         if with_dose:
             return max(with_dose, key=lambda m: m.authored or date.min)
     return None
+
+
+def _given_dates(snapshot: PatientSnapshot) -> list[date] | None:
+    """Dates of the lenalidomide orders given, newest first; None when one given is undated
+    (then the course cannot be dated)."""
+    given = [m for m in snapshot.orders_of("lenalidomide") if m.ever_given]
+    if any(m.authored is None for m in given):
+        return None
+    return sorted((m.authored for m in given if m.authored is not None), reverse=True)
+
+
+def starts_course(snapshot: PatientSnapshot, today: date) -> bool:
+    """The lenalidomide order under review starts a course: none active, and none given in
+    the last COURSE_GAP_DAYS days. An undated earlier order counts as recent: the patient has
+    been treated and its date cannot show a gap."""
+    if on_lenalidomide(snapshot):
+        return False
+    dates = _given_dates(snapshot)
+    if dates is None:
+        return False
+    return not any((today - when).days <= COURSE_GAP_DAYS for when in dates)
+
+
+def course_start(snapshot: PatientSnapshot) -> date | None:
+    """The first order of the current course: going back from the newest order given, the
+    earliest one with no gap of more than COURSE_GAP_DAYS to the next. None when no order
+    is given or one is undated."""
+    dates = _given_dates(snapshot)
+    if not dates:
+        return None
+    start = dates[0]
+    for earlier in dates[1:]:
+        if (start - earlier).days > COURSE_GAP_DAYS:
+            break
+        start = earlier
+    return start

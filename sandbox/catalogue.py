@@ -180,7 +180,7 @@ _STORIES = (
         "67 y man in cycle 2 of lenalidomide 25 mg (active order 17 days old); ANC fell 3.1 → 1.8 "
         "→ 0.4 ×10^3/uL yesterday → interrupt lenalidomide, add G-CSF (patient-view); the draft "
         "for cycle 3 → delay 1 week.",
-        ("R-NEUT-SEVERE", "R-NEUT-DELAY", "R-SPM"),
+        ("R-NEUT-SEVERE", "R-NEUT-DELAY"),
         ("R-PLT-LOW", "R-VTE-ACTIVE", "R-DATA-RENAL", "R-TERATO-F", "R-MON-CBC", "R-MON-LFT-TFT"),
         _ORDER_AND_VIEW,
     ),
@@ -195,10 +195,20 @@ _STORIES = (
         _ORDER_AND_VIEW,
     ),
     PatientStory(
+        "first-cycle-view",
+        "66 y woman in cycle 1 of lenalidomide 25 mg (started 14 days ago), aspirin and blood "
+        "counts normal: the chart opened in the first 30 days of a course shows the second "
+        "primary malignancy follow-up reminder (R-SPM), which later openings of the year do not.",
+        ("R-SPM", "R-INF-PROPH"),
+        ("R-PLT-LOW", "R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-VTE-ACTIVE", "R-MON-CBC",
+         "R-RENAL-IMPROVED"),
+        _VIEW,
+    ),
+    PatientStory(
         "low-platelets",
         "66 y woman in cycle 2 of lenalidomide 25 mg; platelets 160 → 110 → 25 ×10^3/uL "
         "yesterday (aspirin stopped) → critical: transfusion, interruption or dose modification.",
-        ("R-PLT-LOW", "R-SPM"),
+        ("R-PLT-LOW"),
         ("R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-VTE-ACTIVE", "R-MON-CBC",
          "R-MON-LFT-TFT", "R-RENAL-IMPROVED"),
         _VIEW,
@@ -260,7 +270,7 @@ _STORIES = (
         "active-dvt",
         "69 y man in cycle 2 of lenalidomide, on aspirin prophylaxis; right-leg DVT diagnosed 7 "
         "days ago (active), ECOG now 2, no anticoagulant yet → anticoagulate, LMWH preferred.",
-        ("R-VTE-ACTIVE", "R-SPM"),
+        ("R-VTE-ACTIVE"),
         ("R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-PLT-LOW", "R-MON-CBC",
          "R-MON-LFT-TFT", "R-RENAL-IMPROVED", "R-TERATO-F"),
         _VIEW,
@@ -293,8 +303,8 @@ _STORIES = (
         "71 y man in cycle 5 of lenalidomide (started 4 months ago); last CBC, creatinine and "
         "weight 42 days ago, ALT/AST/TSH only at baseline 125 days ago → CBC overdue, liver and "
         "thyroid tests due.",
-        ("R-MON-CBC", "R-MON-LFT-TFT", "R-SPM"),
-        ("R-RENAL-IMPROVED", "R-NEUT-SEVERE", "R-NEUT-DELAY", "R-NEUT-RESUME", "R-PLT-LOW",
+        ("R-MON-CBC", "R-MON-LFT-TFT"),
+        ("R-SPM", "R-RENAL-IMPROVED", "R-NEUT-SEVERE", "R-NEUT-DELAY", "R-NEUT-RESUME", "R-PLT-LOW",
          "R-VTE-ACTIVE", "R-TERATO-F"),
         _VIEW,
     ),
@@ -303,7 +313,7 @@ _STORIES = (
         "64 y man started on renally reduced lenalidomide 10 mg 4 months ago (creatinine 1.80 "
         "mg/dL, CrCl 41.0); creatinine now 1.10 mg/dL, 70 kg → CrCl 67.2 mL/min (normal tier) → "
         "the dose can be increased with caution.",
-        ("R-RENAL-IMPROVED", "R-SPM"),
+        ("R-RENAL-IMPROVED"),
         ("R-MON-CBC", "R-MON-LFT-TFT", "R-DATA-RENAL", "R-NEUT-DELAY", "R-NEUT-SEVERE",
          "R-NEUT-RESUME", "R-PLT-LOW", "R-VTE-ACTIVE"),
         _VIEW,

@@ -29,6 +29,7 @@ from service.hook_request import HookRequest, PatientViewContext, parse_hook_req
 from service.openapi import openapi
 from service.pipeline import answer_hook, triage_drafts
 from service.prefetch import FhirClient, client_for, resolve_prefetch
+from service.reports import reports
 from service.settings import Settings
 from service.store import HookCall, Store, StoreUnavailable
 
@@ -116,6 +117,10 @@ def _answer(service: CdsService, hook_request: HookRequest, context: PatientView
     cards = answer.response["cards"]
     g.rule_ids = tuple(rule for r in answer.recommendations for rule in r.rule_ids)
     g.card_uuids = tuple(str(card["uuid"]) for card in cards if card.get("uuid"))
+    g.card_rule_ids = {  # for the governance report (service/reports.py)
+        str(card["uuid"]): tuple(card.get("extension", {}).get("org.lenadex.rules", ()))
+        for card in cards if card.get("uuid")
+    }
     metrics.count_cards(service.id, cards)
     return jsonify(answer.response)
 
@@ -187,6 +192,8 @@ def _finish_request(response: Response) -> Response:
             patient_id=g.get("patient_id"),
             rule_ids=g.get("rule_ids", ()),
             card_uuids=g.get("card_uuids", ()),
+            hook=SERVICES_BY_ID[service_id].hook,
+            card_rule_ids=g.get("card_rule_ids", {}),
         )
         try:
             current_store().record_hook_call(call)
@@ -229,6 +236,7 @@ def create_app(config: Settings | None = None, *, store: Store | None = None) ->
     app.after_request(_finish_request)
     app.register_blueprint(cds)
     app.register_blueprint(openapi)
+    app.register_blueprint(reports)  # after install_auth: its operator check runs after the JWT's
     if config.sandbox_page:
         from sandbox.web_routes import sandbox_page
 

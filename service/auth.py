@@ -24,10 +24,17 @@ a preflight). A token is accepted when all of these hold:
 
 A refusal is a 401 whose OperationOutcome says only "authentication failed"; the reason is
 logged at info level. The token itself is never logged.
+
+The governance report (/reports, service/reports.py) is not for the EHR: it takes no JWT but
+the operator's own credential, LENADEX_REPORTS_TOKEN (``report_refusal``), so an EHR's token
+alone never opens it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -56,6 +63,9 @@ MAX_NUMERIC_DATE = 2**53
 # Paths a load balancer, a scraper or a browser must reach without a token.
 OPEN_PATHS = ("/healthz", "/metrics")
 OPEN_PREFIXES = ("/sandbox",)
+# Paths with a credential of their own instead of the EHR's JWT (checked by report_refusal).
+REPORT_PREFIX = "/reports"
+REPORT_REALM = "lenadex governance report"
 
 
 class AuthFailed(Exception):
@@ -268,9 +278,62 @@ def called_url(config: Settings) -> str:
 
 
 def needs_token(method: str, path: str) -> bool:
+    """Whether the EHR's JWT is checked (the report paths check the operator's token instead)."""
     if method == "OPTIONS" or path in OPEN_PATHS:
         return False
-    return not any(path == prefix or path.startswith(prefix + "/") for prefix in OPEN_PREFIXES)
+    return not any(path == prefix or path.startswith(prefix + "/") for prefix in (*OPEN_PREFIXES, REPORT_PREFIX))
+
+
+def is_report_path(path: str) -> bool:
+    return path == REPORT_PREFIX or path.startswith(REPORT_PREFIX + "/")
+
+
+def report_refusal(config: Settings, authorization: str | None) -> Response | None:
+    """None when the request may read the governance report; otherwise the refusal.
+
+    - LENADEX_REPORTS_TOKEN set: ``Authorization: Bearer <token>`` is required, whatever
+      LENADEX_AUTH says. A browser cannot add a bearer header to a page it loads, but it can
+      ask for a password: HTTP Basic with any user name and the token as password is accepted
+      too. Compared in constant time (SHA-256 of both first, so not even the length shows).
+      Missing or wrong: 401 with ``WWW-Authenticate`` (Bearer and Basic).
+    - not set, LENADEX_AUTH=jwt: the report is off, 403 (an EHR's JWT never opens it).
+    - not set, auth off (the local default): open, like every other endpoint then.
+    """
+    expected = config.reports_token
+    if not expected:
+        if config.auth == "jwt":
+            return error_response(403, "the governance report is off: LENADEX_REPORTS_TOKEN is not set")
+        return None
+    presented = _report_credential(authorization, config.max_authorization_bytes)
+    if presented is not None and hmac.compare_digest(
+        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest()
+    ):
+        return None
+    log.info("governance report: %s", "no operator token" if presented is None else "wrong operator token")
+    response = error_response(401, "authentication failed")
+    response.headers.add("WWW-Authenticate", f'Bearer realm="{REPORT_REALM}"')
+    response.headers.add("WWW-Authenticate", f'Basic realm="{REPORT_REALM}", charset="UTF-8"')
+    return response
+
+
+def _report_credential(authorization: str | None, max_bytes: int) -> str | None:
+    """The bearer token, or the password of HTTP Basic credentials; None when neither."""
+    if not authorization or len(authorization) > max_bytes:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    if not value:
+        return None
+    if scheme.lower() == "bearer":
+        return value
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        _user, colon, password = decoded.partition(":")
+        return password if colon else None
+    return None
 
 
 def install_auth(app: Flask, config: Settings, store: Store) -> None:

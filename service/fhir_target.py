@@ -405,11 +405,21 @@ def _pinned_pools(addresses: tuple[str, ...]) -> dict[str, type[HTTPConnectionPo
     }
 
 
+class _NoRedirectSession(requests.Session):
+    """Never looks for a redirect. requests, even with allow_redirects=False, prepares the
+    next hop of a 3xx answer and reads the whole 3xx body to do so (``resp.content`` in
+    resolve_redirects): a 302 with a 1 GiB body was read whole, past every bound of the
+    call. With no redirect target the body is left to the service's own bounded reader."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
 def pinned_session(target: FhirTarget) -> requests.Session:
-    """A session that reaches only ``target``'s checked addresses (redirects: the caller passes
-    allow_redirects=False) and takes nothing from the environment: no proxy (which would see the token and resolve the
+    """A session that reaches only ``target``'s checked addresses, follows no redirect and
+    takes nothing from the environment: no proxy (which would see the token and resolve the
     name itself), no .netrc credentials. A private CA bundle is still honoured."""
-    session = requests.Session()
+    session = _NoRedirectSession()
     session.trust_env = False
     adapter = PinnedAdapter(target.addresses)
     session.mount("http://", adapter)

@@ -19,6 +19,9 @@ from rules.freshness import DEFAULT_FRESHNESS_DAYS
 # no record the rules need, and five keys of 31 MB each once took 1.1 GB of memory.
 DEFAULT_CALL_BYTES = 16 * 1024 * 1024
 DEFAULT_CALL_ENTRIES = 20_000
+# The governance report's operator token: long enough that it cannot be guessed online.
+MIN_REPORTS_TOKEN_LENGTH = 32
+MAX_REPORTS_TOKEN_LENGTH = 1024
 
 
 class Settings(BaseSettings):
@@ -86,6 +89,13 @@ class Settings(BaseSettings):
         "server on a public address, and loopback too while authentication is off.",
     )
     sandbox_page: bool = True
+    reports_token: str = Field(
+        default="",
+        repr=False,
+        description="The operator's bearer token for the governance report (/reports, "
+        "/reports/cards): at least 32 visible ASCII characters. Empty: the report is open while "
+        "auth is off, and off (403) with auth=jwt.",
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     freshness_days: str = Field(
@@ -98,6 +108,18 @@ class Settings(BaseSettings):
     @classmethod
     def _known_freshness_inputs(cls, value: str) -> str:
         parse_freshness(value)  # raises ValueError naming the problem
+        return value
+
+    @field_validator("reports_token")
+    @classmethod
+    def _strong_reports_token(cls, value: str) -> str:
+        if value and not (MIN_REPORTS_TOKEN_LENGTH <= len(value) <= MAX_REPORTS_TOKEN_LENGTH
+                          and all("!" <= char <= "~" for char in value)):
+            # Never echo the value: it is a secret, and the error line goes to the log.
+            raise ValueError(
+                f"LENADEX_REPORTS_TOKEN must be {MIN_REPORTS_TOKEN_LENGTH} to {MAX_REPORTS_TOKEN_LENGTH} "
+                "visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)"
+            )
         return value
 
     @field_validator("fhir_servers")

@@ -302,10 +302,11 @@
     });
     box.appendChild(el("div", { className: "keybox" }, [
       el("h3", { text: "Laboratory and measurements (latest)" }),
-      labRows.length ? el("table", { className: "data" }, [
+      // In a box of its own: if the table cannot fit a narrow screen, it scrolls there, not the page.
+      labRows.length ? el("div", { className: "table-scroll" }, [el("table", { className: "data" }, [
         el("thead", {}, [el("tr", {}, [el("th", { text: "" }), el("th", { text: "value" }), el("th", { text: "date" }), el("th", { text: "" })])]),
         el("tbody", {}, labRows)
-      ]) : el("p", { className: "muted", text: "No usable results on record." })
+      ])]) : el("p", { className: "muted", text: "No usable results on record." })
     ]));
 
     var vte = summary.vteRiskFactors || {};

@@ -2,5 +2,9 @@
 LENADEX_DATABASE_URL), with its schema migrations in service/migrations/."""
 
 from service.store.database import FeedbackStored, HookCall, Store, StoreBusy, StoreUnavailable, feedback_key
+from service.store.report import CardCounts, ReasonTally, RuleTally
 
-__all__ = ["FeedbackStored", "HookCall", "Store", "StoreBusy", "StoreUnavailable", "feedback_key"]
+__all__ = [
+    "CardCounts", "FeedbackStored", "HookCall", "ReasonTally", "RuleTally", "Store", "StoreBusy",
+    "StoreUnavailable", "feedback_key",
+]

@@ -30,7 +30,7 @@ import hmac
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,6 +45,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.feedback import Feedback
+from service.store.report import CardCounts, read_card_counts
 from service.store.tables import feedback, hook_call, hook_call_card, seen_jti, store_secret
 
 # Any constant will do: it only has to be the same for every lenadex process on the database.
@@ -66,6 +67,10 @@ MIGRATION_LOCK_TIMEOUT_SECONDS = 30.0
 AUDIT_WAIT_SECONDS = 10.0
 # SQLite virtual-machine steps between two checks of the hold deadline (a check is a clock read).
 _PROGRESS_CHECK_INSTRUCTIONS = 1000
+# How long the governance report's reads may run. They take no write lock (SQLite: a deferred
+# read transaction on a connection of their own, which WAL lets run beside the writers;
+# PostgreSQL: a read-only transaction), so no hook call or feedback waits for them.
+REPORT_READ_SECONDS = 10.0
 
 
 class StoreUnavailable(Exception):
@@ -88,6 +93,10 @@ class HookCall:
     patient_id: str | None = field(default=None, repr=False)
     rule_ids: tuple[str, ...] = ()
     card_uuids: tuple[str, ...] = ()
+    hook: str | None = None
+    """The service's hook (order-select, order-sign, patient-view)."""
+    card_rule_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Card uuid → the rule ids on that card (its extension "org.lenadex.rules")."""
 
 
 @dataclass(frozen=True)
@@ -114,11 +123,14 @@ class Store:
         self._audit_salt = audit_salt
         self._generated_audit_key: bytes | None = None
         self._next_jti_purge = 0.0
+        self._report_engine: Engine | None = None
 
     def close(self) -> None:
         self.engine.dispose()
         if self.replay_engine is not self.engine:
             self.replay_engine.dispose()
+        if self._report_engine is not None:
+            self._report_engine.dispose()
 
     @contextmanager
     def _transaction(self, engine: Engine | None = None, *, migration: bool = False,
@@ -144,6 +156,40 @@ class Store:
         except SQLAlchemyError as error:
             if _is_lock_timeout(error):
                 raise StoreBusy(f"store busy: no write within {wait:g} s ({type(error).__name__})") from error
+            raise StoreUnavailable(f"store error ({type(error).__name__})") from error
+
+    @contextmanager
+    def _read_transaction(self) -> Iterator[Connection]:
+        """A consistent, read-only snapshot for the report, bounded by REPORT_READ_SECONDS, that
+        takes no write lock. (An in-memory SQLite store, which only tests use, has no second
+        connection to read from: there the report reads in an ordinary store transaction.)"""
+        url = self.url
+        if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
+            with self._transaction() as connection:
+                yield connection
+            return
+        try:
+            if url.get_backend_name() == "postgresql":
+                with self.engine.connect() as connection:
+                    connection = connection.execution_options(isolation_level="REPEATABLE READ")
+                    with connection.begin():
+                        connection.execute(text("SET TRANSACTION READ ONLY"))
+                        connection.execute(
+                            text("SELECT set_config('lock_timeout', :wait, true), "
+                                 "set_config('statement_timeout', :hold, true)"),
+                            {"wait": f"{_milliseconds(self.lock_timeout_seconds)}ms",
+                             "hold": f"{_milliseconds(REPORT_READ_SECONDS)}ms"},
+                        )
+                        yield connection
+            else:
+                if self._report_engine is None:
+                    self._report_engine = _sqlite_reader(url, REPORT_READ_SECONDS)
+                with self._report_engine.connect() as connection, connection.begin():
+                    yield connection
+        except SQLAlchemyError as error:
+            if _is_lock_timeout(error):
+                raise StoreBusy(f"store busy: report not read within {REPORT_READ_SECONDS:g} s "
+                                f"({type(error).__name__})") from error
             raise StoreUnavailable(f"store error ({type(error).__name__})") from error
 
     def migrate(self) -> None:
@@ -200,6 +246,7 @@ class Store:
                 {
                     "received_at": call.received_at,
                     "service_id": call.service_id,
+                    "hook": call.hook,
                     "hook_instance": call.hook_instance,
                     "patient_hash": patient_hash,
                     "rule_ids": list(dict.fromkeys(call.rule_ids)),
@@ -211,8 +258,19 @@ class Store:
             if card_uuids:
                 connection.execute(
                     hook_call_card.insert(),
-                    [{"hook_call_id": call_id, "card_uuid": uuid} for uuid in card_uuids],
+                    [
+                        {"hook_call_id": call_id, "card_uuid": uuid, "rule_ids": _rule_ids(call.card_rule_ids, uuid)}
+                        for uuid in card_uuids
+                    ],
                 )
+
+    # --- governance report ---------------------------------------------------------------
+
+    def card_counts(self, start: datetime, end: datetime) -> CardCounts:
+        """Cards shown in [start, end) per rule id and hook, their outcomes, cards per call
+        (service/store/report.py); no patient data."""
+        with self._read_transaction() as connection:
+            return read_card_counts(connection, start, end)
 
     # --- feedback ------------------------------------------------------------------------
 
@@ -298,6 +356,12 @@ class Store:
             return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
+def _rule_ids(card_rule_ids: Mapping[str, tuple[str, ...]], card_uuid: str) -> list[str] | None:
+    """The card's rule ids as stored (a JSON list); None when they were not given."""
+    rule_ids = card_rule_ids.get(card_uuid)
+    return None if rule_ids is None else list(dict.fromkeys(rule_ids))
+
+
 def feedback_key(service_id: str, item: Feedback) -> str:
     """What makes two feedback messages the same: the client resending one. The timestamp is
     taken in UTC so that ``…Z`` and ``…+00:00`` (or another offset for the same instant) match."""
@@ -365,6 +429,37 @@ def _use_write_ahead_log(cursor: Any) -> None:
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def _sqlite_reader(url: URL, seconds: float) -> Engine:
+    """Connections to the SQLite store for reading only: a deferred BEGIN (a snapshot of the
+    WAL file, no write lock, so writers go on meanwhile), PRAGMA query_only, and statements
+    interrupted once the transaction is ``seconds`` old."""
+    engine = create_engine(url, connect_args={"timeout": seconds})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        connection.exec_driver_sql("BEGIN")
+        deadline = time.monotonic() + seconds
+        driver.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_CHECK_INSTRUCTIONS)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Connection) -> None:
+        driver = connection.connection.driver_connection
+        if driver is not None:
+            driver.set_progress_handler(None, 0)
+
+    return engine
 
 
 def _engine_for(url: URL, lock_timeout_seconds: float) -> Engine:

@@ -68,6 +68,7 @@ hook_call = Table(
     Column("id", _ROW_ID, primary_key=True, autoincrement=True),
     Column("received_at", UtcDateTime(), nullable=False),
     Column("service_id", String(64), nullable=False),
+    Column("hook", String(32)),  # the service's hook (migration 0002; filled in for older rows)
     Column("hook_instance", String(128)),
     Column("patient_hash", String(64)),  # HMAC-SHA256 of context.patientId, hex
     Column("rule_ids", JSON(), nullable=False),  # the rule ids that fired, a JSON list
@@ -80,12 +81,16 @@ hook_call = Table(
 )
 
 # One row per card shown, so that feedback can tell a known card from an unknown one with an
-# index lookup instead of searching JSON.
+# index lookup instead of searching JSON, and the governance report (service/reports.py) can
+# count cards per rule.
 hook_call_card = Table(
     "hook_call_card",
     metadata,
     Column("hook_call_id", _ROW_ID, ForeignKey("hook_call.id", ondelete="CASCADE"), primary_key=True),
     Column("card_uuid", String(128), primary_key=True),
+    # The card's rule ids (its extension "org.lenadex.rules"), a JSON list. Migration 0002 added
+    # the column: NULL for a card shown before, unless its call showed that one card only.
+    Column("rule_ids", JSON(none_as_null=True)),
     Index("ix_hook_call_card_card_uuid", "card_uuid"),
 )
 

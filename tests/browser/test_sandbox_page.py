@@ -202,3 +202,162 @@ def test_card_text_is_never_injected_as_html(browser_page, live_service):
     assert page.evaluate("() => window.lenadexPwned") is None
     markdown = page.evaluate("() => window.LenadexSandbox.renderMarkdown('<b onclick=x>hi</b> a & b')")
     assert markdown == "<p>&lt;b onclick=x&gt;hi&lt;/b&gt; a &amp; b</p>"
+
+
+# --- narrow screens: cards first, nothing wider than the screen ------------------------------
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+# What sticks out of the window to the right, leaving out what scrolls inside its own box
+# (the lab table, the request/response JSON): for the failure message.
+WIDER_THAN_THE_WINDOW = """() => {
+  const width = window.innerWidth;
+  const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+    if (getComputedStyle(a).overflowX !== 'visible') return true; } return false; };
+  const wide = [...document.querySelectorAll('body *')].filter(e => {
+    const box = e.getBoundingClientRect();
+    return box.width > 0 && box.right > width + 0.5 && !clipped(e);
+  }).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ').join('.') : '')
+             + (e.dataset.testid ? '[' + e.dataset.testid + ']' : '') + ' right=' + Math.round(e.getBoundingClientRect().right));
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width, wide: wide.slice(0, 10)};
+}"""
+
+
+def assert_no_sideways_scrolling(page: Any, when: str) -> None:
+    found = page.evaluate(WIDER_THAN_THE_WINDOW)
+    assert found["scrollWidth"] <= found["innerWidth"], (
+        f"{when}: the page is {found['scrollWidth']} px wide in a {found['innerWidth']} px window; "
+        f"sticking out: {found['wide']}")
+
+
+def box(locator: Any) -> dict[str, float]:
+    found = locator.bounding_box()
+    assert found is not None, f"{locator} is not shown"
+    return found
+
+
+def open_the_exchange_and_an_override_form(page: Any) -> None:
+    """The request/response JSON open, and the first card's override form (its select) open."""
+    page.get_by_test_id("exchange").locator("summary").click()
+    expect(page.get_by_test_id("last-response")).to_be_visible()
+    toggle = page.get_by_test_id("override-toggle").first
+    if toggle.count():
+        toggle.click()
+        expect(page.get_by_test_id("override-form").first).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 768, "height": 1024}], ids=["phone-390", "tablet-768"])
+def test_on_a_narrow_screen_the_cards_come_above_the_record(browser_page, live_service, screenshot, viewport):
+    """One column: the orders and the cards first, the record below them (it is long, and the
+    cards are what the clinician must read)."""
+    page = browser_page
+    page.set_viewport_size(viewport)
+    open_patient(page, live_service.base_url, "elderly-high-dex")
+    fire(page, "order-select")
+    first_card = page.get_by_test_id("card").first
+    expect(first_card).to_be_visible()
+    card, record = box(first_card), box(page.get_by_test_id("patient-panel"))
+    assert card["y"] + card["height"] <= record["y"], (card, record)
+    # The fire button stays just above the cards it produces.
+    assert box(page.get_by_test_id("fire"))["y"] < card["y"] < record["y"]
+    screenshot(page, "narrow")
+    assert page.lenadex_errors == []
+
+
+@pytest.mark.parametrize(("slug", "hook"), [
+    ("no-prior-therapy", "order-select"),
+    ("active-dvt-low-platelets", "patient-view"),
+    ("active-dvt-low-platelets", "order-select"),
+    ("elderly-high-dex", "order-select"),
+    ("low-platelets", "patient-view"),
+])
+def test_a_phone_never_scrolls_sideways(browser_page, live_service, screenshot, slug, hook):
+    """390 px: the record, the cards with their long texts, the open JSON and an open override
+    form all fit the window."""
+    page = browser_page
+    page.set_viewport_size(PHONE)
+    open_patient(page, live_service.base_url, slug)
+    assert_no_sideways_scrolling(page, f"{slug}, record loaded")
+    fire(page, hook)
+    expect(page.get_by_test_id("card").first).to_be_visible()
+    assert_no_sideways_scrolling(page, f"{slug}, {hook} cards shown")
+    open_the_exchange_and_an_override_form(page)
+    assert_no_sideways_scrolling(page, f"{slug}, {hook} JSON and override form open")
+    screenshot(page, "phone")
+    assert page.lenadex_errors == []
+
+
+def test_long_words_urls_and_codes_wrap_on_a_phone(browser_page, live_service, screenshot):
+    """Unbroken 150-character words in the record and in every part of a card break inside
+    their box, and a long suggestion label wraps inside its button."""
+    page = browser_page
+    page.set_viewport_size(PHONE)
+    long_url = "https://guidelines.example.org/lenalidomide/" + "renal-dose-adjustment-" * 6 + "table-3"
+    long_code = "R-" + "LONGRULEIDENTIFIER" * 8
+    long_word = "Pseudo" + "hypoparathyroidism" * 8
+
+    def longer_record(route: Any) -> None:
+        summary = route.fetch().json()
+        summary["story"] = long_url
+        summary["conditions"].append({"display": long_word, "category": "other", "active": True, "onset": "2020-01-01"})
+        summary["medications"]["past"].append({"id": "x", "drug": "x", "display": long_code, "status": "completed",
+                                               "dosage": long_url})
+        summary["dataProblems"] = [long_url]
+        summary["labs"][0]["value"] = long_code
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(summary))
+
+    card = {
+        "uuid": "c0ffee00-0000-4000-8000-000000000011",
+        "summary": "See " + long_word,
+        "indicator": "warning",
+        "detail": f"Read {long_url} and `{long_code}`.\n\n- {long_word}\n- **{long_code}**",
+        "source": {"label": long_word, "url": long_url},
+        "suggestions": [{"label": "Change to " + long_word, "uuid": "c0ffee00-0000-4000-8000-000000000012",
+                         "actions": [{"type": "update", "description": long_url}]}],
+        "selectionBehavior": "any",
+        "overrideReasons": [{"system": "urn:x", "code": "x", "display": long_word}],
+        "links": [{"label": long_code, "url": long_url, "type": "absolute"}],
+        "extension": {"org.lenadex.rules": [long_code]},
+    }
+    page.route("**/sandbox/api/patients/elderly-high-dex", longer_record)
+    page.route("**/cds-services/lenalidomide-order-select", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({"cards": [card]})))
+    open_patient(page, live_service.base_url, "elderly-high-dex")
+    expect(page.get_by_test_id("patient-summary")).to_contain_text(long_word)
+    assert_no_sideways_scrolling(page, "long words in the record")
+    fire(page, "order-select")
+    shown = page.get_by_test_id("card")
+    expect(shown.get_by_test_id("card-summary")).to_have_text("See " + long_word)
+    assert_no_sideways_scrolling(page, "long words in a card")
+    card_box, button = box(shown), box(shown.get_by_test_id("suggestion"))
+    assert card_box["x"] >= 0 and card_box["x"] + card_box["width"] <= PHONE["width"], card_box
+    assert button["x"] + button["width"] <= card_box["x"] + card_box["width"], (button, card_box)
+    assert button["height"] > 60, "the long label should wrap onto several lines inside the button"
+    open_the_exchange_and_an_override_form(page)
+    assert_no_sideways_scrolling(page, "long words in the JSON and the override reasons")
+    screenshot(page, "long-words")
+    assert page.lenadex_errors == []
+
+
+def test_on_a_wide_screen_the_cards_sit_beside_the_record(browser_page, live_service, screenshot):
+    """1280 px: two columns, the record on the left, the orders and cards on the right, side by
+    side from the top; the open JSON scrolls in its own box instead of widening the page."""
+    page = browser_page
+    page.set_viewport_size(DESKTOP)
+    open_patient(page, live_service.base_url, "elderly-high-dex")
+    fire(page, "order-select")
+    first_card = page.get_by_test_id("card").first
+    expect(first_card).to_be_visible()
+    record, orders = box(page.get_by_test_id("patient-panel")), box(page.get_by_test_id("orders-panel"))
+    cards, card = box(page.get_by_test_id("cards-panel")), box(first_card)
+    assert record["x"] + record["width"] <= orders["x"], (record, orders)       # beside, on the left
+    assert abs(record["y"] - orders["y"]) < 2, (record, orders)                 # from the same top
+    assert record["x"] + record["width"] <= cards["x"], (record, cards)
+    assert record["y"] < card["y"] < record["y"] + record["height"], (record, card)
+    assert record["width"] < orders["width"]                                    # 2fr : 3fr
+    assert_no_sideways_scrolling(page, "wide screen, cards shown")
+    open_the_exchange_and_an_override_form(page)
+    assert_no_sideways_scrolling(page, "wide screen, JSON open")
+    screenshot(page, "wide")
+    assert page.lenadex_errors == []

@@ -13,6 +13,7 @@ import requests
 from sandbox.catalogue import PATIENTS, hook_request
 from service.declarations import SERVICES
 from service.settings import Settings
+from tests.conformance.hostile_fhir_server import HostileFhirServer
 from tests.conftest import LiveService, serving
 
 SERVICE_FOR_HOOK: dict[str, str] = {service.hook: service.id for service in SERVICES}
@@ -56,3 +57,27 @@ def sandbox_exchanges(conformance_service: LiveService) -> dict[tuple[str, str],
             )
             exchanges[(slug, hook)] = Exchange(slug, hook, request, response.status_code, response.json())
     return exchanges
+
+
+@pytest.fixture
+def hostile_fhir() -> Iterator[HostileFhirServer]:
+    """The fhirServer of a request, on 127.0.0.1: answers with the attacks a test picks
+    (tests/conformance/hostile_fhir_server.py) and records every request."""
+    server = HostileFhirServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[HostileFhirServer]:
+    """Another origin (127.0.0.1, another port) that the hostile fhirServer points the service
+    at: it must receive nothing. It would answer anything with a plausible Medication, so only
+    what it saw tells."""
+    server = HostileFhirServer()
+    server.answer("", {"resourceType": "Medication", "id": "stolen"})
+    try:
+        yield server
+    finally:
+        server.close()

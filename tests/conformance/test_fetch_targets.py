@@ -1,8 +1,9 @@
 """The EHR's bearer token goes to fhirServer only (service/fhir_target.py).
 
-A hostile FHIR server on 127.0.0.1 points the service elsewhere — a next link, a
-medicationReference, a redirect — at a second recording server on another port (another
-origin): that server must see no request at all, so it never sees the token. The fhirServer
+A hostile FHIR server on 127.0.0.1 (the ``hostile_fhir`` fixture, hostile_fhir_server.py)
+points the service elsewhere — a next link, a medicationReference, a redirect — at a second
+recording server on another port (``elsewhere``, another origin): that server must see no
+request at all, so it never sees the token. The fhirServer
 policy is tested through its function, with resolution replaced and socket creation
 forbidden: no packet leaves 127.0.0.0/8.
 """
@@ -16,8 +17,6 @@ from typing import Any
 
 import pytest
 import requests
-from pytest_httpserver import HTTPServer
-from werkzeug.wrappers import Response
 
 from sandbox.catalogue import fhir_resources, hook_request
 from service.fhir_target import (
@@ -30,6 +29,7 @@ from service.fhir_target import (
     same_server_url,
 )
 from service.settings import Settings
+from tests.conformance.hostile_fhir_server import eventually
 from tests.conftest import LiveService, serving
 
 TOKEN = "token-for-the-ehr-only"
@@ -42,27 +42,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     with serving(Settings(database_url=f"sqlite:///{store}", fetch_timeout_seconds=1.0,
                           fetch_budget_seconds=3.0)) as live:
         yield live
-
-
-@pytest.fixture
-def hostile() -> Iterator[HTTPServer]:
-    """The fhirServer of the request: answers what a test tells it to, records every request."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
-@pytest.fixture
-def elsewhere() -> Iterator[HTTPServer]:
-    """Another origin (same host, another port): must receive nothing."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.expect_request("").respond_with_json({"resourceType": "Medication", "id": "stolen"})
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 def _request(base: str, *, missing: tuple[str, ...]) -> dict[str, Any]:
@@ -79,14 +58,6 @@ def _call(service: LiveService, request: dict[str, Any]) -> requests.Response:
     return requests.post(f"{service.base_url}/cds-services/{SELECT}", json=request, timeout=30)
 
 
-def _bundle(resources: list[dict[str, Any]], next_url: str | None) -> dict[str, Any]:
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset",
-                              "entry": [{"resource": r} for r in resources]}
-    if next_url is not None:
-        bundle["link"] = [{"relation": "next", "url": next_url}]
-    return bundle
-
-
 def _conditions() -> list[dict[str, Any]]:
     return [r for r in fhir_resources("moderate-renal") if r["resourceType"] == "Condition"]
 
@@ -95,46 +66,44 @@ def _conditions() -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("shape", ["absolute", "scheme-relative", "dot-dot", "userinfo", "backslash",
                                    "encoded-dots"])
-def test_a_next_link_off_the_fhir_server_is_not_followed(service, hostile, elsewhere, shape):
-    other = f"127.0.0.1:{elsewhere.port}"
-    base = hostile.url_for("/fhir")
+def test_a_next_link_off_the_fhir_server_is_not_followed(service, hostile_fhir, elsewhere, shape):
+    other = elsewhere.origin
+    base = hostile_fhir.base_url
     next_url = {
         "absolute": f"http://{other}/fhir/Condition?page=2",
         "scheme-relative": f"//{other}/fhir/Condition?page=2",
         "dot-dot": "../../elsewhere/Condition?page=2",
         "userinfo": f"http://user@{other}/fhir/Condition",
-        "backslash": f"http://{other}\\@127.0.0.1:{hostile.port}/fhir/Condition",
+        "backslash": f"http://{other}\\@{hostile_fhir.origin}/fhir/Condition",
         "encoded-dots": f"{base}/%2e%2e/%2e%2e/Condition",
     }[shape]
-    hostile.expect_request("/fhir/Condition").respond_with_json(_bundle(_conditions(), next_url))
+    hostile_fhir.next_link_to("/fhir/Condition", next_url, _conditions())
     response = _call(service, _request(base, missing=("conditions",)))
     assert response.status_code == 412, response.text[:300]
     issue = response.json()["issue"][0]
     assert issue["expression"] == ["prefetch.conditions"]
     assert "conditions: the FHIR server could not be read" in issue["diagnostics"]
-    assert elsewhere.log == []
-    assert [request.path for request, _ in hostile.log] == ["/fhir/Condition"]  # no page 2 anywhere
+    assert elsewhere.requests_seen == []
+    assert hostile_fhir.paths_seen == ["/fhir/Condition"]  # no page 2 anywhere
 
 
-def test_a_next_link_on_the_fhir_server_is_followed(service, hostile, elsewhere):
+def test_a_next_link_on_the_fhir_server_is_followed(service, hostile_fhir, elsewhere):
     conditions = _conditions()
-    base = hostile.url_for("/fhir")
-    hostile.expect_request("/fhir/Condition", query_string={"page": "2"}).respond_with_json(
-        _bundle(conditions[1:], None))
-    hostile.expect_request("/fhir/Condition").respond_with_json(
-        _bundle(conditions[:1], f"{base}/Condition?page=2"))
+    base = hostile_fhir.base_url
+    hostile_fhir.answer_bundle("/fhir/Condition", conditions[1:], query={"page": "2"})
+    hostile_fhir.next_link_to("/fhir/Condition", f"{base}/Condition?page=2", conditions[:1])
     response = _call(service, _request(base, missing=("conditions",)))
     assert response.status_code == 200, response.text[:300]
-    assert len(hostile.log) == 2 and elsewhere.log == []
-    assert all(request.headers["Authorization"] == f"Bearer {TOKEN}" for request, _ in hostile.log)
+    assert len(hostile_fhir.requests_seen) == 2 and elsewhere.requests_seen == []
+    assert all(request.headers["Authorization"] == f"Bearer {TOKEN}" for request in hostile_fhir.requests_seen)
 
 
 # --- medicationReference ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape", ["absolute-elsewhere", "scheme-relative", "dot-dot", "type-dot-dot",
                                    "not-a-type", "dot-id"])
-def test_a_medication_reference_off_the_fhir_server_is_not_fetched(service, hostile, elsewhere, shape):
-    other = f"127.0.0.1:{elsewhere.port}"
+def test_a_medication_reference_off_the_fhir_server_is_not_fetched(service, hostile_fhir, elsewhere, shape):
+    other = elsewhere.origin
     reference = {
         "absolute-elsewhere": f"http://{other}/fhir/Medication/revlimid",
         "scheme-relative": f"//{other}/x",
@@ -143,8 +112,8 @@ def test_a_medication_reference_off_the_fhir_server_is_not_fetched(service, host
         "not-a-type": "medication/revlimid",
         "dot-id": "Medication/..",
     }[shape]
-    hostile.expect_request("").respond_with_json({"resourceType": "Medication", "id": "x"})
-    request = _request(hostile.url_for("/fhir"), missing=())
+    hostile_fhir.answer("", {"resourceType": "Medication", "id": "x"})
+    request = _request(hostile_fhir.base_url, missing=())
     for entry in request["context"]["draftOrders"]["entry"]:
         draft = entry["resource"]
         if f"MedicationRequest/{draft['id']}" in request["context"]["selections"]:
@@ -152,8 +121,8 @@ def test_a_medication_reference_off_the_fhir_server_is_not_fetched(service, host
             draft.pop("medicationCodeableConcept", None)
     response = _call(service, request)
     assert response.status_code in (200, 412), response.text[:300]
-    assert elsewhere.log == []
-    assert hostile.log == [], "nothing but Type/id under the base is read, not even from fhirServer"
+    assert elsewhere.requests_seen == []
+    assert hostile_fhir.requests_seen == [], "nothing but Type/id under the base is read, not even from fhirServer"
 
 
 def test_reference_rules() -> None:
@@ -184,14 +153,34 @@ def test_same_server_url_rules() -> None:
 
 # --- redirects -------------------------------------------------------------------------------
 
-def test_a_redirect_is_not_followed(service, hostile, elsewhere):
-    location = f"http://127.0.0.1:{elsewhere.port}/fhir/Condition"
-    hostile.expect_request("/fhir/Condition").respond_with_response(
-        Response(status=302, headers={"Location": location}))
-    response = _call(service, _request(hostile.url_for("/fhir"), missing=("conditions",)))
+def test_a_redirect_is_not_followed(service, hostile_fhir, elsewhere):
+    hostile_fhir.redirect_to("/fhir/Condition", elsewhere.url_for("/fhir/Condition"))
+    response = _call(service, _request(hostile_fhir.base_url, missing=("conditions",)))
     assert response.status_code == 412
     assert "conditions: the FHIR server could not be read" in response.json()["issue"][0]["diagnostics"]
-    assert elsewhere.log == []
+    assert elsewhere.requests_seen == []
+
+
+GIB = 1024 * 1024 * 1024
+MIB = 1024 * 1024
+
+
+def test_a_redirect_with_a_huge_body_is_neither_followed_nor_read(service, hostile_fhir, elsewhere):
+    """A 302 that streams 1 GiB behind its headers: the service needs the status only, so it
+    shuts the connection and the hostile server's generator stops long before the end."""
+    body = hostile_fhir.redirect_to("/fhir/Condition", elsewhere.url_for("/fhir/Condition"), body_bytes=GIB)
+    response = _call(service, _request(hostile_fhir.base_url, missing=("conditions",)))
+    assert response.status_code == 412, response.text[:300]
+    issue = response.json()["issue"][0]
+    assert issue["expression"] == ["prefetch.conditions"]
+    assert "conditions: the FHIR server could not be read" in issue["diagnostics"]
+    assert elsewhere.requests_seen == []
+    assert hostile_fhir.paths_seen == ["/fhir/Condition"]
+    assert eventually(lambda: body.stopped, tries=100), \
+        f"the redirect's body is still being sent ({body.bytes_yielded} bytes so far): the service reads it " \
+        "or holds the connection"
+    # Less than the call's byte bound: the 3xx body is not read at all (socket buffers only).
+    assert body.bytes_yielded < 8 * MIB, f"{body.bytes_yielded} bytes of the redirect's body were sent"
 
 
 # --- every network failure reads the same ------------------------------------------------------
@@ -202,10 +191,10 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_a_closed_port_and_a_port_answering_garbage_read_the_same(service, hostile):
-    hostile.expect_request("").respond_with_data(b"SSH-2.0-OpenSSH_9.6\r\n", content_type="text/plain")
+def test_a_closed_port_and_a_port_answering_garbage_read_the_same(service, hostile_fhir):
+    hostile_fhir.answer("", b"SSH-2.0-OpenSSH_9.6\r\n", content_type="text/plain")
     answers = []
-    for base in (f"http://127.0.0.1:{_closed_port()}/fhir", hostile.url_for("/fhir")):
+    for base in (f"http://127.0.0.1:{_closed_port()}/fhir", hostile_fhir.base_url):
         response = _call(service, _request(base, missing=("patient", "conditions")))
         assert response.status_code == 412
         answers.append(response.json())
@@ -344,14 +333,14 @@ def test_address_classes() -> None:
     assert refused("10.0.0.1", OFF) and refused("64:ff9b::a9fe:a9fe", OFF)  # NAT64 of 169.254.169.254
 
 
-def test_a_refused_fhir_server_gets_no_request_and_the_caller_is_told(tmp_path, hostile):
+def test_a_refused_fhir_server_gets_no_request_and_the_caller_is_told(tmp_path, hostile_fhir):
     """With authentication configured, a loopback fhirServer is refused before any packet."""
     settings = Settings(database_url=f"sqlite:///{tmp_path / 's.sqlite3'}", trusted_issuers="https://ehr.example")
     from service.app import create_app
 
     client = create_app(settings).test_client()
     # Authentication settings without LENADEX_AUTH=jwt let the call in; the policy is the strict one.
-    response = client.post(f"/cds-services/{SELECT}", json=_request(hostile.url_for("/fhir"), missing=("patient",)))
+    response = client.post(f"/cds-services/{SELECT}", json=_request(hostile_fhir.base_url, missing=("patient",)))
     assert response.status_code == 412
     assert "not allowed by this service's policy" in response.json["issue"][0]["diagnostics"]
-    assert hostile.log == []
+    assert hostile_fhir.requests_seen == []

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from rules import evaluate
+from rules.engine import findings
 from rules.dose_ladder import lenalidomide_regimen
 from rules.model import (
     ClinicalCondition,
@@ -142,7 +142,9 @@ def on_lenalidomide(*extra: MedicationOrder, mg: float = 25.0, every_hours: floa
 
 def run(snapshot: PatientSnapshot, hook: Hook = "order-sign", today: date = TODAY,
         region: str = "KR") -> list[Recommendation]:
-    return evaluate(snapshot, Evaluation(hook=hook, today=today, region=region))
+    """Every rule's finding for this call (before the alert-burden policy, which
+    tests/rules/test_alert_burden.py tests through the engine's evaluate)."""
+    return findings(snapshot, Evaluation(hook=hook, today=today, region=region))
 
 
 def card(recommendations: list[Recommendation], concern: str) -> Recommendation | None:

@@ -157,10 +157,33 @@ def test_dialysis_is_never_renal_improvement(every_hours: float) -> None:
 # --- R-SPM -----------------------------------------------------------------------------------
 
 
-def test_spm_reminder_once_per_patient_view() -> None:
-    recommendations = run(on_lenalidomide(), "patient-view")
-    assert [r.rule_ids for r in recommendations if r.concern == "spm"] == [("R-SPM",)]
-    assert recommendations[-1].severity == "info"
+@pytest.mark.parametrize(("started_days_ago", "shown"), [
+    (0, True), (29, True), (30, False), (120, False), (364, False),
+    (365, True), (365 + 29, True), (365 + 30, False), (2 * 365 + 5, True),
+])
+def test_spm_reminder_in_the_first_30_days_of_the_course_and_of_each_year(started_days_ago: int, shown: bool) -> None:
+    recommendations = run(on_lenalidomide(started_days_ago=started_days_ago), "patient-view")
+    assert ([r.rule_ids for r in recommendations if r.concern == "spm"] == [("R-SPM",)]) is shown
+    if shown:
+        assert recommendations[-1].severity == "info"
+
+
+def test_spm_course_start_is_the_first_order_without_a_60_day_gap() -> None:
+    # Cycles every 28 days since 400 days ago: the course began then, its anniversary was
+    # 35 days ago: no reminder. A 70-day pause before the order of 20 days ago starts a
+    # new course: reminder.
+    continuous = tuple(lenalidomide(id=f"len-{d}", status="completed", authored_days_ago=d)
+                       for d in range(400, 28, -28))
+    active = lenalidomide(id="len-active", status="active", authored_days_ago=20)
+    assert viewed(patient(medications=continuous + (active,)), "spm") is None
+    paused = tuple(lenalidomide(id=f"len-{d}", status="completed", authored_days_ago=d)
+                   for d in range(400, 90, -28))
+    assert viewed(patient(medications=paused + (active,)), "spm") is not None
+
+
+def test_spm_reminder_when_the_course_cannot_be_dated() -> None:
+    undated = lenalidomide(id="len-active", status="active", authored_days_ago=None)
+    assert viewed(patient(medications=(undated,)), "spm") is not None
     assert viewed(patient(), "spm") is None
     assert card(run(starting()), "spm") is None
 

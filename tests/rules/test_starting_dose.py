@@ -145,6 +145,10 @@ def test_cytopenia_at_start_thresholds(anc: float, platelets: float, marrow: boo
         assert card is None
         return
     assert card is not None and "R-CYTO-START" in card.rule_ids
+    if platelets < 30_000:  # a critical contraindication: hold first, the lower dose second
+        assert card.severity == "critical" and isinstance(card.actions[1], DoseChange)
+        assert card.actions[1].regimen.dose == 15.0
+        return
     assert change(card).regimen.dose == 15.0  # 25 → 15
 
 
