@@ -16,6 +16,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 from rules.dose_ladder import describe
 from rules.model import DrugProduct, MedicationOrder, ProductStrength, Regimen
 
@@ -150,10 +151,31 @@ def updated_order(
 def held_order(draft: dict[str, Any], note: str) -> dict[str, Any]:
     """The draft, unchanged but for status ``on-hold`` and a note saying why and until when:
     the order stays in the EHR for when the cycle resumes, and cannot start it meanwhile."""
-    resource = r4_lists(copy.deepcopy(draft))
+    resource: dict[str, Any] = _without_empty(r4_lists(copy.deepcopy(draft)))
+    resource.pop("text", None)  # the narrative would still say the order is a draft
     resource["status"] = "on-hold"
     resource["note"] = [*resource.get("note", []), {"text": note}]
     return resource
+
+
+def is_valid_r4_order(resource: dict[str, Any]) -> bool:
+    try:
+        MedicationRequest.model_validate(resource)
+    except ValueError:
+        return False
+    return True
+
+
+def _without_empty(value: Any) -> Any:
+    """The draft as FHIR allows it back: an EHR may send null, "" , [] or {} for an element,
+    which R4 JSON forbids (an element is present with a value, or absent)."""
+    if isinstance(value, dict):
+        kept = {k: _without_empty(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        kept_items = [_without_empty(v) for v in value]
+        return [v for v in kept_items if v not in (None, "", [], {})]
+    return value
 
 
 # MedicationRequest elements R4 repeats (0..*), and those inside each Dosage: clients send a

@@ -8,11 +8,12 @@ Optional fields that would be empty are left out, never sent as null, "" or [].
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cards.medication_request import held_order, new_order, updated_order
+from cards.medication_request import held_order, is_valid_r4_order, new_order, updated_order
 from rules.catalogue import RULES_BY_ID
 from rules.model import (
     DoseChange,
@@ -25,10 +26,6 @@ from rules.model import (
 )
 
 SOURCE_LABEL = "Korean expert panel: lenalidomide/dexamethasone in RRMM"
-GUIDELINE_CITATION = (
-    "Korean expert-panel review: lenalidomide/dexamethasone in relapsed or refractory "
-    "multiple myeloma"
-)
 RULE_SYSTEM = "http://lenadex.org/rule"
 OVERRIDE_SYSTEM = "http://lenadex.org/override-reason"
 SUMMARY_LIMIT = 139  # the standard: summary "<140 characters"
@@ -131,24 +128,44 @@ def detail_markdown(recommendation: Recommendation) -> str:
     """
     parts = [html.escape(paragraph, quote=False) for paragraph in recommendation.rationale]
     if recommendation.inputs:
-        parts.append("**Inputs used**\n\n" + "\n".join(_input_line(i) for i in recommendation.inputs))
+        # One paragraph, not a list: the inputs are for checking, and should not push the
+        # next card off the screen.
+        parts.append("**Inputs used:** " + "; ".join(_input_text(i) for i in recommendation.inputs) + ".")
     if recommendation.data_needed:
         parts.append("**To order or record:** " + html.escape(", ".join(recommendation.data_needed), quote=False))
     parts.append(
-        f"Guideline: *{recommendation.section}* — {GUIDELINE_CITATION}. "
+        f"Guideline section: *{recommendation.section}*. "
         f"Rules: {', '.join(recommendation.rule_ids)}."
     )
     return "\n\n".join(parts)
 
 
-def _input_line(used: InputUsed) -> str:
-    line = f"- {used.name}: {used.value}"
+def _input_text(used: InputUsed) -> str:
+    text = f"{used.name} {used.value}"
     if used.when is not None:
-        line += f" ({used.when.isoformat()})"
-    if used.note and used.note != used.value:
+        text += f" ({used.when.isoformat()})"
+    if used.note and _recorded_otherwise(used):
         # Record text is not ours to echo in full; the cut must not split an escape ('\\*').
-        line += f" — as recorded: {_shorten_escaped(used.note, 80)}"
-    return html.escape(line, quote=False)
+        text += f", recorded as {_shorten_escaped(used.note, 80)}"
+    return html.escape(text, quote=False)
+
+
+_NUMBER_AND_UNIT = re.compile(r"^\s*([<>]=?)?\s*([\d,]*\.?\d+)\s*(.*?)\s*$")
+
+
+def _recorded_otherwise(used: InputUsed) -> bool:
+    """Whether the value as recorded says more than the value shown: another unit or another
+    number (a conversion, a rounding), or text. '1.3 mg/dL' shown as '1.30 mg/dL' does not."""
+    if used.note == used.value:
+        return False
+    shown, recorded = _NUMBER_AND_UNIT.match(used.value), _NUMBER_AND_UNIT.match(used.note)
+    if shown is None or recorded is None:
+        return True
+    def number(match: re.Match[str]) -> float:
+        return float(match.group(2).replace(",", ""))
+    def unit(match: re.Match[str]) -> str:
+        return match.group(3).replace("µ", "u").replace(" ", "").lower()
+    return (shown.group(1), number(shown), unit(shown)) != (recorded.group(1), number(recorded), unit(recorded))
 
 
 def _suggestions(
@@ -160,6 +177,7 @@ def _suggestions(
 ) -> list[dict[str, Any]]:
     suggestions = []
     for index, action in enumerate(recommendation.actions):
+        label = action.label
         if isinstance(action, DoseChange):
             draft = drafts_by_id.get(action.order_id)
             if draft is None:  # the order is not in this call's drafts: nothing to update
@@ -191,12 +209,23 @@ def _suggestions(
             draft = drafts_by_id.get(action.order_id)
             if draft is None:
                 continue
-            fhir_action = {"type": "update", "description": action.description,
-                           "resource": held_order(draft, action.note)}
+            held = held_order(draft, action.note)
+            if is_valid_r4_order(held):
+                fhir_action = {"type": "update", "description": action.description, "resource": held}
+            else:
+                # The draft as the EHR sent it is not valid R4, so an update of it could not be
+                # applied either: the one click that keeps it from starting is removing it.
+                label = "Remove this lenalidomide order (it cannot be put on hold as sent)"
+                fhir_action = {
+                    "type": "delete",
+                    "description": f"{action.description} The draft is not valid FHIR R4 and cannot be put "
+                    "on hold as it is: it is removed instead.",
+                    "resourceId": f"{draft.get('resourceType') or 'MedicationRequest'}/{action.order_id}",
+                }
         else:  # pragma: no cover - the union is closed
             continue
         suggestion: dict[str, Any] = {
-            "label": _shorten(action.label, 80),
+            "label": _shorten(label, 80),
             "uuid": _uuid(card_id, f"suggestion-{index}"),
             "actions": [fhir_action],
         }

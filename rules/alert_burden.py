@@ -62,7 +62,8 @@ def fit_to_alert_burden(
         return others
     if all(_no_vte_prophylaxis(r) for r in routine):
         return others  # a line of another card, or nothing: here there is no other card
-    return [*others, _starting_lenalidomide(routine)]
+    renal_unknown = any("R-DATA-RENAL" in r.rule_ids for r in others)
+    return [*others, _starting_lenalidomide(routine, renal_unknown)]
 
 
 def critical_contraindication(recommendation: Recommendation) -> bool:
@@ -82,38 +83,53 @@ def _is_routine(recommendation: Recommendation) -> bool:
 
 
 def _with_hold_or_removal(recommendation: Recommendation, orders: OrdersUnderReview) -> Recommendation:
-    """A card that delays the cycle, and every critical card, lets the clinician hold (or,
-    for an overdose, remove) the lenalidomide draft in one click, beside its other
-    suggestions; a card that already removes the draft (pregnancy) keeps what it has."""
-    delaying = delays_cycle(recommendation)
-    critical = recommendation.severity == "critical"
+    """One click to keep the lenalidomide draft from starting, beside the card's other
+    suggestions, where the card says it must not start as written:
+
+    - a card that delays the cycle, or a critical contraindication: hold (recommended);
+    - a dose card with no dose because kidney function is unknown or in doubt: hold until the
+      data are there (recommended);
+    - an overdose: the dose card's update is the fix; removing the order is the other way out
+      (not recommended);
+    - active VTE that needs a specialist's decision on anticoagulation (R-VTE-ACTIVE): hold,
+      not recommended — lenalidomide is often interrupted until anticoagulation is settled,
+      but that is the specialist's call.
+
+    A card that already removes the draft (pregnancy) keeps what it has."""
     if not orders.lenalidomide or any(isinstance(a, (HoldDraft, RemoveDraft)) for a in recommendation.actions):
         return recommendation
-    if critical and recommendation.concern == "lenalidomide-dose":
-        # The dose card's own update is the fix; removing the order is the other way out.
+    critical = recommendation.severity == "critical"
+    if critical and recommendation.concern == "lenalidomide-dose" and not recommendation.data_needed:
         removals = tuple(
             RemoveDraft(order.id, "lenalidomide", "Remove this lenalidomide order",
                         "Remove the draft lenalidomide order instead of changing its dose.", recommended=False)
             for order in orders.lenalidomide
         )
         return replace(recommendation, actions=recommendation.actions + removals)
-    # Active VTE that needs a specialist's decision on anticoagulation (R-VTE-ACTIVE).
-    if not (delaying or critical_contraindication(recommendation)
-            or (critical and recommendation.concern == "vte-treatment")):
+    if delays_cycle(recommendation):
+        label, reason, recommended = ("Hold this lenalidomide order (the cycle is delayed)",
+                                      "the blood counts delay this cycle; release it when they recover", True)
+    elif critical_contraindication(recommendation):
+        label, reason, recommended = ("Hold this lenalidomide order",
+                                      "until the problem on this card is resolved", True)
+    elif recommendation.concern == "lenalidomide-dose" and recommendation.data_needed:
+        label, reason, recommended = ("Hold this lenalidomide order until the kidney function is known",
+                                      f"no dose can be chosen before {', '.join(recommendation.data_needed)}", True)
+    elif critical and recommendation.concern == "vte-treatment":
+        label, reason, recommended = ("Hold this lenalidomide order until anticoagulation is settled",
+                                      "if the specialist decides to interrupt lenalidomide meanwhile", False)
+    else:
         return recommendation
-    reason = ("the blood counts delay this cycle; release it when they recover" if delaying
-              else "until the problem on this card is resolved")
     holds = tuple(
-        HoldDraft(
-            order.id, "lenalidomide",
-            "Hold this lenalidomide order" + (" (the cycle is delayed)" if delaying else ""),
-            f"Put the draft lenalidomide order on hold: {reason}.",
-            note=f"On hold: {recommendation.summary}",
-        )
+        HoldDraft(order.id, "lenalidomide", label, f"Put the draft lenalidomide order on hold: {reason}.",
+                  note=f"On hold: {recommendation.summary}", recommended=recommended)
         for order in orders.lenalidomide
     )
-    # Holding the order goes with the card's other orders (G-CSF, say), not instead of them.
-    return replace(recommendation, actions=holds + recommendation.actions, selection="any")
+    # Holding the order goes with the card's other orders (G-CSF, say), not instead of them,
+    # and every lenalidomide draft of the call is held.
+    actions = holds + recommendation.actions
+    return replace(recommendation, actions=actions,
+                   selection="any" if len(actions) > 1 else recommendation.selection)
 
 
 def _indication_as_one(found: list[Recommendation]) -> list[Recommendation]:
@@ -132,14 +148,24 @@ def _indication_as_one(found: list[Recommendation]) -> list[Recommendation]:
     return [merged if r is indication else r for r in found if r is not reimbursement]
 
 
-def _starting_lenalidomide(routine: list[Recommendation]) -> Recommendation:
+# While kidney function is unknown, "no VTE risk factor" cannot be said: CrCl < 60 mL/min is
+# one (R-VTE-STANDARD).
+_VTE_RISK_NEEDS_KIDNEY_FUNCTION = ("VTE risk: renal disease cannot be assessed until kidney function is known "
+                                   "(see the dose card); no other VTE risk factor on record")
+
+
+def _starting_lenalidomide(routine: list[Recommendation], renal_unknown: bool = False) -> Recommendation:
     """The routine reminders of a new course as one card: what to do first (one line each,
     with its numbers), then the details of the one with orders to offer."""
     items = [r for r in routine if not _no_vte_prophylaxis(r)]
     no_vte = [r for r in routine if _no_vte_prophylaxis(r)]
     labels = [_ROUTINE_LABELS.get(r.rule_ids[0], r.summary) for r in items]
-    lines = [f"- {r.summary}" for r in items] + [f"- {r.summary}" for r in no_vte]
-    details = [paragraph for r in items for paragraph in (r.rationale if r.actions else r.rationale[:1])]
+    lines = [f"- {r.summary}" for r in items] + [
+        f"- {_VTE_RISK_NEEDS_KIDNEY_FUNCTION if renal_unknown else r.summary}" for r in no_vte]
+    # Each reminder is its line above; below come only the dosing details of the one with
+    # orders. The guideline's words stay with the rules (GET /rules), not on this card.
+    details = [paragraph for r in items if r.actions for paragraph in r.rationale
+               if not paragraph.startswith("Guideline")]
     with_orders = next((r for r in items if r.actions), None)
     sections = list(dict.fromkeys(r.section for r in routine))
     return Recommendation(

@@ -208,7 +208,11 @@ def _dose_for_order(
                          f"renal maximum of {describe(renal.tier.regimen)} ({renal.tier.name}); "
                          "lenalidomide is cleared by the kidneys and accumulates.")
     change = dose_change(order, regimen)
-    rationale.append(f"Ordered: lenalidomide {ordered}. Recommended: **{describe(regimen)}**.")
+    # What to do comes first (Alert burden: a card read in 10 seconds); then why, with the
+    # overdose finding before it when there is one, then the arithmetic.
+    lead = f"{'Give' if continuing else 'Start'} **{describe(regimen)}**; ordered: lenalidomide {ordered}."
+    overdose_at = 1 if overdose or severity == "critical" else 0
+    rationale.insert(overdose_at, lead)
     clearance = renal.clearance_ml_min
     # One decimal, as clinical rules section 2 asks: rounded to "60", a CrCl of 59.6 would
     # read as the normal tier on a card recommending the moderate-tier dose.

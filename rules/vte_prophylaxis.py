@@ -185,14 +185,23 @@ ENOXAPARIN_TREATMENT = f"{ENOXAPARIN_TREATMENT_MG_PER_KG:g} mg/kg"
 BLEEDING_RISK_PLATELETS = f"{BLEEDING_RISK_PLATELETS_BELOW_PER_UL:,.0f}/µL"
 SPECIALIST_PLATELETS = f"{SPECIALIST_PLATELETS_BELOW_PER_UL:,.0f}/µL"
 
-QUOTE_TABLE_3 = (
-    "Guideline, Table 3: recent VTE within 6 months, immobilization or lenalidomide/high-dose "
-    'dexamethasone → "LMWH (enoxaparin 40 mg or dalteparin 5,000 IU daily), or warfarin (INR '
-    '2-3) if ClCr <30 mL/min or platelets <50,000/µL. Duration: first 4 cycles then switch to '
-    'aspirin 100 mg daily"; other risk of VTE and platelets ≥100,000/µL → "Aspirin 100 mg '
-    'daily with cautious monitoring of bleeding"; no VTE risk or platelets <100,000/µL → "No '
-    'prophylaxis with close monitoring of VTE-related symptoms".'
-)
+# Table 3, row by row: a card quotes the row it applies, not the whole table.
+QUOTE_TABLE_3 = {
+    "R-VTE-HIGH": (
+        "Guideline, Table 3: recent VTE within 6 months, immobilization or lenalidomide/high-dose "
+        'dexamethasone → "LMWH (enoxaparin 40 mg or dalteparin 5,000 IU daily), or warfarin (INR '
+        '2-3) if ClCr <30 mL/min or platelets <50,000/µL. Duration: first 4 cycles then switch to '
+        'aspirin 100 mg daily".'
+    ),
+    "R-VTE-STANDARD": (
+        'Guideline, Table 3: other risk of VTE and platelets ≥100,000/µL → "Aspirin 100 mg daily '
+        'with cautious monitoring of bleeding".'
+    ),
+    "R-VTE-NONE": (
+        'Guideline, Table 3: no VTE risk or platelets <100,000/µL → "No prophylaxis with close '
+        'monitoring of VTE-related symptoms".'
+    ),
+}
 QUOTE_ACTIVE = (
     'Guideline (*Pulmonary thromboembolism and deep vein thrombosis*): "Anticoagulation is the '
     "standard treatment when patients develop pulmonary thromboembolism (PTE) and/or DVT during "
@@ -469,7 +478,7 @@ def _prophylaxis_card(
 
     def card(rule_id: str, severity: Severity, summary: str, finding: str,
              actions: tuple[NewMedication, ...] = (), data_needed: tuple[str, ...] = ()) -> list[Recommendation]:
-        rationale = [finding] + list(risk.notes) + [impede.paragraph(), QUOTE_TABLE_3]
+        rationale = [finding] + list(risk.notes) + [impede.paragraph(), QUOTE_TABLE_3[rule_id]]
         bleeding = bleeding_contraindications(snapshot, None)
         if bleeding and actions:
             # Prophylaxis of any kind for a patient who is bleeding is the clinician's decision:

@@ -208,7 +208,7 @@ _STORIES = (
         "low-platelets",
         "66 y woman in cycle 2 of lenalidomide 25 mg; platelets 160 → 110 → 25 ×10^3/uL "
         "yesterday (aspirin stopped) → critical: transfusion, interruption or dose modification.",
-        ("R-PLT-LOW"),
+        ("R-PLT-LOW",),
         ("R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-VTE-ACTIVE", "R-MON-CBC",
          "R-MON-LFT-TFT", "R-RENAL-IMPROVED"),
         _VIEW,
@@ -270,7 +270,7 @@ _STORIES = (
         "active-dvt",
         "69 y man in cycle 2 of lenalidomide, on aspirin prophylaxis; right-leg DVT diagnosed 7 "
         "days ago (active), ECOG now 2, no anticoagulant yet → anticoagulate, LMWH preferred.",
-        ("R-VTE-ACTIVE"),
+        ("R-VTE-ACTIVE",),
         ("R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-PLT-LOW", "R-MON-CBC",
          "R-MON-LFT-TFT", "R-RENAL-IMPROVED", "R-TERATO-F"),
         _VIEW,
@@ -313,7 +313,7 @@ _STORIES = (
         "64 y man started on renally reduced lenalidomide 10 mg 4 months ago (creatinine 1.80 "
         "mg/dL, CrCl 41.0); creatinine now 1.10 mg/dL, 70 kg → CrCl 67.2 mL/min (normal tier) → "
         "the dose can be increased with caution.",
-        ("R-RENAL-IMPROVED"),
+        ("R-RENAL-IMPROVED",),
         ("R-MON-CBC", "R-MON-LFT-TFT", "R-DATA-RENAL", "R-NEUT-DELAY", "R-NEUT-SEVERE",
          "R-NEUT-RESUME", "R-PLT-LOW", "R-VTE-ACTIVE"),
         _VIEW,

@@ -293,9 +293,9 @@ def chart_svg(rows: list[dict[str, Any]]) -> str:
     ET.SubElement(svg, "title", {"id": "chart-title"}).text = (
         "Cards shown per rule and hook: accepted, overridden, no feedback; override rate in %"
     )
-    for (key, label), x in zip(LEGEND, (0, 100, 210)):
-        ET.SubElement(svg, "rect", {"x": str(x), "y": "4", "width": "12", "height": "12", "fill": COLOURS[key]})
-        ET.SubElement(svg, "text", {"x": str(x + 16), "y": "14", "font-size": "12"}).text = label
+    for (key, label), left in zip(LEGEND, (0, 100, 210)):
+        ET.SubElement(svg, "rect", {"x": str(left), "y": "4", "width": "12", "height": "12", "fill": COLOURS[key]})
+        ET.SubElement(svg, "text", {"x": str(left + 16), "y": "14", "font-size": "12"}).text = label
     ET.SubElement(svg, "text", {"x": "0", "y": "34", "font-size": "12", "fill": "#57606a"}).text = (
         "%: override rate, of the cards with feedback"
     )

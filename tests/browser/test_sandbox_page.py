@@ -51,9 +51,9 @@ def test_moderate_renal_scenario_with_the_mouse(browser_page, live_service, scre
     expect(dose_card).to_have_count(1)
     expect(dose_card.get_by_test_id("card-summary")).to_contain_text("start 10 mg once daily")
     expect(dose_card).to_have_attribute("data-indicator", "critical")  # 25 mg is 2.5 times the 10 mg allowed
-    # The detail is rendered Markdown: bold text and a list, no asterisks left.
+    # The detail is rendered Markdown: bold text, the inputs in a paragraph, no asterisks left.
     expect(dose_card.locator("[data-testid=card-detail] strong").first).to_be_visible()
-    expect(dose_card.locator("[data-testid=card-detail] ul li").first).to_contain_text("serum creatinine")
+    expect(dose_card.locator("[data-testid=card-detail] p", has_text="Inputs used:")).to_contain_text("serum creatinine")
     assert "**" not in dose_card.get_by_test_id("card-detail").inner_text()
     expect(dose_card.get_by_test_id("rule-id")).to_have_text(["R-CRCL-CG", "R-RENAL-MODERATE"])
     indicators = page.get_by_test_id("card").evaluate_all("cards => cards.map(c => c.dataset.indicator)")
@@ -209,18 +209,26 @@ def test_card_text_is_never_injected_as_html(browser_page, live_service):
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
-# What sticks out of the window to the right, leaving out what scrolls inside its own box
-# (the lab table, the request/response JSON): for the failure message.
+# What sticks out of the window to the right (an element, or the text lines inside it), leaving
+# out what scrolls inside its own box (the lab table, the request/response JSON); the innermost
+# such elements, for the failure message.
 WIDER_THAN_THE_WINDOW = """() => {
   const width = window.innerWidth;
   const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
     if (getComputedStyle(a).overflowX !== 'visible') return true; } return false; };
-  const wide = [...document.querySelectorAll('body *')].filter(e => {
+  const out = [...document.querySelectorAll('body *')].filter(e => {
     const box = e.getBoundingClientRect();
-    return box.width > 0 && box.right > width + 0.5 && !clipped(e);
-  }).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ').join('.') : '')
-             + (e.dataset.testid ? '[' + e.dataset.testid + ']' : '') + ' right=' + Math.round(e.getBoundingClientRect().right));
-  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width, wide: wide.slice(0, 10)};
+    if (box.width === 0 || clipped(e)) return false;
+    const ownTextOverflows = getComputedStyle(e).overflowX === 'visible' && e.scrollWidth > e.clientWidth + 1
+      && box.left + e.scrollWidth > width + 0.5;
+    return box.right > width + 0.5 || ownTextOverflows;
+  });
+  const innermost = out.filter(e => !out.some(o => o !== e && e.contains(o)));
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + (e.className ? '.' + String(e.className).trim().split(/\\s+/).join('.') : '')
+    + (e.dataset.testid ? '[' + e.dataset.testid + ']' : '');
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width,
+          wide: innermost.slice(0, 8).map(e => name(e) + ' "' + e.textContent.trim().slice(0, 40) + '"')};
 }"""
 
 

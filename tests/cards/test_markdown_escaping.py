@@ -100,10 +100,10 @@ def _detail(recommendation: Recommendation) -> str:
 
 
 def test_the_service_s_own_markdown_stays_live() -> None:
-    detail = _detail(_recommendation(inputs=(InputUsed("serum creatinine", "1.30 mg/dL", None, "1.3 mg/dL"),)))
-    assert "**Overdose**" in detail and "1.30 mg/dL" in detail and "as recorded: 1.3 mg/dL" in detail
+    detail = _detail(_recommendation(inputs=(InputUsed("serum creatinine", "1.30 mg/dL", None, "115 umol/L"),)))
+    assert "**Overdose**" in detail and "1.30 mg/dL" in detail and "recorded as 115 umol/L" in detail
     types = {t.type for t in _tokens(detail)}
-    assert {"strong_open", "em_open", "bullet_list_open"} <= types
+    assert {"strong_open", "em_open"} <= types
 
 
 def test_hostile_text_in_inputs_and_rationale_is_literal_in_detail() -> None:
@@ -122,7 +122,7 @@ def test_hostile_text_in_inputs_and_rationale_is_literal_in_detail() -> None:
     # Escaped once: the clinician reads the record's characters, not entities or backslashes
     # (rationale, input value, what to record; the long ANC note is cut, not its escapes).
     assert rendered.count(HOSTILE) == 3 and "&lt;" not in rendered and "\\" not in rendered
-    assert "as recorded: 0.9 ![](http://127.0.0.1:9/beacon)" in rendered
+    assert "recorded as 0.9 ![](http://127.0.0.1:9/beacon)" in rendered
 
 
 def _hostile_condition_record(slug: str, text: str) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ def test_dose_card_updates_the_draft_and_names_rules_and_dose():
     assert resource["category"] == [DRAFT["category"]]
     MedicationRequest.model_validate(resource)
     assert suggestion["isRecommended"] is True and card["selectionBehavior"] == "at-most-one"
-    assert "1.30 mg/dL (2026-11-22)" in card["detail"] and "as recorded: 115 umol/L" in card["detail"]
+    assert "1.30 mg/dL (2026-11-22)" in card["detail"] and "recorded as 115 umol/L" in card["detail"]
     assert "*Renal insufficiency*" in card["detail"]
 
 
@@ -124,3 +124,15 @@ def test_card_invariants_reject_a_delete_without_a_relative_reference():
     for bad in ("draft-1", ["MedicationRequest/draft-1"], ""):
         action["resourceId"] = bad
         assert any("resourceId" in problem for problem in standard_problems({"cards": [card]})), bad
+
+
+def test_a_value_recorded_as_shown_is_not_repeated_a_conversion_is() -> None:
+    from cards.render import _recorded_otherwise
+    from rules.model import InputUsed
+
+    assert not _recorded_otherwise(InputUsed("serum creatinine", "1.30 mg/dL", None, "1.3 mg/dL"))
+    assert not _recorded_otherwise(InputUsed("body weight", "55.0 kg", None, "55 kg"))
+    assert _recorded_otherwise(InputUsed("serum creatinine", "1.30 mg/dL", None, "115 umol/L"))
+    assert _recorded_otherwise(InputUsed("ANC", "2,800/µL", None, "2.8 10\\*3/uL"))
+    assert _recorded_otherwise(InputUsed("ANC", "900/µL", None, "<1000 /uL"))
+    assert _recorded_otherwise(InputUsed("creatinine", "1.30 mg/dL", None, "see report"))

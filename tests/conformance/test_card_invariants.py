@@ -112,7 +112,7 @@ def test_the_standard_checker_catches_each_planted_violation(sandbox_exchanges, 
 
 @pytest.mark.parametrize("planted", PLANTED_CONTRACT)
 def test_the_contract_checker_catches_each_planted_violation(sandbox_exchanges, planted):
-    body = copy.deepcopy(sandbox_exchanges[("pregnant", "order-select")].body)
+    body = copy.deepcopy(sandbox_exchanges[("moderate-renal", "order-select")].body)
     assert lenadex_problems(body, "order-select") == []
     assert len({c["indicator"] for c in body["cards"]}) >= 2, "needs cards of two indicators"
     PLANTED_CONTRACT[planted](body)

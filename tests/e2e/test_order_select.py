@@ -53,9 +53,13 @@ def test_moderate_renal_gets_10_mg_with_an_update_of_the_draft(live_service):
     assert card["selectionBehavior"] == "at-most-one"
     assert all({"system", "code", "display"} <= set(r) for r in card["overrideReasons"])
 
-    [suggestion] = card["suggestions"]
+    # The recommended fix, and removing the order as the other way out (critical card).
+    suggestion, removal = card["suggestions"]
+    assert suggestion.get("isRecommended") is True and "isRecommended" not in removal
     [action] = suggestion["actions"]
     draft_id = request["context"]["selections"][0].split("/")[1]
+    assert removal["actions"] == [{"type": "delete", "description": removal["actions"][0]["description"],
+                                   "resourceId": f"MedicationRequest/{draft_id}"}]
     assert action["type"] == "update"
     assert action["resource"]["id"] == draft_id
     updated = MedicationRequest.model_validate(action["resource"])  # valid R4
@@ -89,7 +93,9 @@ def test_stale_creatinine_gives_a_data_card_without_a_dose(live_service):
     [card] = dose_cards(post(live_service.base_url, hook_request("stale-creatinine", "order-select")))
     assert card["extension"]["org.lenadex.rules"] == ["R-DATA-RENAL"]
     assert "org.lenadex.dose" not in card["extension"]
-    assert "suggestions" not in card
+    # No dose from such data: the one suggestion holds the draft until the data are there.
+    assert [a["type"] == "update" and a["resource"]["status"] == "on-hold"
+            for suggestion in card.get("suggestions", []) for a in suggestion["actions"]] == [True]
     assert "creatinine" in card["summary"].lower() and "days old" in card["detail"]
 
 

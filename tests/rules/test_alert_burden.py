@@ -133,7 +133,7 @@ def test_a_critical_count_holds_the_draft_and_suppresses_the_routine_card(
     (hold,) = _holds(critical)
     assert hold.order_id == "len-draft" and hold.recommended
     assert hold.note.startswith("On hold: ") and ("ANC 400" in hold.note or "latelets 25,000" in hold.note)
-    if not start:
+    if not start and len(critical.actions) > 1:
         assert critical.selection == "any"  # the hold goes with G-CSF, not instead of it
     assert concern(cards, "course-start") is None
     assert not rules_of(cards) & {"R-INF-VACCINE", "R-TERATO-M", "R-VTE-NONE"}
@@ -201,3 +201,22 @@ def test_a_first_cycle_below_the_critical_counts_is_held_not_started(anc: float,
         assert "do not start lenalidomide now" in dose.summary
     else:
         assert not any(isinstance(a, HoldDraft) for a in dose.actions)
+
+
+def test_a_dose_card_without_kidney_function_holds_the_draft_until_it_is_known() -> None:
+    cards = shown(starting(creatinine=None))
+    dose = concern(cards, "lenalidomide-dose")
+    assert dose is not None and dose.data_needed and dose.rule_ids == ("R-DATA-RENAL",)
+    (hold,) = _holds(dose)
+    assert hold.recommended and "kidney function" in hold.label
+    start = concern(cards, "course-start")
+    assert start is not None and "cannot be assessed until kidney function is known" in start.rationale[0]
+    assert "No VTE risk factor on record" not in start.rationale[0]
+
+
+def test_active_vte_offers_a_hold_for_the_specialist_not_pre_selected() -> None:
+    cards = shown(new_cycle(**counts(platelets=40_000), conditions=(condition("dvt", onset_days_ago=5),)))
+    vte = concern(cards, "vte-treatment")
+    assert vte is not None and vte.severity == "critical"
+    (hold,) = _holds(vte)
+    assert not hold.recommended

@@ -55,7 +55,7 @@ def test_fire_with_prefetch_prints_the_dose_card_readably(live_service):
     assert "order-select for moderate-renal → lenalidomide-order-select (with prefetch)" in text
     assert "WARNING" in text
     assert "Lenalidomide overdose, 25 mg a day ordered: CrCl 34.0 mL/min — start 10 mg once daily" in text
-    assert "Cockcroft-Gault" in text and "Inputs used" in text  # the detail, rendered Markdown
+    assert "Cockcroft-Gault" in text and "Inputs used:" in text  # the detail, rendered Markdown
     assert "**" not in out  # Markdown emphasis rendered, not shown as asterisks
     assert "▶ Change to lenalidomide 10 mg once daily, days 1-21 of 28" in text
     assert "[update] Lenalidomide 25 mg once daily" in text
@@ -129,5 +129,5 @@ def test_installed_lenadex_sandbox_patients_runs_as_a_process(tmp_path: Path):
     env = dict(os.environ, COLUMNS="200")
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "Sandbox patients (33, all synthetic)" in done.stdout
+    assert "Sandbox patients (34, all synthetic)" in done.stdout
     assert "moderate-renal" in done.stdout and "no-prior-therapy" in done.stdout

@@ -27,6 +27,7 @@ from sqlalchemy import insert, select
 from cards.render import OVERRIDE_SYSTEM
 from rules.catalogue import RULES
 from sandbox.catalogue import hook_request
+from service.reports import requested_period
 from service.settings import SettingsError, load_settings
 from service.store import HookCall, Store
 from service.store.tables import hook_call, hook_call_card
@@ -261,6 +262,16 @@ def test_the_period_selects_the_calls_received_in_it(app: Flask) -> None:
     assert set(_shown(client, "?from=" + since.replace("+", "%2B"))) == {row["ruleId"] for row in default["rules"]}
     assert _shown(client, "?to=2025-03-31") == {"R-MARCH-LAST": 1}  # from 2025-03-02T00:00Z
     assert _shown(client, "?from=&to=") == _shown(client, "")
+
+
+def test_the_default_period_ends_after_the_latest_record(app: Flask) -> None:
+    """Up to now, rounded up to the next whole second: a call of this very second is in."""
+    now = datetime(2026, 5, 4, 10, 20, 30, 250_000, tzinfo=timezone.utc)
+    with app.test_request_context("/reports/cards"):
+        assert requested_period(now=now) == (
+            datetime(2026, 4, 4, 10, 20, 31, tzinfo=timezone.utc), datetime(2026, 5, 4, 10, 20, 31, tzinfo=timezone.utc))
+    with app.test_request_context("/reports/cards?from=2026-05-01"):
+        assert requested_period(now=now.replace(microsecond=0))[1] == datetime(2026, 5, 4, 10, 20, 30, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(
