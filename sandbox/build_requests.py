@@ -1,10 +1,12 @@
-"""Write the sandbox's ready-made hook requests: ``sandbox/requests/<slug>.<hook>.json``.
+"""Write the sandbox's ready-made hook requests: ``<DIR>/<slug>.<hook>.json``.
 
     python -m sandbox.build_requests [--today YYYY-MM-DD] [--out DIR]
 
 One file per patient and per hook of its story, with prefetch, dated for the given day
-(default: today). The hookInstance is a uuid5 of slug and hook, so a rebuild for the same day
-gives the same bytes. The committed files are built for the anchor date (2026-11-25).
+(default: today), into ``var/requests/`` of the current folder by default — ignored by git, so
+following the README leaves the tree clean. The hookInstance is a uuid5 of slug and hook, so a
+rebuild for the same day gives the same bytes. The committed files in ``sandbox/requests/`` are
+built for the anchor date: ``--today 2026-11-25 --out sandbox/requests``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from pathlib import Path
 from sandbox.catalogue import PATIENTS, hook_request
 
 REQUESTS_DIR = Path(__file__).resolve().parent / "requests"
+"""The committed requests, dated for the anchor date."""
+TODAYS_REQUESTS_DIR = Path("var") / "requests"
+"""Where requests dated for today go by default (relative to the current folder)."""
 _HOOK_INSTANCE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://lenadex.org/sandbox/requests")
 
 
@@ -54,8 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox.build_requests", description=__doc__.splitlines()[0])
     parser.add_argument("--today", type=date.fromisoformat, default=date.today(),
                         help="date the requests are built for, YYYY-MM-DD (default: today)")
-    parser.add_argument("--out", type=Path, default=REQUESTS_DIR,
-                        help=f"output directory (default: {REQUESTS_DIR})")
+    parser.add_argument("--out", type=Path, default=TODAYS_REQUESTS_DIR,
+                        help=f"output directory (default: {TODAYS_REQUESTS_DIR}; the committed files: {REQUESTS_DIR})")
     args = parser.parse_args(argv)
     written = write_requests(args.today, args.out)
     print(f"wrote {len(written)} hook requests for {args.today.isoformat()} to {args.out}")

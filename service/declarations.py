@@ -13,8 +13,12 @@ from fhir_mappings.terminology import OBSERVATION_LOINC_CODES
 
 PATIENT = "{{context.patientId}}"
 
-# Prefetch templates (2.0.1 tokens only). Observations are limited to the LOINC codes the rules
-# read, newest first, so an EHR with years of labs sends what matters.
+# Prefetch templates (2.0.1 tokens only), written to keep a record small without hiding what
+# the rules need (docs/operations.md, "Prefetch templates", says why each filter is or is not
+# there). Observations: only the LOINC codes the rules read, newest first. _count asks for
+# large pages, so that a long record needs few round trips; a server may send smaller ones.
+# No status or date filter: resolved conditions (a DVT 5 months ago), completed orders (prior
+# therapy) and past procedures are inputs, and templates cannot compute a date.
 PREFETCH: dict[str, str] = {
     "patient": f"Patient/{PATIENT}",
     "observations": (
@@ -22,9 +26,9 @@ PREFETCH: dict[str, str] = {
         + ",".join(f"http://loinc.org|{code}" for code in OBSERVATION_LOINC_CODES)
         + "&_sort=-date&_count=500"
     ),
-    "conditions": f"Condition?patient={PATIENT}",
-    "medications": f"MedicationRequest?patient={PATIENT}",
-    "procedures": f"Procedure?patient={PATIENT}",
+    "conditions": f"Condition?patient={PATIENT}&_count=200",
+    "medications": f"MedicationRequest?patient={PATIENT}&_count=200",
+    "procedures": f"Procedure?patient={PATIENT}&_count=100",
 }
 
 

@@ -529,7 +529,7 @@ def test_hook_requests_of_a_day_are_the_same_records_moved() -> None:
 def test_committed_request_files_equal_a_rebuild_for_the_anchor_date() -> None:
     expected = request_files(ANCHOR_DATE)
     committed = {path.name: path.read_text(encoding="utf-8") for path in REQUESTS_DIR.glob("*.json")}
-    assert sorted(committed) == sorted(expected), "run: python -m sandbox.build_requests --today 2026-11-25"
+    assert sorted(committed) == sorted(expected), "run: python -m sandbox.build_requests --today 2026-11-25 --out sandbox/requests"
     for name, text in expected.items():
-        assert committed[name] == text, f"{name} is stale: python -m sandbox.build_requests --today 2026-11-25"
+        assert committed[name] == text, f"{name} is stale: python -m sandbox.build_requests --today 2026-11-25 --out sandbox/requests"
     assert len(expected) == len(HOOK_CASES)
