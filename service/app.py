@@ -3,19 +3,32 @@
 Application factory: ``create_app(settings)``; everything the routes need hangs off the app
 (settings, store), so tests can build as many independent apps as they like.
 
-Every request is timed, counted (/metrics) and logged in one access line; every call of a
-known service's hook endpoint also leaves an audit record in the store (service/store/).
+Every request gets a request id (the caller's ``X-Request-Id`` when it is short and safe, else
+a fresh uuid4), sent back in the ``X-Request-Id`` header of every answer and written on every
+log line of the request; every request is timed, counted (/metrics) and logged in one access
+line; every call of a known service's hook endpoint also leaves an audit record in the store
+(service/store/).
+
+Health: ``/livez`` says the process answers (it never touches the store, so a database outage
+does not get the pods restarted); ``/readyz`` that the store answers and its schema is at the
+newest migration of service/migrations; ``/healthz`` is the older name of ``/readyz``.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
+import re
 import time
+import uuid
 from datetime import date, datetime, timezone
 from typing import Any
 
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from sqlalchemy import inspect, text
 
 from rules.catalogue import RULES
 from service import metrics, strict_json
@@ -37,6 +50,11 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("lenadex.access")
 
 cds = Blueprint("cds", __name__)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# A caller's request id is taken as is only when it cannot forge a log line or a header, nor
+# fill the log: at most 128 characters of these. Anything else is replaced by a fresh uuid4.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def settings() -> Settings:
@@ -155,10 +173,54 @@ def rule_catalogue() -> Response:
     ]})
 
 
-@cds.get("/healthz")
-def health() -> Response:
-    current_store().ping()  # StoreUnavailable → 503
+@cds.get("/livez")
+def liveness() -> Response:
+    """The process answers requests. Never touches the store: a database down is no reason to
+    restart the service (readiness takes it out of the load balancer meanwhile)."""
     return jsonify({"status": "ok"})
+
+
+# Where Alembic keeps the store's revision (its default; service/migrations/env.py keeps it).
+ALEMBIC_VERSION_TABLE = "alembic_version"
+
+
+@functools.cache
+def _migrations() -> tuple[frozenset[str], frozenset[str]]:
+    """The head revisions of service/migrations, and every revision there (read once)."""
+    config = Config()
+    config.set_main_option("script_location", "service:migrations")
+    scripts = ScriptDirectory.from_config(config)
+    return frozenset(scripts.get_heads()), frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def readiness() -> Response:
+    """The store answers and its schema is at this release's newest migration, or at one this
+    release does not know (a newer release migrated it during a rolling deploy: migrations only
+    add, so the older pods keep serving): 200. No schema, or one behind: 503 with an
+    OperationOutcome (StoreUnavailable: the store does not answer)."""
+    store = current_store()
+    heads, known = _migrations()
+    # One store transaction, bounded like every other (service/store/database.py). The table
+    # is read directly: alembic's MigrationContext would log two INFO lines at every probe.
+    with store.timed("health"), store._transaction() as connection:
+        current: frozenset[str] = frozenset()
+        if inspect(connection).has_table(ALEMBIC_VERSION_TABLE):
+            current = frozenset(connection.execute(text(f"SELECT version_num FROM {ALEMBIC_VERSION_TABLE}")).scalars())
+    newer = bool(current) and not current <= known
+    if current != heads and not newer:
+        newest = ", ".join(sorted(heads))
+        if not current:
+            why = f"the store has no schema yet (newest migration: {newest})"
+        else:
+            why = f"the store's schema is at migration {', '.join(sorted(current))}, behind the newest, {newest}"
+        log.warning("not ready: %s", why)
+        raise ApiError(503, f"not ready: {why}")
+    return jsonify({"status": "ok"})
+
+
+# /healthz is the older name of /readyz; an endpoint of its own, so the metrics tell them apart.
+cds.add_url_rule("/readyz", "readiness", readiness, methods=["GET"])
+cds.add_url_rule("/healthz", "health", readiness, methods=["GET"])
 
 
 @cds.get("/metrics")
@@ -167,13 +229,24 @@ def prometheus_metrics() -> Response:
     return Response(body, content_type=content_type)
 
 
-def _start_timer() -> None:
+def _request_id() -> str:
+    given = request.headers.get(REQUEST_ID_HEADER)
+    if given is not None and _SAFE_REQUEST_ID.fullmatch(given):
+        return given
+    return str(uuid.uuid4())
+
+
+def _start_request() -> None:
     g.started = time.perf_counter()
     g.received_at = datetime.now(timezone.utc)
+    g.request_id = _request_id()  # on every log line from now on (service/logs.py)
 
 
 def _finish_request(response: Response) -> Response:
-    """Access log line, metrics and, for a hook call, the audit record."""
+    """Request id header, access log line, metrics and, for a hook call, the audit record."""
+    if g.get("request_id") is None:  # pragma: no cover - _start_request runs first
+        g.request_id = _request_id()
+    response.headers[REQUEST_ID_HEADER] = g.request_id
     seconds = time.perf_counter() - g.get("started", time.perf_counter())
     service_id = g.get("service_id")
     endpoint = request.endpoint or "unmatched"
@@ -199,7 +272,7 @@ def _finish_request(response: Response) -> Response:
             current_store().record_hook_call(call)
         except StoreUnavailable:
             # The clinician still gets the cards: decision support matters more than its
-            # audit trail for one call. /healthz reports the store down meanwhile.
+            # audit trail for one call. /readyz reports the store down meanwhile.
             metrics.AUDIT_FAILURES.inc()
             log.error("audit record of hook call %s could not be written", call.hook_instance)
     return response
@@ -211,11 +284,16 @@ def _store_unavailable(error: StoreUnavailable) -> Response:
 
 
 def create_app(config: Settings | None = None, *, store: Store | None = None) -> Flask:
-    """The app; its store is opened and migrated to the newest schema here, unless given."""
+    """The app; its store is opened here, unless given, and migrated to the newest schema
+    unless LENADEX_MIGRATE_AT_START is false (then `lenadex migrate` does it, and /readyz
+    answers 503 until the schema is current)."""
     config = config or Settings()
     if store is None:
         store = Store(config.database_url, audit_salt=config.audit_salt)
-        store.migrate()
+        if config.migrate_at_start:
+            store.migrate()
+    store.timer = metrics.observe_store  # store latency by operation
+    _migrations()  # read once now, not in the first readiness probe
     app = Flask(__name__)
     app.config["LENADEX_SETTINGS"] = config
     # One byte over the limit: Werkzeug silently cuts a chunked body (no Content-Length) at
@@ -228,9 +306,9 @@ def create_app(config: Settings | None = None, *, store: Store | None = None) ->
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     register_error_handlers(app)
     app.register_error_handler(StoreUnavailable, _store_unavailable)
-    # Order matters: the timer first (it must run even when a later step answers early),
-    # then CORS preflights (browsers send no token in them), then authentication.
-    app.before_request(_start_timer)
+    # Order matters: the timer and request id first (they must be there even when a later step
+    # answers early), then CORS preflights (browsers send no token in them), then authentication.
+    app.before_request(_start_request)
     install_cors(app, config)
     install_auth(app, config, store)
     app.after_request(_finish_request)

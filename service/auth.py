@@ -1,8 +1,8 @@
 """Client authentication: the EHR's JWT, as CDS Hooks 2.0.1 "Trusting CDS Clients" asks.
 
 With ``LENADEX_AUTH=jwt`` every request carries ``Authorization: Bearer <JWT>``, except
-/healthz, /metrics, the /sandbox page and CORS preflights (a browser sends no credentials in
-a preflight). A token is accepted when all of these hold:
+/livez, /readyz, /healthz, /metrics, the /sandbox page and CORS preflights (a browser sends no
+credentials in a preflight). A token is accepted when all of these hold:
 
 - the Authorization header is at most LENADEX_MAX_AUTHORIZATION_BYTES long;
 - ``iss`` is in LENADEX_TRUSTED_ISSUERS, and the token is verified only with the keys of that
@@ -61,7 +61,7 @@ MIN_RSA_BITS = 2048
 # beyond it is no real time, and would overflow 64-bit columns once the leeway is added.
 MAX_NUMERIC_DATE = 2**53
 # Paths a load balancer, a scraper or a browser must reach without a token.
-OPEN_PATHS = ("/healthz", "/metrics")
+OPEN_PATHS = ("/livez", "/readyz", "/healthz", "/metrics")
 OPEN_PREFIXES = ("/sandbox",)
 # Paths with a credential of their own instead of the EHR's JWT (checked by report_refusal).
 REPORT_PREFIX = "/reports"

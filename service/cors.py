@@ -12,7 +12,10 @@ from flask import Flask, Response, request
 from service.settings import Settings
 
 ALLOW_METHODS = "GET, POST, OPTIONS"
-ALLOW_HEADERS = "Content-Type, Authorization"
+ALLOW_HEADERS = "Content-Type, Authorization, X-Request-Id"
+# What a page may read of an answer beyond the simple headers: the request id, to quote it when
+# reporting a problem, and Retry-After of a 503.
+EXPOSE_HEADERS = "X-Request-Id, Retry-After"
 PREFLIGHT_MAX_AGE_SECONDS = "600"
 
 
@@ -41,6 +44,7 @@ def install_cors(app: Flask, config: Settings) -> None:
                 response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
         response.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+        response.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
         if request.method == "OPTIONS":
             response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE_SECONDS
         return response

@@ -12,7 +12,8 @@ as a gunicorn config file: ``gunicorn -c python:service.gunicorn_conf`` (setting
   app (1 by default; see that module for why and for what it costs).
 - No preload: each worker imports the app and opens its own database pool after the fork.
   The master migrates the store once before forking (``on_starting``), so the workers find
-  the schema current.
+  the schema current; with LENADEX_MIGRATE_AT_START=false it only checks that the schema is
+  current (``lenadex migrate`` ran) and refuses to start otherwise.
 - Metrics: each worker counts in its own process; prometheus_client's multiprocess mode keeps
   the counts in files under PROMETHEUS_MULTIPROC_DIR (a fresh temporary folder unless set)
   and /metrics adds them up.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -66,16 +68,19 @@ def _prepare_metrics_folder() -> None:
 
 
 def on_starting(server: Any) -> None:
-    """In the master, before any worker is forked."""
-    from service.store import Store
+    """In the master, before any worker is forked: the store is migrated to the newest schema,
+    or with LENADEX_MIGRATE_AT_START=false found there; otherwise one line and exit (2, or 1
+    when the store cannot be reached), before anything listens."""
+    from service.cli import StartRefused, prepare_store
 
     _prepare_metrics_folder()
     settings = Settings()
-    store = Store(settings.database_url, audit_salt=settings.audit_salt)
     try:
-        store.migrate()
-    finally:
-        store.close()  # no pooled connection may be inherited by the workers
+        # It closes its store: no pooled connection may be inherited by the workers.
+        prepare_store(settings, migrate=settings.migrate_at_start)
+    except StartRefused as refused:
+        print(f"lenadex: {refused}", file=sys.stderr, flush=True)
+        raise SystemExit(refused.exit_code) from None
 
 
 def child_exit(server: Any, worker: Any) -> None:

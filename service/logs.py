@@ -1,8 +1,9 @@
 """Logging: one JSON object per line (LENADEX_LOG_FORMAT=json, the default) or plain text.
 
-Each line has time, level, logger, message and, while a request is being answered, the
-hookInstance and service it belongs to, so that all lines of one hook call can be found
-together; the access line adds status and latency_ms.
+Each line has time, level, logger, message and, while a request is being answered, its
+request_id (the ``X-Request-Id`` of the answer, service/app.py) and the hookInstance and service
+it belongs to, so that all lines of one request, and of one hook call, can be found together;
+the access line adds status and latency_ms.
 
 What never goes into a log: tokens (the Authorization header, fhirAuthorization), patient ids
 in clear, FHIR resources. Exception messages can carry request data (pydantic puts the
@@ -25,7 +26,7 @@ from flask import g, has_request_context
 from service.settings import Settings
 
 # Record attributes copied into the line when present (set with ``extra=`` or from the request).
-CONTEXT_FIELDS = ("hookInstance", "service", "method", "path", "status", "latency_ms")
+CONTEXT_FIELDS = ("request_id", "hookInstance", "service", "method", "path", "status", "latency_ms")
 
 QUIETER_LOGGERS = {
     # Our own access line replaces werkzeug's, which would print the query string.
@@ -36,11 +37,14 @@ QUIETER_LOGGERS = {
 
 
 class RequestContext(logging.Filter):
-    """Adds the hookInstance and service of the request being answered to every record."""
+    """Adds the request id, hookInstance and service of the request being answered to every
+    record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
-            for name, attribute in (("hookInstance", "hook_instance"), ("service", "service_id")):
+            for name, attribute in (
+                ("request_id", "request_id"), ("hookInstance", "hook_instance"), ("service", "service_id"),
+            ):
                 if getattr(record, name, None) is None:
                     setattr(record, name, g.get(attribute))
         return True

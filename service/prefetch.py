@@ -59,14 +59,23 @@ NOT_ALLOWED = "the FHIR server could not be read: fhirServer is not allowed by t
 """Decided from fhirServer and the service's settings alone, before any packet is sent."""
 
 
+# How the fetch of one prefetch key ended, for the metrics (service/metrics.py): "refused" when
+# it was not allowed (fhirServer or a URL not allowed by the policy, a redirect not followed, or
+# the FHIR server's 401/403), "over-limit" at a bound on bytes, entries or pages, "stopped" when
+# the call was answered before the fetch ended (another key failed, or the time budget ran out),
+# "failed" for every other failure.
+FETCH_OUTCOMES = ("ok", "failed", "refused", "over-limit", "stopped")
+
+
 class FetchFailed(Exception):
     """One prefetch key could not be fetched. The message says why, for the server log (never
     the token, never a URL: its query holds the patient id); ``public`` is what the caller
-    is told."""
+    is told; ``outcome`` one of FETCH_OUTCOMES, for the metrics."""
 
-    def __init__(self, detail: str, public: str = COULD_NOT_READ) -> None:
+    def __init__(self, detail: str, public: str = COULD_NOT_READ, outcome: str = "failed") -> None:
         super().__init__(detail)
         self.public = public
+        self.outcome = outcome
 
 
 @dataclass
@@ -97,7 +106,7 @@ class _CallUsage:
             over = self.bytes_read > self.max_bytes
         if over:
             raise FetchFailed(f"the FHIR server's answers for this call are larger than "
-                              f"{self.max_bytes // (1024 * 1024)} MiB")
+                              f"{self.max_bytes // (1024 * 1024)} MiB", outcome="over-limit")
 
     def add_entries(self, count: int) -> None:
         with self.lock:
@@ -105,7 +114,8 @@ class _CallUsage:
             over = self.entries_read > self.max_entries
         if over:
             raise FetchFailed(f"the FHIR server's answers for this call hold more than {self.max_entries} entries",
-                              f"{COULD_NOT_READ} completely: more than {self.max_entries} resources")
+                              f"{COULD_NOT_READ} completely: more than {self.max_entries} resources",
+                              outcome="over-limit")
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,7 @@ class FhirClient:
                     check.failure = FetchFailed(str(unreachable))
                 except TargetRefused as refused:
                     log.warning("fhirServer refused by the policy: %s", str(refused))
-                    check.failure = FetchFailed(str(refused), NOT_ALLOWED)
+                    check.failure = FetchFailed(str(refused), NOT_ALLOWED, outcome="refused")
                 check.done = True
         if check.failure is not None:
             raise check.failure
@@ -158,11 +168,11 @@ class FhirClient:
         """GET ``url``, which must be on fhirServer under its base path (checked here again, so
         that no caller can send the token elsewhere); a redirect is a failure, not followed."""
         if self.stopped.is_set():
-            raise FetchFailed("fetch stopped: the hook call was already answered")
+            raise FetchFailed("fetch stopped: the hook call was already answered", outcome="stopped")
         target = self.target()
         checked = same_server_url(url, target)
         if checked is None:
-            raise FetchFailed("a URL off the FHIR server was not fetched")
+            raise FetchFailed("a URL off the FHIR server was not fetched", outcome="refused")
         headers = {"Accept": FHIR_JSON}
         if self.access_token:
             headers["Authorization"] = f"Bearer {self.access_token}"
@@ -171,7 +181,7 @@ class FhirClient:
             if remaining <= 0:
                 raise FetchFailed("time budget for fetching exhausted")
             if self.stopped.is_set():
-                raise FetchFailed("fetch stopped: the hook call was already answered")
+                raise FetchFailed("fetch stopped: the hook call was already answered", outcome="stopped")
             timeout = min(self.timeout_seconds, remaining)
             try:
                 with self.usage.sockets.collecting(), pinned_session(target) as session, session.get(
@@ -196,7 +206,7 @@ class FhirClient:
         """The resource a literal reference names, if it is ``Type/id`` on fhirServer."""
         url = reference_url(reference, self.target())
         if url is None:
-            raise FetchFailed("a reference that is not Type/id on the FHIR server was not fetched")
+            raise FetchFailed("a reference that is not Type/id on the FHIR server was not fetched", outcome="refused")
         return self.get_json(url)
 
     def _read_body(self, response: requests.Response) -> bytes:
@@ -214,16 +224,21 @@ class FhirClient:
             if time.monotonic() > self.deadline:
                 raise FetchFailed("FHIR server did not answer in time")
             if self.stopped.is_set():
-                raise FetchFailed("fetch stopped: the hook call was already answered")
+                raise FetchFailed("fetch stopped: the hook call was already answered", outcome="stopped")
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def fetch_key(self, key: str, relative: str) -> dict[str, Any]:
+        """The value of prefetch key ``key``: search_or_read(relative). A method of its own so
+        that the metrics (service/metrics.py) can time each key and count its outcome."""
+        return self.search_or_read(relative)
 
     def search_or_read(self, relative: str) -> dict[str, Any]:
         """A read, or a search with every page merged into one searchset Bundle."""
         target = self.target()
         url = same_server_url(f"{target.base_url}/{relative.lstrip('/')}", target)
         if url is None:
-            raise FetchFailed("the prefetch query leaves the FHIR server's base path")
+            raise FetchFailed("the prefetch query leaves the FHIR server's base path", outcome="refused")
         first = self.get_json(url)
         if first.get("resourceType") != "Bundle":
             return first
@@ -234,7 +249,7 @@ class FhirClient:
             next_url = same_server_url(link, target, relative_to=url)
             if next_url is None:
                 # The token goes to fhirServer only; a page elsewhere would get it.
-                raise FetchFailed("a next link off the FHIR server was not followed")
+                raise FetchFailed("a next link off the FHIR server was not followed", outcome="refused")
             if next_url in seen:
                 log.warning("FHIR paging loops back to an earlier page; stopped")
                 break
@@ -243,7 +258,7 @@ class FhirClient:
                 # anticoagulant: no answer from part of it (safety principle 1).
                 raise FetchFailed(f"the search has more than {self.max_pages} pages",
                                   f"{COULD_NOT_READ} completely: the search has more than {self.max_pages} "
-                                  "pages of results")
+                                  "pages of results", outcome="over-limit")
             seen.add(next_url)
             page = self.get_json(next_url)
             if page.get("resourceType") != "Bundle":
@@ -260,9 +275,9 @@ class FhirClient:
 
 def _json_body(status: int, body: bytes) -> dict[str, Any]:
     if 300 <= status < 400:
-        raise FetchFailed(f"FHIR server answered a redirect (HTTP {status}); not followed")
+        raise FetchFailed(f"FHIR server answered a redirect (HTTP {status}); not followed", outcome="refused")
     if status in (401, 403):
-        raise FetchFailed(f"FHIR server refused access (HTTP {status})")
+        raise FetchFailed(f"FHIR server refused access (HTTP {status})", outcome="refused")
     if status >= 400:
         raise FetchFailed(f"FHIR server answered HTTP {status}")
     try:
@@ -350,7 +365,7 @@ _ABSENT = object()
 
 
 def _fetch_all(client: FhirClient, queries: Mapping[str, str]) -> dict[str, dict[str, Any] | None]:
-    futures = {key: _POOL.submit(client.search_or_read, query) for key, query in queries.items()}
+    futures = {key: _POOL.submit(client.fetch_key, key, query) for key, query in queries.items()}
     done, pending = wait(futures.values(), timeout=max(client._remaining(), 0.0), return_when=FIRST_EXCEPTION)
     if pending:
         # A key failed or the budget ran out: the call answers 412 now, and the other keys'

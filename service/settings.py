@@ -6,9 +6,12 @@ Korean reimbursement rules on. docs/operations.md lists every setting with its d
 
 from __future__ import annotations
 
-from typing import Literal
+import difflib
+from collections.abc import Mapping
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
+import annotated_types
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,13 +25,22 @@ DEFAULT_CALL_ENTRIES = 20_000
 # The governance report's operator token: long enough that it cannot be guessed online.
 MIN_REPORTS_TOKEN_LENGTH = 32
 MAX_REPORTS_TOKEN_LENGTH = 1024
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Never echoed in an error line (which goes to the log): a database URL may hold a password.
+SECRET_SETTINGS = frozenset({"audit_salt", "reports_token", "database_url"})
+# Variables with our prefix that are not settings, on purpose: they never warn as unknown.
+NOT_SETTINGS = frozenset({
+    "LENADEX_TEST_POSTGRES_URL",  # the PostgreSQL server of the store tests (tests/service/conftest.py)
+    "LENADEX_CHROMIUM",  # the browser of the browser tests and of sandbox/public_sandbox.py
+    "LENADEX_REQUIRE_BROWSER",  # 1: the browser tests fail instead of skipping (tests/browser/conftest.py)
+})
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LENADEX_", extra="ignore")
 
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = Field(default=8080, ge=1, le=65535)
     workers: int = Field(
         default=1,
         ge=0,
@@ -43,6 +55,11 @@ class Settings(BaseSettings):
         default="sqlite:///var/lenadex.sqlite3",
         description="SQLAlchemy URL of the feedback and audit store (PostgreSQL: "
         "postgresql+psycopg://user@host/db).",
+    )
+    migrate_at_start: bool = Field(
+        default=True,
+        description="Migrate the store to the newest schema at start; false: refuse to start "
+        "unless it is at the newest already (run `lenadex migrate` first)",
     )
     audit_salt: str = Field(
         default="",
@@ -71,10 +88,14 @@ class Settings(BaseSettings):
     )
     cors_origins: str = "*"
     region: str = Field(default="KR", description="KR applies the Korean reimbursement rules")
-    max_body_bytes: int = 5 * 1024 * 1024
-    fetch_timeout_seconds: float = Field(default=2.0, description="Per request to the FHIR server")
-    fetch_budget_seconds: float = Field(default=4.0, description="All fetches of one hook call")
-    fetch_max_pages: int = 10
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    fetch_timeout_seconds: float = Field(
+        default=2.0, gt=0, allow_inf_nan=False, description="Per request to the FHIR server"
+    )
+    fetch_budget_seconds: float = Field(
+        default=4.0, gt=0, allow_inf_nan=False, description="All fetches of one hook call"
+    )
+    fetch_max_pages: int = Field(default=10, ge=1)
     fetch_max_bytes: int = Field(
         default=DEFAULT_CALL_BYTES, ge=1024,
         description="All answers of one hook call's fetches together, decompressed (16 MiB)",
@@ -104,6 +125,84 @@ class Settings(BaseSettings):
         "e.g. 'creatinine=14,anc=7'",
     )
 
+    @field_validator("host")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        if not value or value != value.strip() or any(char.isspace() or char in "/[]" for char in value):
+            # An empty host would make gunicorn listen on every interface.
+            raise ValueError("LENADEX_HOST: must be a host name or IP address to listen on (e.g. 127.0.0.1, 0.0.0.0)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        # Imported here: SQLAlchemy is not needed to read the other settings.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        allowed = "sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user:password@host:5432/db"
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            # Not the value: it may hold a password.
+            raise ValueError(f"LENADEX_DATABASE_URL: must be a SQLAlchemy URL: {allowed}") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"LENADEX_DATABASE_URL: must be SQLite or PostgreSQL ({allowed}), not {url.get_backend_name()!r}"
+            )
+        try:
+            url.get_dialect().import_dbapi()
+        except (ImportError, NoSuchModuleError):
+            raise ValueError(
+                f"LENADEX_DATABASE_URL: the database driver {url.drivername!r} is not installed: {allowed}"
+            ) from None
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str) -> str:
+        base = urlsplit(value)
+        if value and (base.scheme not in ("http", "https") or not base.netloc or base.query or base.fragment):
+            raise ValueError(
+                f"LENADEX_PUBLIC_BASE_URL: must be the http(s) URL the EHR calls, without query or fragment (e.g. "
+                f"https://cds.hospital.example), or empty; got {value[:200]!r}"
+            )
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if not item or item == "*":
+                continue
+            parts = urlsplit(item)
+            # A browser's Origin header is scheme://host[:port]: anything more never matches.
+            if (not parts.scheme or not parts.netloc or "@" in parts.netloc or parts.path
+                    or parts.query or parts.fragment or item.endswith(("?", "#"))):
+                raise ValueError(
+                    f"LENADEX_CORS_ORIGINS: must be * or comma-separated origins, scheme://host[:port] without a path "
+                    f"(e.g. https://ehr.hospital.example); not {item[:200]!r}"
+                )
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 2 or not code.isascii() or not code.isalpha():
+            raise ValueError(
+                f"LENADEX_REGION: must be a two-letter country code (KR: the Korean reimbursement rules), "
+                f"not {value[:40]!r}"
+            )
+        return code
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"LENADEX_LOG_LEVEL: must be one of {', '.join(LOG_LEVELS)}, not {value[:40]!r}")
+        return value.strip().upper()
+
     @field_validator("freshness_days")
     @classmethod
     def _known_freshness_inputs(cls, value: str) -> str:
@@ -117,7 +216,7 @@ class Settings(BaseSettings):
                           and all("!" <= char <= "~" for char in value)):
             # Never echo the value: it is a secret, and the error line goes to the log.
             raise ValueError(
-                f"LENADEX_REPORTS_TOKEN must be {MIN_REPORTS_TOKEN_LENGTH} to {MAX_REPORTS_TOKEN_LENGTH} "
+                f"LENADEX_REPORTS_TOKEN: must be {MIN_REPORTS_TOKEN_LENGTH} to {MAX_REPORTS_TOKEN_LENGTH} "
                 "visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)"
             )
         return value
@@ -201,18 +300,74 @@ class SettingsError(ValueError):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """The settings from the environment (and overrides); SettingsError in one line otherwise."""
+    """The settings from the environment (and overrides); SettingsError in one line otherwise:
+    each problem as ``LENADEX_X: what is allowed``, the problems joined by "; "."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         problems = []
         for item in error.errors():
-            message = str(item["msg"]).removeprefix("Value error, ")
-            where = ".".join(str(part) for part in item["loc"])
-            if where and f"LENADEX_{where.upper()}" not in message:
-                message = f"LENADEX_{where.upper()}: {message}"
-            problems.append(message)
+            name = ".".join(str(part) for part in item["loc"])
+            if item["type"] == "value_error" or name not in Settings.model_fields:
+                # Our own validators say what is allowed (the cross-field ones name their variables).
+                message = str(item["msg"]).removeprefix("Value error, ")
+            else:
+                message = f"must be {allowed_values(name)}"
+                if name not in SECRET_SETTINGS:
+                    message += f", not {str(item.get('input'))[:60]!r}"
+            if name and f"LENADEX_{name.upper()}" not in message:
+                message = f"LENADEX_{name.upper()}: {message}"
+            problems.append(" ".join(message.split()))  # one line, whatever the message held
         raise SettingsError("; ".join(problems)) from None
+
+
+def allowed_values(name: str) -> str:
+    """What a setting takes, in words, from its type and bounds: 'a whole number from 1 to 65535'."""
+    field = Settings.model_fields[name]
+    if field.annotation is bool:
+        return "true or false"
+    choices = get_args(field.annotation)
+    if choices:
+        return "one of " + ", ".join(str(choice) for choice in choices)
+    kind = "a whole number" if field.annotation is int else "a number" if field.annotation is float else "text"
+    at_least = above = at_most = None
+    for bound in field.metadata:
+        if isinstance(bound, annotated_types.Ge):
+            at_least = bound.ge
+        elif isinstance(bound, annotated_types.Gt):
+            above = bound.gt
+        elif isinstance(bound, annotated_types.Le):
+            at_most = bound.le
+    if at_least is not None and at_most is not None:
+        return f"{kind} from {at_least} to {at_most}"
+    words = [kind]
+    if at_least is not None:
+        words.append(f"of at least {at_least}")
+    if above is not None:
+        words.append(f"above {above}")
+    if at_most is not None:
+        words.append(f"of at most {at_most}")
+    return " ".join(words)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each LENADEX_ variable that is no setting (and not in NOT_SETTINGS), naming
+    the setting whose name is closest when one is close (difflib). The value is never shown."""
+    settings = {f"LENADEX_{name.upper()}" for name in Settings.model_fields}
+    prefix = "LENADEX_"
+    warnings = []
+    for variable in sorted(environ):
+        name = variable.upper()  # the settings are read without regard to case
+        if not name.startswith(prefix) or name in settings or name in NOT_SETTINGS:
+            continue
+        # Compared without the prefix, which every name shares and which would make all close.
+        close = difflib.get_close_matches(
+            name.removeprefix(prefix), [known.removeprefix(prefix) for known in settings], n=1, cutoff=0.6
+        )
+        hint = (f"did you mean {prefix}{close[0]}?" if close
+                else "no setting has a similar name (the settings are listed in the README, \"Settings\")")
+        warnings.append(f"warning: {variable} is not a setting and is ignored; {hint}")
+    return warnings
 
 
 def parse_freshness(text: str) -> dict[str, int]:

@@ -25,20 +25,23 @@ NOTHING``, which SQLite and PostgreSQL both understand; RETURNING tells whether 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Table, create_engine, delete, event, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
@@ -71,6 +74,29 @@ _PROGRESS_CHECK_INSTRUCTIONS = 1000
 # read transaction on a connection of their own, which WAL lets run beside the writers;
 # PostgreSQL: a read-only transaction), so no hook call or feedback waits for them.
 REPORT_READ_SECONDS = 10.0
+
+
+StoreTimer = Callable[[str, float], None]
+"""Told (operation, seconds) after each timed store operation, whatever its outcome: the app sets
+service.metrics.observe_store as ``Store.timer``. A hook, not an import of the metrics: the
+gunicorn master opens a store before prometheus_client may be imported (service/metrics.py)."""
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _timed(operation: str) -> Callable[[Callable[Concatenate[Store, _P], _R]], Callable[Concatenate[Store, _P], _R]]:
+    """Times the decorated Store method as ``operation`` (see Store.timed)."""
+
+    def decorate(method: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
+        @functools.wraps(method)
+        def timed(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with self.timed(operation):
+                return method(self, *args, **kwargs)
+
+        return timed
+
+    return decorate
 
 
 class StoreUnavailable(Exception):
@@ -124,6 +150,21 @@ class Store:
         self._generated_audit_key: bytes | None = None
         self._next_jti_purge = 0.0
         self._report_engine: Engine | None = None
+        self.timer: StoreTimer | None = None
+
+    @contextmanager
+    def timed(self, operation: str) -> Iterator[None]:
+        """Tells ``timer`` (when set) how long the block took, also when it raised. The
+        operations: audit_write, feedback_write, jti_check, health."""
+        timer = self.timer
+        if timer is None:
+            yield
+            return
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            timer(operation, time.perf_counter() - started)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -210,6 +251,12 @@ class Store:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+    def schema_revision(self) -> str | None:
+        """The migration the schema is at (None: no schema yet); StoreUnavailable when unreachable."""
+        with self._transaction() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    @_timed("health")
     def ping(self) -> None:
         with self._transaction() as connection:
             connection.execute(text("SELECT 1"))
@@ -237,6 +284,7 @@ class Store:
             self._generated_audit_key = bytes.fromhex(value)
         return self._generated_audit_key
 
+    @_timed("audit_write")
     def record_hook_call(self, call: HookCall) -> None:
         patient_hash = self.patient_hash(call.patient_id) if call.patient_id else None
         card_uuids = list(dict.fromkeys(call.card_uuids))
@@ -274,6 +322,7 @@ class Store:
 
     # --- feedback ------------------------------------------------------------------------
 
+    @_timed("feedback_write")
     def record_feedback(self, service_id: str, items: Sequence[Feedback]) -> list[FeedbackStored]:
         """Store every item in one short transaction: all are durable once this returns, none
         if it raises. Everything but the two statements is prepared before the lock is taken."""
@@ -322,6 +371,7 @@ class Store:
 
     # --- JWT replay cache ----------------------------------------------------------------
 
+    @_timed("jti_check")
     def claim_jti(self, issuer: str, jti: str, expires_at: int, *, now: int | None = None) -> bool:
         """Record a token id until ``expires_at``; False if it is already recorded and not yet
         expired (a replay). The database decides, so two workers racing with the same token
@@ -354,6 +404,14 @@ class Store:
     def count(self, table: Table) -> int:
         with self._transaction(self.replay_engine if table is seen_jti else self.engine) as connection:
             return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def shipped_revisions() -> list[str]:
+    """The migrations this lenadex ships (service/migrations/versions/), oldest first: the last is
+    the one ``migrate`` brings the schema to."""
+    config = Config()
+    config.set_main_option("script_location", "service:migrations")
+    return [script.revision for script in reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]
 
 
 def _rule_ids(card_rule_ids: Mapping[str, tuple[str, ...]], card_uuid: str) -> list[str] | None:

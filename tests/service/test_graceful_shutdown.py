@@ -21,6 +21,8 @@ from .hostile_client import HOOK_PATH
 from .served import serving
 
 CALLS = 6
+THREADS = 4
+KEYS = 5  # patient, observations, conditions, medications, procedures: none prefetched
 FETCH_DELAY_SECONDS = 2.0
 
 
@@ -37,7 +39,7 @@ def test_sigterm_finishes_the_calls_in_flight_and_refuses_new_ones(tmp_path: Pat
     fhir = StandInFhirServer(fhir_resources("moderate-renal"), delay_seconds=FETCH_DELAY_SECONDS)
     running = fhir.start()
     settings = {"LENADEX_FETCH_TIMEOUT_SECONDS": "10", "LENADEX_FETCH_BUDGET_SECONDS": "20",
-                "LENADEX_THREADS": "4"}
+                "LENADEX_THREADS": str(THREADS)}
     try:
         with serving(f"sqlite:///{tmp_path / 'store.sqlite3'}", tmp_path, workers=workers, auth=False,
                      settings=settings) as server:
@@ -45,9 +47,14 @@ def test_sigterm_finishes_the_calls_in_flight_and_refuses_new_ones(tmp_path: Pat
             with ThreadPoolExecutor(max_workers=CALLS) as pool:
                 calls = [pool.submit(requests.post, server.base_url + HOOK_PATH, json=body, timeout=60)
                          for _ in range(CALLS)]
+                # Until the first calls wait on their fetches, then a moment for every call to
+                # connect (the others wait for an app thread or a fetch worker, accepted); each
+                # fetch takes FETCH_DELAY_SECONDS, so none can be answered yet.
                 deadline = time.monotonic() + 30
-                while fhir.max_in_flight < CALLS and time.monotonic() < deadline:
-                    time.sleep(0.05)  # until every call is waiting on its fetches
+                while fhir.max_in_flight < KEYS and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(0.3)
+                assert not any(call.done() for call in calls)
                 server.process.send_signal(signal.SIGTERM)
                 refused_while_in_flight = False
                 while not all(call.done() for call in calls):
