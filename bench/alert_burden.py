@@ -84,24 +84,39 @@ def main(argv: list[str] | None = None) -> int:
             if hook == "order-select" and len(cards) > TARGETS["order-select max"]:
                 over_four.append(f"{slug} ({len(cards)})")
             if args.cards:
-                print(f"{slug}.{hook}: " + json.dumps([f"{c['indicator']}: {c['summary']}" for c in cards],
-                                                      ensure_ascii=False))
+                print(
+                    f"{slug}.{hook}: "
+                    + json.dumps([f"{c['indicator']}: {c['summary']}" for c in cards], ensure_ascii=False)
+                )
         if counts:
-            rows.append((hook, len(counts), total, statistics.median(counts), percentile(counts, 0.9),
-                         max(counts), info / total if total else 0.0))
+            rows.append(
+                (
+                    hook,
+                    len(counts),
+                    total,
+                    statistics.median(counts),
+                    percentile(counts, 0.9),
+                    max(counts),
+                    info / total if total else 0.0,
+                )
+            )
     print(f"\nAlert burden over the sandbox patients ({today.isoformat()})\n")
-    print(f"| hook | calls | cards | median | p90 | max | info share |")
+    print("| hook | calls | cards | median | p90 | max | info share |")
     print("|---|---|---|---|---|---|---|")
     for hook, calls, total, median, p90, most, share in rows:
         print(f"| {hook} | {calls} | {total} | {median:g} | {p90:g} | {most} | {share:.0%} |")
     select = next(r for r in rows if r[0] == "order-select")
     print()
-    print(f"order-select median ≤ {TARGETS['order-select median']}: {'met' if select[3] <= 2 else 'NOT met'} "
-          f"({select[3]:g}); none above {TARGETS['order-select max']}: "
-          f"{'met' if not over_four else 'NOT met: ' + ', '.join(over_four)}")
+    print(
+        f"order-select median ≤ {TARGETS['order-select median']}: {'met' if select[3] <= 2 else 'NOT met'} "
+        f"({select[3]:g}); none above {TARGETS['order-select max']}: "
+        f"{'met' if not over_four else 'NOT met: ' + ', '.join(over_four)}"
+    )
     print(f"order-sign shows no info card: {'met' if not info_at_sign else 'NOT met (' + str(len(info_at_sign)) + ')'}")
-    print(f"every critical card at an order hook removes or holds the draft: "
-          f"{'met' if not critical_without_hold else 'NOT met'}")
+    print(
+        f"every critical card at an order hook removes or holds the draft: "
+        f"{'met' if not critical_without_hold else 'NOT met'}"
+    )
     for line in critical_without_hold:
         print(f"  - {line}")
     return 0

@@ -82,8 +82,10 @@ def timed(function: Callable[[], Any], count: int) -> list[float]:
 
 
 def summary(samples: list[float]) -> str:
-    return (f"p50 {percentile(samples, 50):.2f} ms · p95 {percentile(samples, 95):.2f} ms · "
-            f"p99 {percentile(samples, 99):.2f} ms")
+    return (
+        f"p50 {percentile(samples, 50):.2f} ms · p95 {percentile(samples, 95):.2f} ms · "
+        f"p99 {percentile(samples, 99):.2f} ms"
+    )
 
 
 # --- records -----------------------------------------------------------------------------------
@@ -95,44 +97,89 @@ def large_request() -> dict[str, Any]:
     request = hook_request(PATIENT, "order-select", hook_instance="bench-large")
     prefetch = request["prefetch"]
     today = date.today()
-    codes = [("2160-0", "mg/dL", 1.1), ("751-8", "10*3/uL", 3.1), ("777-3", "10*3/uL", 210.0),
-             ("718-7", "g/dL", 11.2), ("29463-7", "kg", 56.0), ("1742-6", "U/L", 22.0),
-             ("1920-8", "U/L", 25.0), ("3016-3", "m[IU]/L", 2.1)]
+    codes = [
+        ("2160-0", "mg/dL", 1.1),
+        ("751-8", "10*3/uL", 3.1),
+        ("777-3", "10*3/uL", 210.0),
+        ("718-7", "g/dL", 11.2),
+        ("29463-7", "kg", 56.0),
+        ("1742-6", "U/L", 22.0),
+        ("1920-8", "U/L", 25.0),
+        ("3016-3", "m[IU]/L", 2.1),
+    ]
     observations = prefetch["observations"].setdefault("entry", [])
     for index in range(240):
         code, unit, value = codes[index % len(codes)]
         when = today - timedelta(days=20 + index * 7)
-        observations.append({"resource": {
-            "resourceType": "Observation", "id": f"history-{index}", "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "subject": {"reference": f"Patient/{PATIENT}"},
-            "effectiveDateTime": when.isoformat(),
-            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
-        }})
+        observations.append(
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": f"history-{index}",
+                    "status": "final",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                    "subject": {"reference": f"Patient/{PATIENT}"},
+                    "effectiveDateTime": when.isoformat(),
+                    "valueQuantity": {
+                        "value": value,
+                        "unit": unit,
+                        "system": "http://unitsofmeasure.org",
+                        "code": unit,
+                    },
+                }
+            }
+        )
     medications = prefetch["medications"].setdefault("entry", [])
-    drugs = [("358258", "bortezomib"), ("3264", "dexamethasone"), ("1191", "aspirin"),
-             ("10831", "sulfamethoxazole / trimethoprim"), ("6809", "metformin")]
+    drugs = [
+        ("358258", "bortezomib"),
+        ("3264", "dexamethasone"),
+        ("1191", "aspirin"),
+        ("10831", "sulfamethoxazole / trimethoprim"),
+        ("6809", "metformin"),
+    ]
     for index in range(50):
         code, name = drugs[index % len(drugs)]
-        medications.append({"resource": {
-            "resourceType": "MedicationRequest", "id": f"past-{index}", "status": "completed",
-            "intent": "order", "subject": {"reference": f"Patient/{PATIENT}"},
-            "authoredOn": (today - timedelta(days=60 + index * 30)).isoformat(),
-            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                                                      "code": code, "display": name}], "text": name},
-            "dosageInstruction": [{"text": f"{name} as directed"}],
-        }})
+        medications.append(
+            {
+                "resource": {
+                    "resourceType": "MedicationRequest",
+                    "id": f"past-{index}",
+                    "status": "completed",
+                    "intent": "order",
+                    "subject": {"reference": f"Patient/{PATIENT}"},
+                    "authoredOn": (today - timedelta(days=60 + index * 30)).isoformat(),
+                    "medicationCodeableConcept": {
+                        "coding": [
+                            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code, "display": name}
+                        ],
+                        "text": name,
+                    },
+                    "dosageInstruction": [{"text": f"{name} as directed"}],
+                }
+            }
+        )
     conditions = prefetch["conditions"].setdefault("entry", [])
     snomed = ["38341003", "44054006", "195967001", "13645005", "235595009", "40930008"]
     for index in range(30):
-        conditions.append({"resource": {
-            "resourceType": "Condition", "id": f"history-condition-{index}",
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                           "code": "active" if index % 3 else "resolved"}]},
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": snomed[index % len(snomed)]}]},
-            "subject": {"reference": f"Patient/{PATIENT}"},
-            "onsetDateTime": (today - timedelta(days=400 + index * 40)).isoformat(),
-        }})
+        conditions.append(
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": f"history-condition-{index}",
+                    "clinicalStatus": {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                "code": "active" if index % 3 else "resolved",
+                            }
+                        ]
+                    },
+                    "code": {"coding": [{"system": "http://snomed.info/sct", "code": snomed[index % len(snomed)]}]},
+                    "subject": {"reference": f"Patient/{PATIENT}"},
+                    "onsetDateTime": (today - timedelta(days=400 + index * 40)).isoformat(),
+                }
+            }
+        )
     for key in ("observations", "medications", "conditions"):
         prefetch[key]["total"] = len(prefetch[key]["entry"])
     return request
@@ -155,8 +202,9 @@ def bench_rules(count: int) -> dict[str, float]:
     request = hook_request(PATIENT, "order-select", hook_instance="bench-rules")
     resources = [v for v in request["prefetch"].values() if v is not None]
     drafts = [e["resource"] for e in request["context"]["draftOrders"]["entry"]]
-    snapshot = build_snapshot(resources, patient_id=PATIENT, draft_orders=drafts,
-                              selections=request["context"]["selections"])
+    snapshot = build_snapshot(
+        resources, patient_id=PATIENT, draft_orders=drafts, selections=request["context"]["selections"]
+    )
     evaluation = Evaluation(hook="order-select", today=date.today())
     samples = timed(lambda: evaluate(snapshot, evaluation), count)
     mean_us = statistics.fmean(samples) * 1000
@@ -183,10 +231,8 @@ def free_port() -> int:
 
 def start_production_server(workers: int, data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = dict(os.environ, LENADEX_DATABASE_URL=f"sqlite:///{data_dir / 'bench.sqlite3'}",
-               LENADEX_LOG_LEVEL="WARNING")
-    command = [str(Path(sys.executable).parent / "lenadex"), "serve", "--port", str(port),
-               "--workers", str(workers)]
+    env = dict(os.environ, LENADEX_DATABASE_URL=f"sqlite:///{data_dir / 'bench.sqlite3'}", LENADEX_LOG_LEVEL="WARNING")
+    command = [str(Path(sys.executable).parent / "lenadex"), "serve", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=data_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -201,7 +247,9 @@ def start_production_server(workers: int, data_dir: Path) -> tuple[subprocess.Po
     raise RuntimeError("the production server did not start")
 
 
-def python_load(port: int, body: bytes, *, seconds: float, clients: int, rate: float | None) -> tuple[float, list[float], int]:
+def python_load(
+    port: int, body: bytes, *, seconds: float, clients: int, rate: float | None
+) -> tuple[float, list[float], int]:
     """Closed loop (rate None: each client sends as fast as it can) or open loop at a fixed
     total rate. Returns requests/s, latencies in ms and the error count."""
     latencies: list[float] = []
@@ -264,9 +312,18 @@ def wrk_load(port: int, body: bytes, *, seconds: int, connections: int) -> dict[
             "end\n"
         )
         output = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
-             f"http://127.0.0.1:{port}/cds-services/{SERVICE}"],
-            capture_output=True, text=True, timeout=seconds + 30,
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "-s",
+                str(script),
+                f"http://127.0.0.1:{port}/cds-services/{SERVICE}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
         ).stdout
     for line in output.splitlines():
         if line.startswith("JSON "):
@@ -286,16 +343,30 @@ def bench_http(seconds: float) -> dict[str, Any]:
             tool = "wrk, 16 connections"
             if saturation is None:
                 rps, samples, errors = python_load(port, body, seconds=seconds, clients=8, rate=None)
-                saturation = {"rps": rps, "p50": percentile(samples, 50), "p99": percentile(samples, 99), "errors": errors}
+                saturation = {
+                    "rps": rps,
+                    "p50": percentile(samples, 50),
+                    "p99": percentile(samples, 99),
+                    "errors": errors,
+                }
                 tool = "Python client, 8 connections"
             moderate_rate = 100.0
             rps, samples, errors = python_load(port, body, seconds=seconds, clients=4, rate=moderate_rate)
         finally:
             process.terminate()
             process.wait(timeout=15)
-    return {"workers": workers, "tool": tool, "saturation": saturation,
-            "moderate": {"rate": moderate_rate, "rps": rps, "p50": percentile(samples, 50),
-                         "p99": percentile(samples, 99), "errors": errors}}
+    return {
+        "workers": workers,
+        "tool": tool,
+        "saturation": saturation,
+        "moderate": {
+            "rate": moderate_rate,
+            "rps": rps,
+            "p50": percentile(samples, 50),
+            "p99": percentile(samples, 99),
+            "errors": errors,
+        },
+    }
 
 
 # --- d. fetching -------------------------------------------------------------------------------
@@ -305,10 +376,16 @@ def bench_fetch(count: int) -> list[float]:
     delay = GOALS["fetch_delay_ms"] / 1000
     stand_in = StandInFhirServer(fhir_resources(PATIENT), delay_seconds=delay).start()
     try:
-        request = hook_request(PATIENT, "order-select", hook_instance="bench-fetch", with_prefetch=False,
-                               fhir_server=stand_in.base_url)
-        request["fhirAuthorization"] = {"access_token": "bench", "token_type": "Bearer", "expires_in": 300,
-                                        "scope": "patient/*.read", "subject": "bench"}
+        request = hook_request(
+            PATIENT, "order-select", hook_instance="bench-fetch", with_prefetch=False, fhir_server=stand_in.base_url
+        )
+        request["fhirAuthorization"] = {
+            "access_token": "bench",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "bench",
+        }
         body = json.dumps(request).encode()
         return timed(lambda: in_process(body, fetch=True), count)
     finally:
@@ -329,34 +406,60 @@ def main(argv: list[str] | None = None) -> int:
     scale = 0.2 if args.quick else 1.0
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-in's access log
     freeze_startup_heap()  # as the service does once it is built
-    print(f"lenadex benchmark — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {date.today().isoformat()}")
+    print(
+        f"lenadex benchmark — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {date.today().isoformat()}"
+    )
     rules = bench_rules(int(5000 * scale))
     pipeline = bench_pipeline(int(500 * scale))
     fetch = bench_fetch(int(200 * scale))
     http = bench_http(5 if args.quick else 15)
 
     rows = [
-        ("a. rules core", f"{rules['per_second']:,.0f} evaluations/s · {rules['mean_us']:.1f} µs/evaluation "
-         f"({rules['cards']} recommendations)", f"≤ {GOALS['rules_us']:.0f} µs: {verdict(rules['mean_us'] <= GOALS['rules_us'])}"),
-        ("b. pipeline, small record", summary(pipeline["small"]),
-         f"p99 ≤ {GOALS['small_p99_ms']:.0f} ms: {verdict(percentile(pipeline['small'], 99) <= GOALS['small_p99_ms'])}"),
-        ("b. pipeline, large record", summary(pipeline["large"]),
-         f"p99 ≤ {GOALS['large_p99_ms']:.0f} ms: {verdict(percentile(pipeline['large'], 99) <= GOALS['large_p99_ms'])}"),
+        (
+            "a. rules core",
+            f"{rules['per_second']:,.0f} evaluations/s · {rules['mean_us']:.1f} µs/evaluation "
+            f"({rules['cards']} recommendations)",
+            f"≤ {GOALS['rules_us']:.0f} µs: {verdict(rules['mean_us'] <= GOALS['rules_us'])}",
+        ),
+        (
+            "b. pipeline, small record",
+            summary(pipeline["small"]),
+            f"p99 ≤ {GOALS['small_p99_ms']:.0f} ms: {verdict(percentile(pipeline['small'], 99) <= GOALS['small_p99_ms'])}",
+        ),
+        (
+            "b. pipeline, large record",
+            summary(pipeline["large"]),
+            f"p99 ≤ {GOALS['large_p99_ms']:.0f} ms: {verdict(percentile(pipeline['large'], 99) <= GOALS['large_p99_ms'])}",
+        ),
     ]
     saturation = http["saturation"]
-    rows.append((f"c. HTTP saturation ({http['workers']} gunicorn workers, {http['tool']})",
-                 f"{saturation['rps']:,.0f} requests/s · p50 {saturation['p50']:.1f} ms · p99 {saturation['p99']:.1f} ms"
-                 f" · {int(saturation['errors'])} errors",
-                 f"≥ {GOALS['http_rps']:.0f}/s, p99 ≤ {GOALS['http_p99_ms']:.0f} ms: "
-                 f"{verdict(saturation['rps'] >= GOALS['http_rps'] and saturation['p99'] <= GOALS['http_p99_ms'])}"))
+    rows.append(
+        (
+            f"c. HTTP saturation ({http['workers']} gunicorn workers, {http['tool']})",
+            f"{saturation['rps']:,.0f} requests/s · p50 {saturation['p50']:.1f} ms · p99 {saturation['p99']:.1f} ms"
+            f" · {int(saturation['errors'])} errors",
+            f"≥ {GOALS['http_rps']:.0f}/s, p99 ≤ {GOALS['http_p99_ms']:.0f} ms: "
+            f"{verdict(saturation['rps'] >= GOALS['http_rps'] and saturation['p99'] <= GOALS['http_p99_ms'])}",
+        )
+    )
     moderate = http["moderate"]
-    rows.append((f"c. HTTP at {moderate['rate']:.0f} requests/s",
-                 f"{moderate['rps']:,.0f} requests/s · p50 {moderate['p50']:.1f} ms · p99 {moderate['p99']:.1f} ms"
-                 f" · {moderate['errors']} errors", ""))
+    rows.append(
+        (
+            f"c. HTTP at {moderate['rate']:.0f} requests/s",
+            f"{moderate['rps']:,.0f} requests/s · p50 {moderate['p50']:.1f} ms · p99 {moderate['p99']:.1f} ms"
+            f" · {moderate['errors']} errors",
+            "",
+        )
+    )
     limit = 3 * GOALS["fetch_delay_ms"]
-    rows.append((f"d. no prefetch, FHIR stand-in +{GOALS['fetch_delay_ms']:.0f} ms/request", summary(fetch),
-                 f"p99 ≤ {limit:.0f} ms: {verdict(percentile(fetch, 99) <= limit)}"))
+    rows.append(
+        (
+            f"d. no prefetch, FHIR stand-in +{GOALS['fetch_delay_ms']:.0f} ms/request",
+            summary(fetch),
+            f"p99 ≤ {limit:.0f} ms: {verdict(percentile(fetch, 99) <= limit)}",
+        )
+    )
     width = max(len(r[0]) for r in rows)
     print()
     for name, figures, goal in rows:

@@ -56,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     recorded = json.loads(RECORDED.read_text())
     changed = sorted(key for key in current.keys() | recorded.keys() if current.get(key) != recorded.get(key))
-    print(f"{len(current) - len(changed)} of {len(current)} responses byte-identical" +
-          (f"; changed: {', '.join(changed)}" if changed else ""))
+    print(
+        f"{len(current) - len(changed)} of {len(current)} responses byte-identical"
+        + (f"; changed: {', '.join(changed)}" if changed else "")
+    )
     return 1 if changed else 0
 
 

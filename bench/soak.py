@@ -67,11 +67,17 @@ class Minute:
     def summary(self) -> dict[str, Any]:
         latencies = sorted(self.latencies_ms) or [0.0]
         return {
-            "minute": self.minute, "requests": self.requests, "errors": self.errors,
+            "minute": self.minute,
+            "requests": self.requests,
+            "errors": self.errors,
             "rate": round(self.requests / self.seconds, 1),
-            "p50_ms": round(_percentile(latencies, 50), 1), "p90_ms": round(_percentile(latencies, 90), 1),
-            "p99_ms": round(_percentile(latencies, 99), 1), "max_ms": round(latencies[-1], 1),
-            "rss_mb": round(self.rss_mb, 1), "threads": self.threads, "fds": self.fds,
+            "p50_ms": round(_percentile(latencies, 50), 1),
+            "p90_ms": round(_percentile(latencies, 90), 1),
+            "p99_ms": round(_percentile(latencies, 99), 1),
+            "max_ms": round(latencies[-1], 1),
+            "rss_mb": round(self.rss_mb, 1),
+            "threads": self.threads,
+            "fds": self.fds,
             "error_kinds": dict(self.error_kinds),
         }
 
@@ -130,8 +136,18 @@ def start_server(workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], 
     port = _free_port()
     env = dict(os.environ, LENADEX_DATABASE_URL=f"sqlite:///{workdir / 'soak.sqlite3'}", LENADEX_LOG_LEVEL="WARNING")
     log = (workdir / "server.log").open("wb")
-    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "service.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -183,8 +199,15 @@ class Load:
             return response.status_code == 200, f"discovery HTTP {response.status_code}"
         if index % FEEDBACK_EVERY == FEEDBACK_EVERY - 1 and self.recent_cards:
             service_id, card = random.choice(list(self.recent_cards))
-            feedback = {"feedback": [{"card": card, "outcome": random.choice(["accepted", "overridden"]),
-                                      "outcomeTimestamp": datetime.now(timezone.utc).isoformat()}]}
+            feedback = {
+                "feedback": [
+                    {
+                        "card": card,
+                        "outcome": random.choice(["accepted", "overridden"]),
+                        "outcomeTimestamp": datetime.now(timezone.utc).isoformat(),
+                    }
+                ]
+            }
             response = session.post(f"{self.base_url}/cds-services/{service_id}/feedback", json=feedback, timeout=30)
             return response.status_code == 200, f"feedback HTTP {response.status_code}"
         hook, request = self.calls[index % len(self.calls)]
@@ -238,21 +261,29 @@ class Load:
 
 def report_line(summary: dict[str, Any]) -> str:
     kinds = ", ".join(f"{k}: {v}" for k, v in summary["error_kinds"].items())
-    return (f"{summary['minute']:>6} {summary['requests']:>8} {summary['errors']:>6} {summary['rate']:>6} "
-            f"{summary['p50_ms']:>7} {summary['p90_ms']:>7} {summary['p99_ms']:>7} {summary['max_ms']:>8} "
-            f"{summary['rss_mb']:>7} {summary['threads']:>7} {summary['fds']:>5}  {kinds}")
+    return (
+        f"{summary['minute']:>6} {summary['requests']:>8} {summary['errors']:>6} {summary['rate']:>6} "
+        f"{summary['p50_ms']:>7} {summary['p90_ms']:>7} {summary['p99_ms']:>7} {summary['max_ms']:>8} "
+        f"{summary['rss_mb']:>7} {summary['threads']:>7} {summary['fds']:>5}  {kinds}"
+    )
 
 
-HEADER = (f"{'minute':>6} {'requests':>8} {'errors':>6} {'req/s':>6} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
-          f"{'max ms':>8} {'RSS MB':>7} {'threads':>7} {'fds':>5}")
+HEADER = (
+    f"{'minute':>6} {'requests':>8} {'errors':>6} {'req/s':>6} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
+    f"{'max ms':>8} {'RSS MB':>7} {'threads':>7} {'fds':>5}"
+)
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = ["| minute | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | RSS MB | threads | fds |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| minute | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | RSS MB | threads | fds |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for s in [*result["minutes"], result["total"]]:
-        lines.append(f"| {s['minute']} | {s['requests']} | {s['errors']} | {s['rate']} | {s['p50_ms']} | "
-                     f"{s['p90_ms']} | {s['p99_ms']} | {s['max_ms']} | {s['rss_mb']} | {s['threads']} | {s['fds']} |")
+        lines.append(
+            f"| {s['minute']} | {s['requests']} | {s['errors']} | {s['rate']} | {s['p50_ms']} | "
+            f"{s['p90_ms']} | {s['p99_ms']} | {s['max_ms']} | {s['rss_mb']} | {s['threads']} | {s['fds']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -272,9 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             load = Load(base_url, args.rate, args.minutes * 60, args.warmup_seconds)
             rss_at_start = server_resources(process.pid)
-            print(f"lenadex serve (pid {process.pid}, workers {args.workers}) at {base_url}; {args.rate:g} req/s for "
-                  f"{args.minutes:g} min after {args.warmup_seconds:g} s of warm-up; {len(load.calls)} sandbox calls "
-                  f"in turn, feedback 1 in {FEEDBACK_EVERY}, discovery 1 in {DISCOVERY_EVERY}", flush=True)
+            print(
+                f"lenadex serve (pid {process.pid}, workers {args.workers}) at {base_url}; {args.rate:g} req/s for "
+                f"{args.minutes:g} min after {args.warmup_seconds:g} s of warm-up; {len(load.calls)} sandbox calls "
+                f"in turn, feedback 1 in {FEEDBACK_EVERY}, discovery 1 in {DISCOVERY_EVERY}",
+                flush=True,
+            )
             print(HEADER, flush=True)
 
             def on_minute(minute: int) -> None:
@@ -307,24 +341,40 @@ def main(argv: list[str] | None = None) -> int:
         for kind, count in record.error_kinds.items():
             everything.error_kinds[kind] = everything.error_kinds.get(kind, 0) + count
     total = everything.summary()
-    total.update(minute="all", rate=round(everything.requests / (args.minutes * 60), 1),
-                 rss_mb=minutes[-1]["rss_mb"], threads=minutes[-1]["threads"], fds=minutes[-1]["fds"])
+    total.update(
+        minute="all",
+        rate=round(everything.requests / (args.minutes * 60), 1),
+        rss_mb=minutes[-1]["rss_mb"],
+        threads=minutes[-1]["threads"],
+        fds=minutes[-1]["fds"],
+    )
     first, final = minutes[0], minutes[-1]
     result = {
-        "rate": args.rate, "minutes": minutes, "total": total, "workers": args.workers,
+        "rate": args.rate,
+        "minutes": minutes,
+        "total": total,
+        "workers": args.workers,
         "rss_mb_before_load": round(rss_at_start[0], 1),
-        "drift": {"p50_ms": round(final["p50_ms"] - first["p50_ms"], 1),
-                  "p99_ms": round(final["p99_ms"] - first["p99_ms"], 1)},
-        "growth": {"rss_mb": round(final["rss_mb"] - first["rss_mb"], 1),
-                   "threads": final["threads"] - first["threads"], "fds": final["fds"] - first["fds"]},
+        "drift": {
+            "p50_ms": round(final["p50_ms"] - first["p50_ms"], 1),
+            "p99_ms": round(final["p99_ms"] - first["p99_ms"], 1),
+        },
+        "growth": {
+            "rss_mb": round(final["rss_mb"] - first["rss_mb"], 1),
+            "threads": final["threads"] - first["threads"],
+            "fds": final["fds"] - first["fds"],
+        },
         "server_crashed": crashed,
-        "python": sys.version.split()[0], "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
     }
     print(report_line(total))
-    print(f"drift (last minute − first): p50 {result['drift']['p50_ms']:+} ms, p99 {result['drift']['p99_ms']:+} ms; "
-          f"growth: RSS {result['growth']['rss_mb']:+} MB (before load {result['rss_mb_before_load']} MB), "
-          f"threads {result['growth']['threads']:+}, fds {result['growth']['fds']:+}; "
-          f"server {'CRASHED' if crashed else 'still running at the end'}")
+    print(
+        f"drift (last minute − first): p50 {result['drift']['p50_ms']:+} ms, p99 {result['drift']['p99_ms']:+} ms; "
+        f"growth: RSS {result['growth']['rss_mb']:+} MB (before load {result['rss_mb_before_load']} MB), "
+        f"threads {result['growth']['threads']:+}, fds {result['growth']['fds']:+}; "
+        f"server {'CRASHED' if crashed else 'still running at the end'}"
+    )
     if total["errors"]:
         print("last lines of the server log:\n  " + "\n  ".join(server_log_tail))
     if args.json:

@@ -57,12 +57,16 @@ def dosage_instruction(drug: str, regimen: Regimen) -> dict[str, Any]:
         code, display = ROUTES[regimen.route]
         dosage["route"] = {"coding": [{"system": SNOMED, "code": code, "display": display}]}
     if regimen.dose is not None and regimen.dose_unit in UCUM_DOSE_UNITS:
-        dosage["doseAndRate"] = [{"doseQuantity": {
-            "value": _number(regimen.dose),
-            "unit": regimen.dose_unit,
-            "system": UCUM,
-            "code": UCUM_DOSE_UNITS[regimen.dose_unit],
-        }}]
+        dosage["doseAndRate"] = [
+            {
+                "doseQuantity": {
+                    "value": _number(regimen.dose),
+                    "unit": regimen.dose_unit,
+                    "system": UCUM,
+                    "code": UCUM_DOSE_UNITS[regimen.dose_unit],
+                }
+            }
+        ]
     return dosage
 
 
@@ -238,10 +242,14 @@ def _order_ingredient(resource: dict[str, Any], drug: str) -> bool:
     code, display = ORDERABLE[drug]
     concept = {"coding": [{"system": RXNORM, "code": code, "display": display}], "text": display}
     current = resource.get("medicationCodeableConcept")
-    if isinstance(current, dict) and any(
-        isinstance(c, dict) and c.get("code") == code and c.get("system") == RXNORM
-        for c in current.get("coding") or []
-    ) and "medicationReference" not in resource:
+    if (
+        isinstance(current, dict)
+        and any(
+            isinstance(c, dict) and c.get("code") == code and c.get("system") == RXNORM
+            for c in current.get("coding") or []
+        )
+        and "medicationReference" not in resource
+    ):
         return False
     _set_medication(resource, concept)
     return True
@@ -253,7 +261,8 @@ def _set_medication(resource: dict[str, Any], concept: dict[str, Any]) -> None:
     if isinstance(target, str) and target.startswith("#") and isinstance(resource.get("contained"), list):
         # The contained Medication described the old product; nothing else may point at it.
         resource["contained"] = [
-            c for c in resource["contained"]
+            c
+            for c in resource["contained"]
             if not (isinstance(c, dict) and c.get("resourceType") == "Medication" and c.get("id") == target[1:])
         ]
         if not resource["contained"]:

@@ -38,9 +38,7 @@ OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
     ("specialist-decision", "Decided with the treating specialist"),
     ("patient-declined", "Patient declined"),
 )
-RENAL_OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
-    ("renal-function-improving", "Renal function is improving"),
-)
+RENAL_OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (("renal-function-improving", "Renal function is improving"),)
 
 
 def to_cards(
@@ -133,10 +131,7 @@ def detail_markdown(recommendation: Recommendation) -> str:
         parts.append("**Inputs used:** " + "; ".join(_input_text(i) for i in recommendation.inputs) + ".")
     if recommendation.data_needed:
         parts.append("**To order or record:** " + html.escape(", ".join(recommendation.data_needed), quote=False))
-    parts.append(
-        f"Guideline section: *{recommendation.section}*. "
-        f"Rules: {', '.join(recommendation.rule_ids)}."
-    )
+    parts.append(f"Guideline section: *{recommendation.section}*. Rules: {', '.join(recommendation.rule_ids)}.")
     return "\n\n".join(parts)
 
 
@@ -161,10 +156,13 @@ def _recorded_otherwise(used: InputUsed) -> bool:
     shown, recorded = _NUMBER_AND_UNIT.match(used.value), _NUMBER_AND_UNIT.match(used.note)
     if shown is None or recorded is None:
         return True
+
     def number(match: re.Match[str]) -> float:
         return float(match.group(2).replace(",", ""))
+
     def unit(match: re.Match[str]) -> str:
         return match.group(3).replace("µ", "u").replace(" ", "").lower()
+
     return (shown.group(1), number(shown), unit(shown)) != (recorded.group(1), number(recorded), unit(recorded))
 
 
@@ -185,7 +183,9 @@ def _suggestions(
             updated = updated_order(draft, action.drug, action.regimen, orders.get(action.order_id))
             description = f"{action.description} ({updated.note})" if updated.note else action.description
             fhir_action: dict[str, Any] = {
-                "type": "update", "description": description, "resource": updated.resource,
+                "type": "update",
+                "description": description,
+                "resource": updated.resource,
             }
         elif isinstance(action, NewMedication):
             fhir_action = {

@@ -76,7 +76,10 @@ class ConditionList:
 def read_conditions(record: PatientRecord, patient_id: str) -> ConditionList:
     found = ConditionList()
     for resource, classes in record.usable(
-        "Condition", patient_id, lambda r: classify_condition(r.get("code")), found.problems,
+        "Condition",
+        patient_id,
+        lambda r: classify_condition(r.get("code")),
+        found.problems,
         keep=lambda r: status_code(r.get("verificationStatus")) not in IGNORED_VERIFICATIONS,
     ):
         active = _is_active(resource)
@@ -88,8 +91,7 @@ def read_conditions(record: PatientRecord, patient_id: str) -> ConditionList:
                 ClinicalCondition(
                     category=item.category,
                     display=display,
-                    active=item.category in ALWAYS_ACTIVE
-                    or (active and not item.past_event),
+                    active=item.category in ALWAYS_ACTIVE or (active and not item.past_event),
                     onset=onset,
                     recorded=recorded,
                     code=item.code,
@@ -135,9 +137,7 @@ def classify_condition(concept: object) -> list[Classification]:
             match = terms.text.search(text)
             if match is not None and not negated_in_clause(text, match.start()):
                 found[terms.category] = Classification(terms.category, _first_code(concept), past_event=past)
-    return [
-        item for category, item in found.items() if not SUBSUMED_BY.get(category, frozenset()) & found.keys()
-    ]
+    return [item for category, item in found.items() if not SUBSUMED_BY.get(category, frozenset()) & found.keys()]
 
 
 def _first_code(concept: object) -> str:

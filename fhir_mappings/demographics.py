@@ -73,9 +73,7 @@ def _birth_date(patient: JsonObject, found: Demographics) -> date | None:
     if parsed.precision in ("year", "month"):
         # Age is still close enough for the rules' bands, but the card should say it is
         # reckoned from the first day of the year (or month).
-        problems.append(
-            f"birth date only to the {parsed.precision} ({parsed.text}); age reckoned from {parsed.start}"
-        )
+        problems.append(f"birth date only to the {parsed.precision} ({parsed.text}); age reckoned from {parsed.start}")
     return parsed.start
 
 

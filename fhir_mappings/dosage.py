@@ -47,10 +47,7 @@ DOSE_UNITS: dict[str, tuple[str, Fraction]] = {
     **{fold_unit(u): ("mg", Fraction(1)) for u in ("mg", "milligram", "milligrams")},
     **{fold_unit(u): ("mg", Fraction(1000)) for u in ("g", "gram", "grams")},
     **{fold_unit(u): ("ug", Fraction(1)) for u in ("ug", "mcg", "microgram", "micrograms")},
-    **{
-        fold_unit(u): ("IU", Fraction(1))
-        for u in ("[iU]", "[IU]", "IU", "U", "unit", "units", "international units")
-    },
+    **{fold_unit(u): ("IU", Fraction(1)) for u in ("[iU]", "[IU]", "IU", "U", "unit", "units", "international units")},
 }
 
 # UCUM periodUnit → hours. A month is UCUM's mean Julian month (30.4375 d), a year 365.25 d.
@@ -161,11 +158,7 @@ def _instruction_regimen(instruction: JsonObject, problems: list[str], units: Do
     problems.extend(written.problems)
 
     dose, dose_unit = _structured_dose(instruction.get("doseAndRate"), problems, units)
-    if (
-        dose is not None
-        and written.dose is not None
-        and (dose, dose_unit) != (written.dose, written.dose_unit)
-    ):
+    if dose is not None and written.dose is not None and (dose, dose_unit) != (written.dose, written.dose_unit):
         problems.append(
             f"the structured dose ({_amount(dose)} {dose_unit}) differs from the dosage text "
             f"('{text}'); the structured dose is used"
@@ -206,14 +199,10 @@ def _amount(value: float) -> str:
 
 
 def _has_structured_dose(instruction: JsonObject) -> bool:
-    return any(
-        "doseQuantity" in entry or "doseRange" in entry for entry in objects(instruction.get("doseAndRate"))
-    )
+    return any("doseQuantity" in entry or "doseRange" in entry for entry in objects(instruction.get("doseAndRate")))
 
 
-def _structured_dose(
-    dose_and_rate: Any, problems: list[str], units: DoseUnits
-) -> tuple[float | None, str | None]:
+def _structured_dose(dose_and_rate: Any, problems: list[str], units: DoseUnits) -> tuple[float | None, str | None]:
     entries = objects(dose_and_rate)
     # An order can carry the dose as ordered and as calculated; the ordered one is the order.
     ordered = [e for e in entries if any(c.get("code") == "ordered" for c in codings(e.get("type")))]
@@ -225,9 +214,7 @@ def _structured_dose(
     return None, None
 
 
-def _dose_quantity(
-    quantity: JsonObject, problems: list[str], units: DoseUnits
-) -> tuple[float | None, str | None]:
+def _dose_quantity(quantity: JsonObject, problems: list[str], units: DoseUnits) -> tuple[float | None, str | None]:
     value = number(quantity.get("value"))
     # Clients send {"value": 1, "code": "{pill}"} without a system: the code is still the unit.
     unit = quantity_unit(quantity) or text_value(quantity.get("code"))
@@ -431,17 +418,13 @@ _EVERY_N_DAYS = re.compile(r"\b(?:q ?(\d{1,2}) ?d|every (\d{1,2}) days?)\b")
 def parse_dosage_text(text: str, strength_mg: float | None = None) -> TextDosage:
     """Read a free-text dosage such as '25 mg PO daily d1-21 q28d' (or '1 capsule daily' of a
     product of ``strength_mg``)."""
-    normal = re.sub(
-        r"\s+", " ", text.lower().replace("–", "-").replace("—", "-").replace("µ", "u").replace("×", "x")
-    )
+    normal = re.sub(r"\s+", " ", text.lower().replace("–", "-").replace("—", "-").replace("µ", "u").replace("×", "x"))
     found = TextDosage(route=_text_route(normal))
 
     dose = _TEXT_DOSE.search(normal)
     if dose:
         unit = dose[2]
-        converted = _to_dose_unit(
-            Decimal(dose[1].replace(",", "")), "iu" if unit == "international units" else unit
-        )
+        converted = _to_dose_unit(Decimal(dose[1].replace(",", "")), "iu" if unit == "international units" else unit)
         if converted is not None:
             found.dose, found.dose_unit = converted
     elif strength_mg is not None and (count := _TEXT_UNITS.search(normal)):

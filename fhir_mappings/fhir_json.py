@@ -196,8 +196,7 @@ def _parse_time_text(value: str) -> FhirTime | None:
         if match["time"]:
             zone = match["zone"] or ""
             moment = datetime.fromisoformat(
-                f"{match['year']}-{match['month']}-{match['day']}T{match['time']}"
-                + zone.replace("Z", "+00:00")
+                f"{match['year']}-{match['month']}-{match['day']}T{match['time']}" + zone.replace("Z", "+00:00")
             )
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
@@ -233,9 +232,7 @@ def parse_day(value: Any) -> date | None:
 
 # --- references ---------------------------------------------------------------------------
 
-_TYPED_REFERENCE = re.compile(
-    r"(?:^|/)(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-\.]{1,64})(?:/_history/[^/]+)?$"
-)
+_TYPED_REFERENCE = re.compile(r"(?:^|/)(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-\.]{1,64})(?:/_history/[^/]+)?$")
 
 
 def reference_key(reference: Any) -> str | None:

@@ -158,8 +158,10 @@ def _unidentified_korean_codes(label: str, source: MedicationSource) -> list[str
             system = coding.get("system")
             if isinstance(system, str) and system in KR_DRUG_PRODUCT_SYSTEMS:
                 code = text_value(coding.get("code")) or "(no code)"
-                found.append(f"{label}: {KR_DRUG_PRODUCT_SYSTEMS[system]} code {code} names a product; no ATC "
-                             "coding or ingredient was sent, so the drug was not identified")
+                found.append(
+                    f"{label}: {KR_DRUG_PRODUCT_SYSTEMS[system]} code {code} names a product; no ATC "
+                    "coding or ingredient was sent, so the drug was not identified"
+                )
     return found
 
 
@@ -189,9 +191,7 @@ REPEATING_DOSAGE_ELEMENTS = ("additionalInstruction", "doseAndRate")
 
 def _normalised(request: JsonObject) -> JsonObject:
     """Mend what real clients get wrong in R4: a repeating element sent as one object."""
-    if not any(
-        name in request and not isinstance(request[name], list) for name in REPEATING_ELEMENTS
-    ) and not any(
+    if not any(name in request and not isinstance(request[name], list) for name in REPEATING_ELEMENTS) and not any(
         name in dosage and not isinstance(dosage[name], list)
         for dosage in objects(request.get("dosageInstruction"))
         for name in REPEATING_DOSAGE_ELEMENTS
@@ -204,7 +204,8 @@ def _normalised(request: JsonObject) -> JsonObject:
     if "dosageInstruction" in mended:
         mended["dosageInstruction"] = [
             {k: ([v] if k in REPEATING_DOSAGE_ELEMENTS and not isinstance(v, list) else v) for k, v in d.items()}
-            if isinstance(d, dict) else d
+            if isinstance(d, dict)
+            else d
             for d in mended["dosageInstruction"]
         ]
     return mended
@@ -219,7 +220,8 @@ def medication_source(request: JsonObject, record: PatientRecord) -> MedicationS
         # KR Core: an order coded by HIRA EDI or KD product code carries its ingredient (ATC
         # preferred) in the krcore-medicationIngredient extension; it identifies the drug.
         ingredients = [
-            extension["valueCodeableConcept"] for extension in objects(concept.get("extension"))
+            extension["valueCodeableConcept"]
+            for extension in objects(concept.get("extension"))
             if extension.get("url") == KR_CORE_MEDICATION_INGREDIENT_URL
             and isinstance(extension.get("valueCodeableConcept"), dict)
         ]

@@ -123,9 +123,7 @@ def _candidates(record: PatientRecord, patient_id: str) -> Iterator[Candidate]:
     parent_times = _times_from_parents(record)
     for resource in record.of_type("Observation"):
         parts = [(resource, _lab_kind(resource.get("code")))]
-        parts += [
-            (component, _lab_kind(component.get("code"))) for component in objects(resource.get("component"))
-        ]
+        parts += [(component, _lab_kind(component.get("code"))) for component in objects(resource.get("component"))]
         matched = [(part, found) for part, found in parts if found is not None]
         if not matched:
             continue
@@ -399,9 +397,7 @@ def _pregnancy_status(candidate: Candidate, day: date, found: _Found) -> Measure
     return None
 
 
-def _made(
-    candidate: Candidate, day: date, value: float, unit: str, comparator: object, original: str
-) -> Measurement:
+def _made(candidate: Candidate, day: date, value: float, unit: str, comparator: object, original: str) -> Measurement:
     return Measurement(
         value=value,
         unit=unit,

@@ -46,7 +46,10 @@ class ProcedureList:
 def read_procedures(record: PatientRecord, patient_id: str) -> ProcedureList:
     found = ProcedureList()
     for resource, classes in record.usable(
-        "Procedure", patient_id, lambda r: classify_procedure(r.get("code")), found.problems,
+        "Procedure",
+        patient_id,
+        lambda r: classify_procedure(r.get("code")),
+        found.problems,
         keep=lambda r: code_value(r.get("status")) in PERFORMED_STATUSES,
     ):
         performed = _performed(resource)

@@ -52,9 +52,7 @@ class ProductLine:
 # "Revlimid (lenalidomide) dosing, indications": "capsule (Revlimid, generic) 2.5mg, 5mg,
 # 10mg, 15mg, 20mg, 25mg").
 LENALIDOMIDE = ProductLine("lenalidomide", "lenalidomide", "capsule", (2.5, 5.0, 10.0, 15.0, 20.0, 25.0))
-REVLIMID = ProductLine(
-    "lenalidomide", "lenalidomide", "capsule", (2.5, 5.0, 10.0, 15.0, 20.0, 25.0), brand="Revlimid"
-)
+REVLIMID = ProductLine("lenalidomide", "lenalidomide", "capsule", (2.5, 5.0, 10.0, 15.0, 20.0, 25.0), brand="Revlimid")
 # Dexamethasone oral tablets as RxNorm names them in public code lists (0.5, 0.75, 1.5, 2,
 # 4 and 6 MG Oral Tablet; e.g. the OMOP drug lists quoting 'dexamethasone 1.5 MG',
 # 'dexamethasone 2/4/6 MG Oral Tablet').

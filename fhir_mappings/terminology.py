@@ -104,9 +104,7 @@ class LabKind:
     loinc: frozenset[str]
 
 
-CREATININE = LabKind(
-    "creatinine", "creatinine", frozenset({"2160-0", "38483-4", "14682-9", "77140-2", "59826-8"})
-)
+CREATININE = LabKind("creatinine", "creatinine", frozenset({"2160-0", "38483-4", "14682-9", "77140-2", "59826-8"}))
 # 2164-2 is a 24-hour urine clearance, 33558-8 of unspecified duration, 35591-7 the
 # Cockcroft-Gault prediction reported by some laboratories.
 MEASURED_CRCL = LabKind("measured_crcl", "creatinine clearance", frozenset({"2164-2", "33558-8", "35591-7"}))
@@ -320,9 +318,7 @@ DRUGS: tuple[DrugTerms, ...] = (
     _drug("levofloxacin", {"82122"}, {"J01MA12"}, "levofloxacin", "levaquin", "cravit", "tavanic"),
     _drug("ciprofloxacin", {"2551"}, {"J01MA02"}, "ciprofloxacin", "cipro", "ciprobay", "ciproxin"),
     _drug("moxifloxacin", set(), {"J01MA14"}, "moxifloxacin", "avelox"),
-    _drug(
-        "amoxicillin", {"723"}, {"J01CA04", "J01CR02"}, "amoxicillin", "amoxycillin", "amoxil", "augmentin"
-    ),
+    _drug("amoxicillin", {"723"}, {"J01CA04", "J01CR02"}, "amoxicillin", "amoxycillin", "amoxil", "augmentin"),
     _drug(
         "penicillin",
         set(),
@@ -656,15 +652,38 @@ CONDITIONS: tuple[ConditionTerms, ...] = (
         "active-bleeding",
         snomed={"131148009", "74474003", "8765009", "2901004", "66857006"},
         icd10=(
-            "K92.0", "K92.1", "K92.2",
-            "K25.0", "K25.2", "K25.4", "K25.6", "K26.0", "K26.2", "K26.4", "K26.6",
-            "K27.0", "K27.2", "K27.4", "K27.6", "K28.0", "K28.2", "K28.4", "K28.6",
-            "K62.5", "K66.1", "R58", "R04", "D62",
+            "K92.0",
+            "K92.1",
+            "K92.2",
+            "K25.0",
+            "K25.2",
+            "K25.4",
+            "K25.6",
+            "K26.0",
+            "K26.2",
+            "K26.4",
+            "K26.6",
+            "K27.0",
+            "K27.2",
+            "K27.4",
+            "K27.6",
+            "K28.0",
+            "K28.2",
+            "K28.4",
+            "K28.6",
+            "K62.5",
+            "K66.1",
+            "R58",
+            "R04",
+            "D62",
         ),  # fmt: skip
         text=(
             r"(?:active|acute|ongoing|major|uncontrolled|current) (?:bleeding|bleed|ha?emorrhage)",
             r"(?:gi|gastrointestinal|upper gi|lower gi|rectal|variceal) (?:bleeding|bleed|ha?emorrhage)",
-            r"ha?ematemesis", r"mela?ena", r"ha?emoptysis", r"ha?emoperitoneum",
+            r"ha?ematemesis",
+            r"mela?ena",
+            r"ha?emoptysis",
+            r"ha?emoperitoneum",
             # "risk of bleeding", "bleeding tendency" and the like are no bleed (lookarounds
             # use \s: words() turns spaces into a variable-width class).
             r"(?<!risk\sof\s)(?<!risk\sfor\s)bleeding(?!\s(?:risk|tendency|disorder|diathesis|history))",
@@ -782,8 +801,7 @@ PROCEDURES: tuple[ProcedureTerms, ...] = (
             "auto sct",
             "autosct",
             "auto hsct",
-            "autologous (?:peripheral blood )?(?:ha?ematopoietic )?"
-            "(?:stem cell|progenitor cell|bone marrow|hsc|pbsc)",
+            "autologous (?:peripheral blood )?(?:ha?ematopoietic )?(?:stem cell|progenitor cell|bone marrow|hsc|pbsc)",
             r"autologous transplant(?:ation)?",
         ),
     ),
@@ -806,18 +824,66 @@ PROCEDURES: tuple[ProcedureTerms, ...] = (
     # supracervical 0UT90ZL, 0UT97ZL (CDC severe maternal morbidity hysterectomy codes).
     ProcedureTerms(
         "hysterectomy",
-        snomed=frozenset({
-            "236886002", "116140006", "116141005", "116143008", "116142003", "265056007",
-            "236887006", "236888001", "708877008", "75835007", "767610009", "387644004",
-            "176795006", "236889009", "41059002",
-            "116144002", "86477000", "29529008", "414575003", "441820006",
-        }),
-        cpt=frozenset({
-            "51925", "58150", "58152", "58200", "58210", "58260", "58262", "58263", "58267",
-            "58270", "58275", "58280", "58285", "58290", "58291", "58292", "58293", "58294",
-            "58541", "58542", "58543", "58544", "58548", "58550", "58552", "58553", "58554",
-            "58570", "58571", "58572", "58573", "58575",
-        }),
+        snomed=frozenset(
+            {
+                "236886002",
+                "116140006",
+                "116141005",
+                "116143008",
+                "116142003",
+                "265056007",
+                "236887006",
+                "236888001",
+                "708877008",
+                "75835007",
+                "767610009",
+                "387644004",
+                "176795006",
+                "236889009",
+                "41059002",
+                "116144002",
+                "86477000",
+                "29529008",
+                "414575003",
+                "441820006",
+            }
+        ),
+        cpt=frozenset(
+            {
+                "51925",
+                "58150",
+                "58152",
+                "58200",
+                "58210",
+                "58260",
+                "58262",
+                "58263",
+                "58267",
+                "58270",
+                "58275",
+                "58280",
+                "58285",
+                "58290",
+                "58291",
+                "58292",
+                "58293",
+                "58294",
+                "58541",
+                "58542",
+                "58543",
+                "58544",
+                "58548",
+                "58550",
+                "58552",
+                "58553",
+                "58554",
+                "58570",
+                "58571",
+                "58572",
+                "58573",
+                "58575",
+            }
+        ),
         icd10_pcs=frozenset({"0UT90ZZ", "0UT94ZZ", "0UT97ZZ", "0UT98ZZ", "0UT9FZZ", "0UT90ZL", "0UT97ZL"}),
         text=words("hysterectomy", r"tah\W*bso"),
     ),
@@ -835,13 +901,25 @@ PROCEDURES: tuple[ProcedureTerms, ...] = (
     # they prove nothing and are left out.
     ProcedureTerms(
         "bilateral-oophorectomy",
-        snomed=frozenset({
-            "76876009", "29827000", "609275002", "609230000", "708816008",
-            "116144002", "86477000", "29529008", "414575003", "441820006",
-        }),
+        snomed=frozenset(
+            {
+                "76876009",
+                "29827000",
+                "609275002",
+                "609230000",
+                "708816008",
+                "116144002",
+                "86477000",
+                "29529008",
+                "414575003",
+                "441820006",
+            }
+        ),
         icd10_pcs=frozenset({"0UT20ZZ", "0UT24ZZ", "0UT27ZZ", "0UT28ZZ", "0UT2FZZ"}),
         text=words(
-            r"bilateral (?:salpingo )?o(?:oph|vari)orectomy", "bilateral ovariectomy", "bso",
+            r"bilateral (?:salpingo )?o(?:oph|vari)orectomy",
+            "bilateral ovariectomy",
+            "bso",
             r"tah\W*bso",
         ),
     ),

@@ -101,35 +101,57 @@ def _with_hold_or_removal(recommendation: Recommendation, orders: OrdersUnderRev
     critical = recommendation.severity == "critical"
     if critical and recommendation.concern == "lenalidomide-dose" and not recommendation.data_needed:
         removals = tuple(
-            RemoveDraft(order.id, "lenalidomide", "Remove this lenalidomide order",
-                        "Remove the draft lenalidomide order instead of changing its dose.", recommended=False)
+            RemoveDraft(
+                order.id,
+                "lenalidomide",
+                "Remove this lenalidomide order",
+                "Remove the draft lenalidomide order instead of changing its dose.",
+                recommended=False,
+            )
             for order in orders.lenalidomide
         )
         return replace(recommendation, actions=recommendation.actions + removals)
     if delays_cycle(recommendation):
-        label, reason, recommended = ("Hold this lenalidomide order (the cycle is delayed)",
-                                      "the blood counts delay this cycle; release it when they recover", True)
+        label, reason, recommended = (
+            "Hold this lenalidomide order (the cycle is delayed)",
+            "the blood counts delay this cycle; release it when they recover",
+            True,
+        )
     elif critical_contraindication(recommendation):
-        label, reason, recommended = ("Hold this lenalidomide order",
-                                      "until the problem on this card is resolved", True)
+        label, reason, recommended = (
+            "Hold this lenalidomide order",
+            "until the problem on this card is resolved",
+            True,
+        )
     elif recommendation.concern == "lenalidomide-dose" and recommendation.data_needed:
-        label, reason, recommended = ("Hold this lenalidomide order until the kidney function is known",
-                                      f"no dose can be chosen before {', '.join(recommendation.data_needed)}", True)
+        label, reason, recommended = (
+            "Hold this lenalidomide order until the kidney function is known",
+            f"no dose can be chosen before {', '.join(recommendation.data_needed)}",
+            True,
+        )
     elif critical and recommendation.concern == "vte-treatment":
-        label, reason, recommended = ("Hold this lenalidomide order until anticoagulation is settled",
-                                      "if the specialist decides to interrupt lenalidomide meanwhile", False)
+        label, reason, recommended = (
+            "Hold this lenalidomide order until anticoagulation is settled",
+            "if the specialist decides to interrupt lenalidomide meanwhile",
+            False,
+        )
     else:
         return recommendation
     holds = tuple(
-        HoldDraft(order.id, "lenalidomide", label, f"Put the draft lenalidomide order on hold: {reason}.",
-                  note=f"On hold: {recommendation.summary}", recommended=recommended)
+        HoldDraft(
+            order.id,
+            "lenalidomide",
+            label,
+            f"Put the draft lenalidomide order on hold: {reason}.",
+            note=f"On hold: {recommendation.summary}",
+            recommended=recommended,
+        )
         for order in orders.lenalidomide
     )
     # Holding the order goes with the card's other orders (G-CSF, say), not instead of them,
     # and every lenalidomide draft of the call is held.
     actions = holds + recommendation.actions
-    return replace(recommendation, actions=actions,
-                   selection="any" if len(actions) > 1 else recommendation.selection)
+    return replace(recommendation, actions=actions, selection="any" if len(actions) > 1 else recommendation.selection)
 
 
 def _indication_as_one(found: list[Recommendation]) -> list[Recommendation]:
@@ -150,8 +172,10 @@ def _indication_as_one(found: list[Recommendation]) -> list[Recommendation]:
 
 # While kidney function is unknown, "no VTE risk factor" cannot be said: CrCl < 60 mL/min is
 # one (R-VTE-STANDARD).
-_VTE_RISK_NEEDS_KIDNEY_FUNCTION = ("VTE risk: renal disease cannot be assessed until kidney function is known "
-                                   "(see the dose card); no other VTE risk factor on record")
+_VTE_RISK_NEEDS_KIDNEY_FUNCTION = (
+    "VTE risk: renal disease cannot be assessed until kidney function is known "
+    "(see the dose card); no other VTE risk factor on record"
+)
 
 
 def _starting_lenalidomide(routine: list[Recommendation], renal_unknown: bool = False) -> Recommendation:
@@ -161,11 +185,13 @@ def _starting_lenalidomide(routine: list[Recommendation], renal_unknown: bool = 
     no_vte = [r for r in routine if _no_vte_prophylaxis(r)]
     labels = [_ROUTINE_LABELS.get(r.rule_ids[0], r.summary) for r in items]
     lines = [f"- {r.summary}" for r in items] + [
-        f"- {_VTE_RISK_NEEDS_KIDNEY_FUNCTION if renal_unknown else r.summary}" for r in no_vte]
+        f"- {_VTE_RISK_NEEDS_KIDNEY_FUNCTION if renal_unknown else r.summary}" for r in no_vte
+    ]
     # Each reminder is its line above; below come only the dosing details of the one with
     # orders. The guideline's words stay with the rules (GET /rules), not on this card.
-    details = [paragraph for r in items if r.actions for paragraph in r.rationale
-               if not paragraph.startswith("Guideline")]
+    details = [
+        paragraph for r in items if r.actions for paragraph in r.rationale if not paragraph.startswith("Guideline")
+    ]
     with_orders = next((r for r in items if r.actions), None)
     sections = list(dict.fromkeys(r.section for r in routine))
     return Recommendation(

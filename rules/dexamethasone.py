@@ -50,14 +50,18 @@ HIGH_DOSE_MG_PER_CYCLE = 480.0
 # with spinal cord compression, hypercalcemia, pain, or renal failure" (and aggressive disease,
 # guideline: Dose and schedule).
 HIGH_DOSE_INDICATIONS = (
-    "spinal-cord-compression", "hypercalcemia", "bone-pain", "renal-failure", "aggressive-disease",
+    "spinal-cord-compression",
+    "hypercalcemia",
+    "bone-pain",
+    "renal-failure",
+    "aggressive-disease",
 )
 
 QUOTE_LOW_DOSE = (
     'Guideline (*Dexamethasone: dose and schedule*): "In combination with lenalidomide, a '
     "low-dose dexamethasone schedule is recommended due to improved tolerability compared "
     'with standard high-dose dexamethasone." "High-dose dexamethasone may be considered in '
-    'certain cases, such as for patients with spinal cord compression, hypercalcemia, pain, '
+    "certain cases, such as for patients with spinal cord compression, hypercalcemia, pain, "
     'or renal failure."'
 )
 QUOTE_AGE = (
@@ -97,8 +101,12 @@ class AgeBand:
 AGE_BANDS: tuple[AgeBand, ...] = (
     AgeBand("over 75 years", ELDERLY_ABOVE_AGE + 1, dexamethasone_regimen(ELDERLY_WEEKLY_MG)),
     AgeBand("65–75 years", YOUNGER_BELOW_AGE, dexamethasone_regimen(LOW_DOSE_WEEKLY_MG)),
-    AgeBand("under 65 years", 0, dexamethasone_regimen(LOW_DOSE_WEEKLY_MG),
-            dexamethasone_regimen(LOW_DOSE_WEEKLY_MG, YOUNGER_FIRST_CYCLES_DAYS)),
+    AgeBand(
+        "under 65 years",
+        0,
+        dexamethasone_regimen(LOW_DOSE_WEEKLY_MG),
+        dexamethasone_regimen(LOW_DOSE_WEEKLY_MG, YOUNGER_FIRST_CYCLES_DAYS),
+    ),
 )
 
 
@@ -117,8 +125,11 @@ REDUCTION_LEVELS: tuple[ReductionLevel, ...] = (
     ReductionLevel(-2, dexamethasone_regimen(40.0, (1, 2, 3, 4)), "40 mg/day for 4 days every 4 weeks"),
     ReductionLevel(-3, dexamethasone_regimen(20.0, (1, 2, 3, 4)), "20 mg/day for 4 days every 4 weeks"),
 )
-REDUCTION_TEXT = "On toxicity, the guideline's reduction levels are " + "; ".join(
-    f"{'−'}{-r.level}: {r.words}" for r in REDUCTION_LEVELS) + "."
+REDUCTION_TEXT = (
+    "On toxicity, the guideline's reduction levels are "
+    + "; ".join(f"{'−'}{-r.level}: {r.words}" for r in REDUCTION_LEVELS)
+    + "."
+)
 
 
 def age_band(age: int) -> AgeBand:
@@ -159,8 +170,7 @@ def _schedule_for_order(
             f"Ordered: dexamethasone {ordered_text} — **high-dose** (≥ {HIGH_DOSE_MG_PER_CYCLE:g} mg per cycle), and no "
             "spinal cord compression, hypercalcemia, bone pain, renal failure or aggressive "
             "disease is on record.",
-            "High-dose dexamethasone also places the patient in the LMWH tier of VTE "
-            "prophylaxis (Table 3).",
+            "High-dose dexamethasone also places the patient in the LMWH tier of VTE prophylaxis (Table 3).",
         ]
         summary_finding = f"Dexamethasone {mg:g} mg/cycle is high-dose with no indication on record"
         severity: Severity = "warning"
@@ -174,8 +184,10 @@ def _schedule_for_order(
         if mg <= allowed:
             return None
         rule_ids = []
-        rationale = [f"Ordered: dexamethasone {ordered_text}; for a patient aged {age} the "
-                     f"consensus schedule allows {allowed:g} mg per cycle."]
+        rationale = [
+            f"Ordered: dexamethasone {ordered_text}; for a patient aged {age} the "
+            f"consensus schedule allows {allowed:g} mg per cycle."
+        ]
         summary_finding = f"Age {age}: dexamethasone {mg:g} mg/cycle is above the age-adjusted dose"
         severity = "warning" if band is AGE_BANDS[0] else "info"
 
@@ -185,11 +197,14 @@ def _schedule_for_order(
             concern="dexamethasone",
             severity=severity,
             summary=f"{summary_finding}: use low-dose (date of birth needed to choose the dose)",
-            rationale=tuple(rationale) + (
+            rationale=tuple(rationale)
+            + (
                 f"The low-dose schedule depends on age ({ELDERLY_WEEKLY_MG:g} mg weekly over "
                 f"{ELDERLY_ABOVE_AGE} years, else {LOW_DOSE_WEEKLY_MG:g} mg weekly); the date of birth is "
                 "not recorded, so **no dose is suggested**.",
-                QUOTE_LOW_DOSE, REDUCTION_TEXT),
+                QUOTE_LOW_DOSE,
+                REDUCTION_TEXT,
+            ),
             section=SECTION,
             inputs=tuple(inputs),
             data_needed=("date of birth",),
@@ -197,16 +212,16 @@ def _schedule_for_order(
     target = band.weekly
     if band is AGE_BANDS[0] or "R-DEX-HIGH" not in rule_ids:
         rule_ids.append("R-DEX-AGE")
-    rationale.append(f"Recommended for age {band.label}: **{describe(target)}** "
-                     f"({target.mg_per_cycle():g} mg per cycle).")
+    rationale.append(
+        f"Recommended for age {band.label}: **{describe(target)}** ({target.mg_per_cycle():g} mg per cycle)."
+    )
     change = dose_change(order, target)
     return Recommendation(
         rule_ids=tuple(rule_ids),
         concern="dexamethasone",
         severity=severity,
         summary=f"{summary_finding}: use {target.dose:g} mg once weekly",
-        rationale=tuple(rationale) + (
-            QUOTE_LOW_DOSE if "R-DEX-HIGH" in rule_ids else QUOTE_AGE, REDUCTION_TEXT),
+        rationale=tuple(rationale) + (QUOTE_LOW_DOSE if "R-DEX-HIGH" in rule_ids else QUOTE_AGE, REDUCTION_TEXT),
         section=SECTION,
         inputs=tuple(inputs),
         actions=(change,),

@@ -104,7 +104,11 @@ def same_dose_and_frequency(ordered: Regimen | None, recommended: Regimen) -> bo
 
 
 def dose_change(
-    order: MedicationOrder, target: Regimen, *, verb: str = "Change to", label_note: str = "",
+    order: MedicationOrder,
+    target: Regimen,
+    *,
+    verb: str = "Change to",
+    label_note: str = "",
     description_note: str = "",
 ) -> DoseChange:
     """The update of a draft order to ``target``, with the suggestion's label (the button

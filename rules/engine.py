@@ -64,9 +64,18 @@ def _starting_dose(s: PatientSnapshot, e: Evaluation, o: OrdersUnderReview) -> l
 
 FAMILIES: tuple[RuleFamily, ...] = (
     RuleFamily(
-        "lenalidomide starting dose", ORDER_HOOKS,
-        ("R-CRCL-CG", "R-DATA-RENAL", "R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE",
-         "R-RENAL-DIALYSIS", "R-CYTO-START", "R-AGE-NOREDUCE"),
+        "lenalidomide starting dose",
+        ORDER_HOOKS,
+        (
+            "R-CRCL-CG",
+            "R-DATA-RENAL",
+            "R-RENAL-NORMAL",
+            "R-RENAL-MODERATE",
+            "R-RENAL-SEVERE",
+            "R-RENAL-DIALYSIS",
+            "R-CYTO-START",
+            "R-AGE-NOREDUCE",
+        ),
         _starting_dose,
     ),
     # During treatment: patient-view on lenalidomide; order hooks for a new cycle.
@@ -74,7 +83,8 @@ FAMILIES: tuple[RuleFamily, ...] = (
     RuleFamily("thrombocytopenia", ALL_HOOKS, ("R-PLT-LOW",), thrombocytopenia),
     RuleFamily("dexamethasone schedule", ORDER_HOOKS, ("R-DEX-HIGH", "R-DEX-AGE"), dexamethasone_schedule),
     RuleFamily(
-        "venous thromboembolism", ALL_HOOKS,
+        "venous thromboembolism",
+        ALL_HOOKS,
         ("R-VTE-HIGH", "R-VTE-STANDARD", "R-VTE-NONE", "R-VTE-IMPEDE", "R-VTE-ACTIVE"),
         venous_thromboembolism,
     ),
@@ -145,7 +155,8 @@ def _all_findings(snapshot: PatientSnapshot, evaluation: Evaluation, orders: Ord
     if any(_pregnancy_contraindication(r) for r in found):
         found = [_without_supportive_orders(r) for r in found]
     if snapshot.orders_in_place("warfarin") or any(
-            isinstance(a, NewMedication) and a.drug == "warfarin" for r in found for a in r.actions):
+        isinstance(a, NewMedication) and a.drug == "warfarin" for r in found for a in r.actions
+    ):
         found = [_antibiotic_beside_warfarin(r) for r in found]
     return found
 
@@ -163,14 +174,18 @@ def _priority(recommendation: Recommendation) -> tuple[int, int]:
 def _without_cycle_start(recommendation: Recommendation) -> Recommendation:
     """Safety principle 1: while a blood-count card delays the cycle, no card offers a
     one-click change that would let the lenalidomide order start it now at another dose."""
-    kept = tuple(a for a in recommendation.actions
-                 if not (isinstance(a, DoseChange) and a.drug == "lenalidomide"))
+    kept = tuple(a for a in recommendation.actions if not (isinstance(a, DoseChange) and a.drug == "lenalidomide"))
     if len(kept) == len(recommendation.actions):
         return recommendation
-    return replace(recommendation, actions=kept, rationale=recommendation.rationale + (
-        "No one-click change is offered now: the blood counts delay this cycle (see the "
-        "neutropenia or thrombocytopenia card). Use this dose when the cycle resumes.",
-    ))
+    return replace(
+        recommendation,
+        actions=kept,
+        rationale=recommendation.rationale
+        + (
+            "No one-click change is offered now: the blood counts delay this cycle (see the "
+            "neutropenia or thrombocytopenia card). Use this dose when the cycle resumes.",
+        ),
+    )
 
 
 # Orders that exist only to support a lenalidomide/dexamethasone course (clinical rules
@@ -187,10 +202,15 @@ def _without_supportive_orders(recommendation: Recommendation) -> Recommendation
     behalf of a course that the critical card removes."""
     if recommendation.concern not in SUPPORTIVE_CONCERNS or not recommendation.actions:
         return recommendation
-    return replace(recommendation, actions=(), rationale=recommendation.rationale + (
-        "No order is offered: pregnancy contraindicates lenalidomide (see the pregnancy card), "
-        "and this prophylaxis belongs to that course.",
-    ))
+    return replace(
+        recommendation,
+        actions=(),
+        rationale=recommendation.rationale
+        + (
+            "No order is offered: pregnancy contraindicates lenalidomide (see the pregnancy card), "
+            "and this prophylaxis belongs to that course.",
+        ),
+    )
 
 
 def _antibiotic_beside_warfarin(recommendation: Recommendation) -> Recommendation:
@@ -208,10 +228,13 @@ def _antibiotic_beside_warfarin(recommendation: Recommendation) -> Recommendatio
         replace(a, recommended=alternative and a.drug == "levofloxacin") if isinstance(a, NewMedication) else a
         for a in recommendation.actions
     )
-    note = ("**Warfarin**: trimethoprim-sulfamethoxazole raises the INR markedly with warfarin, so it is "
-            "not pre-selected" + ("; levofloxacin is (check the INR after starting it)." if alternative else "."))
-    return replace(recommendation, actions=actions,
-                   rationale=recommendation.rationale[:1] + (note,) + recommendation.rationale[1:])
+    note = (
+        "**Warfarin**: trimethoprim-sulfamethoxazole raises the INR markedly with warfarin, so it is "
+        "not pre-selected" + ("; levofloxacin is (check the INR after starting it)." if alternative else ".")
+    )
+    return replace(
+        recommendation, actions=actions, rationale=recommendation.rationale[:1] + (note,) + recommendation.rationale[1:]
+    )
 
 
 def _inputs_once(recommendation: Recommendation) -> Recommendation:

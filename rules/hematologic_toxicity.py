@@ -66,7 +66,7 @@ QUOTE_NEUTROPENIA = (
     'Guideline (*Hematologic toxicities*): "At the beginning of each new cycle, lenalidomide '
     "treatment should be delayed for 1 week if neutropenia (ANC <1,000 cells/µL) is present. "
     "When severe neutropenia (ANC <500 cells/µL) occurs, lenalidomide treatment should be "
-    'interrupted and G-CSF support should be added. If not contraindicated, dexamethasone '
+    "interrupted and G-CSF support should be added. If not contraindicated, dexamethasone "
     'should be continued."'
 )
 QUOTE_RESUME = (
@@ -107,9 +107,7 @@ def _applies(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUn
     return bool(orders.lenalidomide) and treated_before(snapshot)
 
 
-def neutropenia(
-    snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview
-) -> list[Recommendation]:
+def neutropenia(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview) -> list[Recommendation]:
     """R-NEUT-DELAY, R-NEUT-SEVERE, R-NEUT-RESUME."""
     if not _applies(snapshot, evaluation, orders):
         return []
@@ -131,24 +129,28 @@ def neutropenia(
         interrupted = any(m.status == "on-hold" for m in snapshot.active_orders_of("lenalidomide"))
         if earlier_low is None and not interrupted:
             return []
-        after = (f"from {per_ul(earlier_low)} on {earlier_low.when.isoformat()}" if earlier_low
-                 else "after interruption")
-        return [Recommendation(
-            rule_ids=("R-NEUT-RESUME",),
-            concern="neutropenia",
-            severity="info",
-            summary=f"ANC {per_ul(anc)} (recovered {after}): lenalidomide may resume",
-            rationale=(
-                f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is ≥ {NEUTROPENIA} "
-                + (f"after {per_ul(earlier_low)} on {earlier_low.when.isoformat()}." if earlier_low
-                   else "while the lenalidomide order is on hold."),
-                "Lenalidomide may resume at the current dose; if a further episode of ANC "
-                f"< {NEUTROPENIA} occurs, interrupt until ANC > {NEUTROPENIA} and/or reduce one dose step.",
-                QUOTE_RESUME,
-            ),
-            section=SECTION,
-            inputs=tuple(inputs),
-        )]
+        after = f"from {per_ul(earlier_low)} on {earlier_low.when.isoformat()}" if earlier_low else "after interruption"
+        return [
+            Recommendation(
+                rule_ids=("R-NEUT-RESUME",),
+                concern="neutropenia",
+                severity="info",
+                summary=f"ANC {per_ul(anc)} (recovered {after}): lenalidomide may resume",
+                rationale=(
+                    f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is ≥ {NEUTROPENIA} "
+                    + (
+                        f"after {per_ul(earlier_low)} on {earlier_low.when.isoformat()}."
+                        if earlier_low
+                        else "while the lenalidomide order is on hold."
+                    ),
+                    "Lenalidomide may resume at the current dose; if a further episode of ANC "
+                    f"< {NEUTROPENIA} occurs, interrupt until ANC > {NEUTROPENIA} and/or reduce one dose step.",
+                    QUOTE_RESUME,
+                ),
+                section=SECTION,
+                inputs=tuple(inputs),
+            )
+        ]
 
     rule_ids: list[str] = []
     rationale: list[str] = []
@@ -164,9 +166,11 @@ def neutropenia(
         if new_cycle:
             _, step_text = step_down(snapshot, evaluation, OrdersUnderReview())
             if step_text.startswith("one dose step lower"):
-                step_text = (f"When ANC has recovered to ≥ {NEUTROPENIA}, resume "
-                             + step_text.removesuffix(" Apply it to the next cycle's order.")
-                             + " Write that dose in the order then.")
+                step_text = (
+                    f"When ANC has recovered to ≥ {NEUTROPENIA}, resume "
+                    + step_text.removesuffix(" Apply it to the next cycle's order.")
+                    + " Write that dose in the order then."
+                )
         else:
             changes, step_text = step_down(snapshot, evaluation, orders)
         rationale.append(
@@ -180,64 +184,86 @@ def neutropenia(
         filgrastim, dose_text = _filgrastim(snapshot, evaluation)
         if filgrastim is not None:
             actions.insert(0, filgrastim)
-        rationale.insert(0, f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below {SEVERE_NEUTROPENIA} "
-                         "(severe neutropenia): interrupt lenalidomide and add G-CSF; continue "
-                         "dexamethasone unless contraindicated. " + dose_text)
-        rationale.append(f"Resume when ANC ≥ {NEUTROPENIA}; each further episode of ANC < {NEUTROPENIA} "
-                         f"calls for interruption until ANC > {NEUTROPENIA} and/or one dose step lower.")
-        summary = f"ANC {per_ul(anc)}: interrupt lenalidomide and start G-CSF; continue dexamethasone unless contraindicated"
+        rationale.insert(
+            0,
+            f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below {SEVERE_NEUTROPENIA} "
+            "(severe neutropenia): interrupt lenalidomide and add G-CSF; continue "
+            "dexamethasone unless contraindicated. " + dose_text,
+        )
+        rationale.append(
+            f"Resume when ANC ≥ {NEUTROPENIA}; each further episode of ANC < {NEUTROPENIA} "
+            f"calls for interruption until ANC > {NEUTROPENIA} and/or one dose step lower."
+        )
+        summary = (
+            f"ANC {per_ul(anc)}: interrupt lenalidomide and start G-CSF; continue dexamethasone unless contraindicated"
+        )
         if evaluation.hook != "patient-view":
             # An order for a new cycle: the new cycle is also delayed (R-NEUT-DELAY).
             rule_ids.append("R-NEUT-DELAY")
-            rationale.append(f"This order starts a new cycle: do not start it now — delay the cycle at "
-                             f"least {CYCLE_DELAY_WEEKS} week, until ANC ≥ {NEUTROPENIA}.")
+            rationale.append(
+                f"This order starts a new cycle: do not start it now — delay the cycle at "
+                f"least {CYCLE_DELAY_WEEKS} week, until ANC ≥ {NEUTROPENIA}."
+            )
             summary = f"ANC {per_ul(anc)}: do not start this cycle — interrupt lenalidomide and start G-CSF"
         severity = "critical"
     elif earlier_low is not None and new_cycle:
         rule_ids.insert(0, "R-NEUT-DELAY")
         lower = _lower_step(snapshot, orders)
-        summary = (f"ANC {per_ul(anc)}, still < {NEUTROPENIA}: do not start this cycle — delay "
-                   f"{CYCLE_DELAY_WEEKS} week, then resume one step lower"
-                   + (f" ({describe(lower).split(',')[0]})" if lower is not None else ""))
-        rationale.insert(0, f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below {NEUTROPENIA} at "
-                         f"the start of a new cycle: **delay the cycle {CYCLE_DELAY_WEEKS} week** and "
-                         "repeat the count; the order is not changed here.")
+        summary = (
+            f"ANC {per_ul(anc)}, still < {NEUTROPENIA}: do not start this cycle — delay "
+            f"{CYCLE_DELAY_WEEKS} week, then resume one step lower"
+            + (f" ({describe(lower).split(',')[0]})" if lower is not None else "")
+        )
+        rationale.insert(
+            0,
+            f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below {NEUTROPENIA} at "
+            f"the start of a new cycle: **delay the cycle {CYCLE_DELAY_WEEKS} week** and "
+            "repeat the count; the order is not changed here.",
+        )
         severity = "warning"
     elif earlier_low is not None:
         target = changes[0].regimen if changes else None
-        summary = (f"ANC {per_ul(anc)}, still < {NEUTROPENIA}: reduce lenalidomide one dose step"
-                   + (f" to {describe(target)}" if target is not None else ""))
+        summary = f"ANC {per_ul(anc)}, still < {NEUTROPENIA}: reduce lenalidomide one dose step" + (
+            f" to {describe(target)}" if target is not None else ""
+        )
         severity = "warning"
     else:
         rule_ids.append("R-NEUT-DELAY")
         if evaluation.hook == "patient-view":
-            summary = (f"ANC {per_ul(anc)} on lenalidomide: delay the next cycle {CYCLE_DELAY_WEEKS} week unless "
-                       f"ANC recovers to ≥ {NEUTROPENIA}")
+            summary = (
+                f"ANC {per_ul(anc)} on lenalidomide: delay the next cycle {CYCLE_DELAY_WEEKS} week unless "
+                f"ANC recovers to ≥ {NEUTROPENIA}"
+            )
         else:
             summary = f"ANC {per_ul(anc)} at the start of a new cycle: delay lenalidomide {CYCLE_DELAY_WEEKS} week"
         rationale.append(
             f"ANC **{per_ul(anc)}** on {anc.when.isoformat()} is below {NEUTROPENIA}: delay the "
             f"cycle by {CYCLE_DELAY_WEEKS} week and repeat the count. If ANC is then ≥ {NEUTROPENIA} "
             f"resume at the same dose; if it remains < {NEUTROPENIA} reduce one dose step."
-            + (f" (The count is reported as a bound: ANC < {SEVERE_NEUTROPENIA} is not excluded.)"
-               if severe is None else "")
+            + (
+                f" (The count is reported as a bound: ANC < {SEVERE_NEUTROPENIA} is not excluded.)"
+                if severe is None
+                else ""
+            )
         )
         severity = "warning"
     rationale.append(QUOTE_NEUTROPENIA)
     if "R-NEUT-RESUME" in rule_ids:
         rationale.append(QUOTE_RESUME)
-    return [Recommendation(
-        rule_ids=tuple(rule_ids),
-        concern="neutropenia",
-        severity=severity,
-        summary=summary,
-        rationale=tuple(rationale),
-        section=SECTION,
-        inputs=tuple(inputs),
-        actions=tuple(actions),
-        selection="any",
-        dose=changes[0] if changes else None,
-    )]
+    return [
+        Recommendation(
+            rule_ids=tuple(rule_ids),
+            concern="neutropenia",
+            severity=severity,
+            summary=summary,
+            rationale=tuple(rationale),
+            section=SECTION,
+            inputs=tuple(inputs),
+            actions=tuple(actions),
+            selection="any",
+            dose=changes[0] if changes else None,
+        )
+    ]
 
 
 def thrombocytopenia(
@@ -261,25 +287,29 @@ def thrombocytopenia(
     _, step_text = step_down(snapshot, evaluation, OrdersUnderReview())
     new_cycle = evaluation.hook != "patient-view"
     # At a new cycle the order being signed would start it: the card says not to (section 5).
-    summary = (f"Platelets {per_ul(platelets)}: do not start this cycle — transfusion; interrupt, reduce or "
-               "stop lenalidomide" if new_cycle else
-               f"Platelets {per_ul(platelets)}: platelet transfusion, interrupt or reduce lenalidomide, or discontinue")
-    return [Recommendation(
-        rule_ids=("R-PLT-LOW",),
-        concern="thrombocytopenia",
-        severity="critical",
-        summary=summary,
-        rationale=(
-            f"Platelet count **{per_ul(platelets)}** on {platelets.when.isoformat()} is below "
-            f"{LOW_PLATELETS}: "
-            + ("**do not start this cycle**; " if new_cycle else "")
-            + "consider platelet transfusion and interrupt lenalidomide, reduce it, or discontinue it.",
-            ("If it resumes at a lower dose: " if new_cycle else "If the dose is modified: ") + step_text,
-            QUOTE_PLATELETS,
-        ),
-        section=SECTION,
-        inputs=(count_input("platelets", platelets),),
-    )]
+    summary = (
+        f"Platelets {per_ul(platelets)}: do not start this cycle — transfusion; interrupt, reduce or stop lenalidomide"
+        if new_cycle
+        else f"Platelets {per_ul(platelets)}: platelet transfusion, interrupt or reduce lenalidomide, or discontinue"
+    )
+    return [
+        Recommendation(
+            rule_ids=("R-PLT-LOW",),
+            concern="thrombocytopenia",
+            severity="critical",
+            summary=summary,
+            rationale=(
+                f"Platelet count **{per_ul(platelets)}** on {platelets.when.isoformat()} is below "
+                f"{LOW_PLATELETS}: "
+                + ("**do not start this cycle**; " if new_cycle else "")
+                + "consider platelet transfusion and interrupt lenalidomide, reduce it, or discontinue it.",
+                ("If it resumes at a lower dose: " if new_cycle else "If the dose is modified: ") + step_text,
+                QUOTE_PLATELETS,
+            ),
+            section=SECTION,
+            inputs=(count_input("platelets", platelets),),
+        )
+    ]
 
 
 def delays_cycle(recommendation: Recommendation) -> bool:
@@ -324,8 +354,10 @@ def step_down(
         return (), "the current lenalidomide dose is not recorded, so the lower step cannot be named."
     target = one_step_lower(reference)
     if target is None:
-        return (), (f"there is no dose step below {describe(reference)}: consider interrupting "
-                    "or discontinuing lenalidomide and discuss with a myeloma specialist.")
+        return (), (
+            f"there is no dose step below {describe(reference)}: consider interrupting "
+            "or discontinuing lenalidomide and discuss with a myeloma specialist."
+        )
     text = f"one dose step lower: {describe(reference)} → **{describe(target)}**."
     if not drafts:
         return (), text + " Apply it to the next cycle's order."
@@ -338,8 +370,7 @@ def step_down(
     dose_card = renal.tier.regimen  # during treatment the dose card is the renal ceiling
     card_daily, target_daily = daily_mg(dose_card), daily_mg(target)
     if card_daily is not None and target_daily is not None and card_daily <= target_daily:
-        return (), text + (f" The lenalidomide dose card (kidney function) already "
-                           f"recommends {describe(dose_card)}.")
+        return (), text + (f" The lenalidomide dose card (kidney function) already recommends {describe(dose_card)}.")
     changes = []
     for draft in drafts:
         ordered = daily_mg(draft.regimen)
@@ -369,15 +400,20 @@ def _filgrastim(snapshot: PatientSnapshot, evaluation: Evaluation) -> tuple[NewM
     if weight is not None and weight.value > 0 and is_fresh(weight, "weight", evaluation):
         dose: float | None = float(round(FILGRASTIM_UG_PER_KG * weight.value))
         arithmetic = f"Filgrastim {FILGRASTIM_DOSE} × {weight.value:g} kg = **{dose:g} µg** once daily."
-        text = (f"Filgrastim {dose:g} µg ({FILGRASTIM_DOSE} × {weight.value:g} kg) subcutaneously once daily "
-                f"until ANC recovers to ≥ {NEUTROPENIA}; round to the vial size per local practice")
+        text = (
+            f"Filgrastim {dose:g} µg ({FILGRASTIM_DOSE} × {weight.value:g} kg) subcutaneously once daily "
+            f"until ANC recovers to ≥ {NEUTROPENIA}; round to the vial size per local practice"
+        )
     else:
         dose = None
         arithmetic = f"Filgrastim {FILGRASTIM_DOSE} once daily: no current body weight, so no dose in µg is calculated."
-        text = (f"Filgrastim {FILGRASTIM_DOSE} subcutaneously once daily until ANC recovers to ≥ {NEUTROPENIA} "
-                "(weigh the patient to calculate the dose)")
-    regimen = Regimen(dose=dose, dose_unit="ug" if dose is not None else None, every_hours=24.0,
-                      route="subcutaneous", text=text)
+        text = (
+            f"Filgrastim {FILGRASTIM_DOSE} subcutaneously once daily until ANC recovers to ≥ {NEUTROPENIA} "
+            "(weigh the patient to calculate the dose)"
+        )
+    regimen = Regimen(
+        dose=dose, dose_unit="ug" if dose is not None else None, every_hours=24.0, route="subcutaneous", text=text
+    )
     return NewMedication(
         drug="filgrastim",
         regimen=regimen,
@@ -387,9 +423,7 @@ def _filgrastim(snapshot: PatientSnapshot, evaluation: Evaluation) -> tuple[NewM
     ), arithmetic
 
 
-def _counts_needed(
-    snapshot: PatientSnapshot, evaluation: Evaluation, anc_usable: bool = False
-) -> list[Recommendation]:
+def _counts_needed(snapshot: PatientSnapshot, evaluation: Evaluation, anc_usable: bool = False) -> list[Recommendation]:
     """Order hooks only: a new cycle cannot be judged without a current count. On
     patient-view the blood-count monitoring card (R-MON-CBC) says when one is due."""
     if evaluation.hook == "patient-view":
@@ -402,29 +436,30 @@ def _counts_needed(
         if count is None:
             missing.append(label)
         else:
-            note = (staleness_note(count, name, evaluation) if count.value >= 0
-                    else "not a valid count")
+            note = staleness_note(count, name, evaluation) if count.value >= 0 else "not a valid count"
             missing.append(f"a current {label} (last {per_ul(count)} is {note})")
             seen.append(count_input(f"{label} (not usable)", count))
     platelets_only = anc_usable
-    return [Recommendation(
-        rule_ids=("R-PLT-LOW",) if platelets_only else ("R-NEUT-DELAY", "R-PLT-LOW"),
-        concern="thrombocytopenia" if platelets_only else "neutropenia",
-        severity="warning",
-        summary="New lenalidomide cycle: "
-        + ("a current platelet count is needed" if platelets_only else "a current CBC with differential is needed")
-        + " before it starts",
-        rationale=(
-            "Missing: " + "; ".join(missing) + ".",
-            f"A cycle starts only with ANC ≥ {NEUTROPENIA}, and platelets < {LOW_PLATELETS} call for "
-            "transfusion, interruption or a lower dose; **no decision is suggested** without "
-            "current counts.",
-            QUOTE_PLATELETS if platelets_only else QUOTE_NEUTROPENIA,
-        ),
-        section=SECTION,
-        inputs=tuple(seen),
-        data_needed=("platelet count",) if platelets_only else ("complete blood count with differential",),
-    )]
+    return [
+        Recommendation(
+            rule_ids=("R-PLT-LOW",) if platelets_only else ("R-NEUT-DELAY", "R-PLT-LOW"),
+            concern="thrombocytopenia" if platelets_only else "neutropenia",
+            severity="warning",
+            summary="New lenalidomide cycle: "
+            + ("a current platelet count is needed" if platelets_only else "a current CBC with differential is needed")
+            + " before it starts",
+            rationale=(
+                "Missing: " + "; ".join(missing) + ".",
+                f"A cycle starts only with ANC ≥ {NEUTROPENIA}, and platelets < {LOW_PLATELETS} call for "
+                "transfusion, interruption or a lower dose; **no decision is suggested** without "
+                "current counts.",
+                QUOTE_PLATELETS if platelets_only else QUOTE_NEUTROPENIA,
+            ),
+            section=SECTION,
+            inputs=tuple(seen),
+            data_needed=("platelet count",) if platelets_only else ("complete blood count with differential",),
+        )
+    ]
 
 
 def _exact_count_needed(concern: str, rule_id: str, label: str, count: Measurement) -> Recommendation:
@@ -442,4 +477,3 @@ def _exact_count_needed(concern: str, rule_id: str, label: str, count: Measureme
         inputs=(count_input(label, count),),
         data_needed=(f"an exact {label}",),
     )
-

@@ -26,9 +26,21 @@ SECTION = rule("R-IND-PRIOR").section  # "Indication and timing"
 # R-IND-PRIOR (clinical rules section 10): prior myeloma therapy = a past or current order of
 # one of these, or an autologous stem-cell transplantation. Dexamethasone alone does not count.
 PRIOR_MYELOMA_DRUGS = (
-    "bortezomib", "thalidomide", "melphalan", "cyclophosphamide", "carfilzomib", "ixazomib",
-    "daratumumab", "isatuximab", "elotuzumab", "pomalidomide", "panobinostat", "doxorubicin",
-    "vincristine", "bendamustine", "selinexor",
+    "bortezomib",
+    "thalidomide",
+    "melphalan",
+    "cyclophosphamide",
+    "carfilzomib",
+    "ixazomib",
+    "daratumumab",
+    "isatuximab",
+    "elotuzumab",
+    "pomalidomide",
+    "panobinostat",
+    "doxorubicin",
+    "vincristine",
+    "bendamustine",
+    "selinexor",
 )
 TRANSPLANT_PROCEDURE = "asct"
 # R-REIMB-KR: newly diagnosed MM in a patient not eligible for transplantation, recorded as a
@@ -37,10 +49,16 @@ TRANSPLANT_INELIGIBLE = "transplant-ineligible"
 
 
 def prior_myeloma_therapy(snapshot: PatientSnapshot) -> tuple[InputUsed, ...]:
-    found = [InputUsed("prior therapy", m.display or m.drug, m.authored)
-             for m in snapshot.orders_of(*PRIOR_MYELOMA_DRUGS) if m.ever_given]
-    found += [InputUsed("prior therapy", p.display or "autologous stem-cell transplantation", p.performed)
-              for p in snapshot.procedures if p.category == TRANSPLANT_PROCEDURE]
+    found = [
+        InputUsed("prior therapy", m.display or m.drug, m.authored)
+        for m in snapshot.orders_of(*PRIOR_MYELOMA_DRUGS)
+        if m.ever_given
+    ]
+    found += [
+        InputUsed("prior therapy", p.display or "autologous stem-cell transplantation", p.performed)
+        for p in snapshot.procedures
+        if p.category == TRANSPLANT_PROCEDURE
+    ]
     return tuple(found)
 
 
@@ -49,8 +67,7 @@ def _after_bortezomib(snapshot: PatientSnapshot) -> bool:
 
 
 def _after_prior_therapy_or_transplant_ineligible(snapshot: PatientSnapshot) -> bool:
-    return bool(prior_myeloma_therapy(snapshot)) or snapshot.has_condition(
-        TRANSPLANT_INELIGIBLE, active_only=False)
+    return bool(prior_myeloma_therapy(snapshot)) or snapshot.has_condition(TRANSPLANT_INELIGIBLE, active_only=False)
 
 
 @dataclass(frozen=True)
@@ -70,8 +87,7 @@ class ReimbursementCriterion:
 
     @property
     def period(self) -> str:
-        return (f"{self.start.isoformat()} to {self.end.isoformat()}" if self.end
-                else f"since {self.start.isoformat()}")
+        return f"{self.start.isoformat()} to {self.end.isoformat()}" if self.end else f"since {self.start.isoformat()}"
 
 
 # R-REIMB-KR (clinical rules section 10): the Korean reimbursement policy, dated. The guideline
@@ -79,15 +95,16 @@ class ReimbursementCriterion:
 # "since March 2013"); it changed on 2017-12-01.
 KR_REIMBURSEMENT: tuple[ReimbursementCriterion, ...] = (
     ReimbursementCriterion(
-        date(2013, 3, 1), date(2017, 11, 30),
+        date(2013, 3, 1),
+        date(2017, 11, 30),
         "RRMM after bortezomib failure (or intolerance of existing therapy)",
         "no bortezomib treatment on record",
-        "Korean reimbursement (2013-03-01 to 2017-11-30) requires prior bortezomib failure: no "
-        "bortezomib on record",
+        "Korean reimbursement (2013-03-01 to 2017-11-30) requires prior bortezomib failure: no bortezomib on record",
         _after_bortezomib,
     ),
     ReimbursementCriterion(
-        date(2017, 12, 1), None,
+        date(2017, 12, 1),
+        None,
         "RRMM after ≥ 1 prior therapy, or transplant-ineligible newly diagnosed MM",
         "no prior myeloma therapy or transplant ineligibility on record",
         "Korean reimbursement (since 2017-12-01) requires ≥ 1 prior therapy or transplant-"
@@ -105,28 +122,28 @@ def _starting_lenalidomide(snapshot: PatientSnapshot, orders: OrdersUnderReview)
     return bool(orders.lenalidomide) and not treated_before(snapshot)
 
 
-def indication(
-    snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview
-) -> list[Recommendation]:
+def indication(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview) -> list[Recommendation]:
     """R-IND-PRIOR: no prior myeloma therapy on record."""
     if not _starting_lenalidomide(snapshot, orders) or prior_myeloma_therapy(snapshot):
         return []
-    return [Recommendation(
-        rule_ids=("R-IND-PRIOR",),
-        concern="indication",
-        severity="info",
-        summary="Lenalidomide/dexamethasone is indicated after ≥ 1 prior therapy: none on record",
-        rationale=(
-            "No prior myeloma therapy is on record (bortezomib, thalidomide, melphalan, "
-            "cyclophosphamide, carfilzomib, ixazomib, daratumumab, isatuximab, elotuzumab, "
-            "pomalidomide, panobinostat, doxorubicin, vincristine, bendamustine, selinexor, or "
-            "autologous stem-cell transplantation). Dexamethasone alone does not count.",
-            'Guideline (*Indication and timing*): "Based on the approved indication, lenalidomide '
-            "(in combination with dexamethasone) is recommended for the treatment of MM in "
-            'patients who have received at least 1 prior therapy."',
-        ),
-        section=SECTION,
-    )]
+    return [
+        Recommendation(
+            rule_ids=("R-IND-PRIOR",),
+            concern="indication",
+            severity="info",
+            summary="Lenalidomide/dexamethasone is indicated after ≥ 1 prior therapy: none on record",
+            rationale=(
+                "No prior myeloma therapy is on record (bortezomib, thalidomide, melphalan, "
+                "cyclophosphamide, carfilzomib, ixazomib, daratumumab, isatuximab, elotuzumab, "
+                "pomalidomide, panobinostat, doxorubicin, vincristine, bendamustine, selinexor, or "
+                "autologous stem-cell transplantation). Dexamethasone alone does not count.",
+                'Guideline (*Indication and timing*): "Based on the approved indication, lenalidomide '
+                "(in combination with dexamethasone) is recommended for the treatment of MM in "
+                'patients who have received at least 1 prior therapy."',
+            ),
+            section=SECTION,
+        )
+    ]
 
 
 def korean_reimbursement(
@@ -138,20 +155,22 @@ def korean_reimbursement(
     criterion = criterion_in_force(evaluation.today)
     if criterion is None or criterion.met(snapshot):
         return []
-    return [Recommendation(
-        rule_ids=("R-REIMB-KR",),
-        concern="reimbursement",
-        severity="info",
-        summary=criterion.summary,
-        rationale=(
-            f"Reimbursement criterion in force on {evaluation.today.isoformat()} "
-            f"({criterion.period}): **{criterion.criterion}**. The record shows "
-            f"{criterion.missing}, so this order may not be reimbursed.",
-            'Guideline (*Indication and timing*): "the expert panel highlights that lenalidomide '
-            'is currently reimbursed in Korea only for patients after bortezomib treatment '
-            'failure." (The rule in force when the guideline was written; it was widened on '
-            "2017-12-01.)",
-        ),
-        section=SECTION,
-        inputs=prior_myeloma_therapy(snapshot),
-    )]
+    return [
+        Recommendation(
+            rule_ids=("R-REIMB-KR",),
+            concern="reimbursement",
+            severity="info",
+            summary=criterion.summary,
+            rationale=(
+                f"Reimbursement criterion in force on {evaluation.today.isoformat()} "
+                f"({criterion.period}): **{criterion.criterion}**. The record shows "
+                f"{criterion.missing}, so this order may not be reimbursed.",
+                'Guideline (*Indication and timing*): "the expert panel highlights that lenalidomide '
+                "is currently reimbursed in Korea only for patients after bortezomib treatment "
+                'failure." (The rule in force when the guideline was written; it was widened on '
+                "2017-12-01.)",
+            ),
+            section=SECTION,
+            inputs=prior_myeloma_therapy(snapshot),
+        )
+    ]

@@ -70,8 +70,14 @@ TMP_SMX_HALF_MG = (400, 80)
 FIRST_CYCLES = f"the first {PROPHYLAXIS_CYCLES} cycles"
 DURATION = f"during {FIRST_CYCLES} of lenalidomide/dexamethasone"
 
-ANTIBIOTICS = ("trimethoprim-sulfamethoxazole", "levofloxacin", "ciprofloxacin", "moxifloxacin",
-               "penicillin", "amoxicillin")
+ANTIBIOTICS = (
+    "trimethoprim-sulfamethoxazole",
+    "levofloxacin",
+    "ciprofloxacin",
+    "moxifloxacin",
+    "penicillin",
+    "amoxicillin",
+)
 # "particularly for patients with aggressive disease or a history of neutropenia or
 # infectious complications"
 HIGHER_RISK: tuple[tuple[str, str], ...] = (
@@ -117,8 +123,11 @@ def infection_prophylaxis(
         return []
     if snapshot.orders_in_place(*ANTIBIOTICS):
         return []
-    risks = [words for category, words in HIGHER_RISK
-             if snapshot.has_condition(category, active_only=category == "active-infection")]
+    risks = [
+        words
+        for category, words in HIGHER_RISK
+        if snapshot.has_condition(category, active_only=category == "active-infection")
+    ]
     inputs: list[InputUsed] = []
     anc = usable_count(snapshot.anc, "anc", evaluation)
     neutropenic = anc if anc is not None and anc.is_below(NEUTROPENIA_NOW_ANC_BELOW_PER_UL) is True else None
@@ -126,16 +135,19 @@ def infection_prophylaxis(
         risks.append("neutropenia now")
         inputs.append(count_input("ANC", neutropenic))
     severity: Severity = "warning" if risks else "info"
-    cycle = ("starting lenalidomide" if not treated_before(snapshot)
-             else f"within {FIRST_CYCLES} of lenalidomide")
+    cycle = "starting lenalidomide" if not treated_before(snapshot) else f"within {FIRST_CYCLES} of lenalidomide"
     finding = f"Patient {cycle} with dexamethasone, and no antibiotic prophylaxis is active."
     if risks:
         finding += f" Higher infection risk: {', '.join(risks)}."
     if neutropenic is not None:
-        finding += (f" Latest ANC {per_ul(neutropenic)} on {neutropenic.when.isoformat()}, below "
-                    f"{NEUTROPENIA_NOW_ANC_BELOW_PER_UL:,.0f}/µL.")
-    rationale = [finding, f"The prophylaxis covers {FIRST_CYCLES} "
-                 f"({PROPHYLAXIS_CYCLES * LENALIDOMIDE_CYCLE_LENGTH} days)."]
+        finding += (
+            f" Latest ANC {per_ul(neutropenic)} on {neutropenic.when.isoformat()}, below "
+            f"{NEUTROPENIA_NOW_ANC_BELOW_PER_UL:,.0f}/µL."
+        )
+    rationale = [
+        finding,
+        f"The prophylaxis covers {FIRST_CYCLES} ({PROPHYLAXIS_CYCLES * LENALIDOMIDE_CYCLE_LENGTH} days).",
+    ]
 
     renal = assess_renal_function(snapshot, evaluation)
     choices: tuple[NewMedication, ...] = ()
@@ -157,26 +169,29 @@ def infection_prophylaxis(
         choices = offered
     rationale.append(QUOTE_PROPHYLAXIS)
 
-    summary = (f"Lenalidomide/dexamethasone cycles 1-{PROPHYLAXIS_CYCLES}: antibiotic prophylaxis "
-               + ("highly recommended (" + risks[0] + ")" if risks else "recommended"))
+    summary = f"Lenalidomide/dexamethasone cycles 1-{PROPHYLAXIS_CYCLES}: antibiotic prophylaxis " + (
+        "highly recommended (" + risks[0] + ")" if risks else "recommended"
+    )
     if isinstance(renal, RenalDataNeeded):
         summary += " — dose needs kidney function"
     elif choices:
         summary += " — " + " or ".join(_short_name(c.drug) for c in choices)
     else:
         summary += " — dose needs an exact creatinine"
-    return [Recommendation(
-        rule_ids=("R-INF-PROPH",),
-        concern="infection-prophylaxis",
-        severity=severity,
-        summary=summary,
-        rationale=tuple(rationale),
-        section=SECTION,
-        inputs=tuple(inputs),
-        actions=choices,
-        selection="at-most-one",
-        data_needed=data_needed,
-    )]
+    return [
+        Recommendation(
+            rule_ids=("R-INF-PROPH",),
+            concern="infection-prophylaxis",
+            severity=severity,
+            summary=summary,
+            rationale=tuple(rationale),
+            section=SECTION,
+            inputs=tuple(inputs),
+            actions=choices,
+            selection="at-most-one",
+            data_needed=data_needed,
+        )
+    ]
 
 
 def _kidney_function(snapshot: PatientSnapshot, renal: RenalFunction) -> KidneyFunction:
@@ -208,8 +223,13 @@ def _levofloxacin_for(clearance: float, dialysis: bool) -> Regimen:
     else:
         mg, hours = LEVOFLOXACIN_FULL_MG, ONCE_DAILY_HOURS
     how_often = "once daily" if hours == ONCE_DAILY_HOURS else "every 48 hours"
-    return Regimen(dose=mg, dose_unit="mg", every_hours=hours, route="oral",
-                   text=f"Levofloxacin {mg:g} mg orally {how_often} {DURATION}")
+    return Regimen(
+        dose=mg,
+        dose_unit="mg",
+        every_hours=hours,
+        route="oral",
+        text=f"Levofloxacin {mg:g} mg orally {how_often} {DURATION}",
+    )
 
 
 def _tmp_smx_level(clearance: float, dialysis: bool) -> str | None:
@@ -240,45 +260,59 @@ def _antibiotic_choices(kidney: KidneyFunction) -> tuple[tuple[NewMedication, ..
     notes: list[str] = []
     choices: list[NewMedication] = []
 
-    levels = {_tmp_smx_level(kidney.lowest_ml_min, kidney.dialysis),
-              _tmp_smx_level(kidney.highest_ml_min, kidney.dialysis)}
+    levels = {
+        _tmp_smx_level(kidney.lowest_ml_min, kidney.dialysis),
+        _tmp_smx_level(kidney.highest_ml_min, kidney.dialysis),
+    }
     level = next(iter(levels)) if len(levels) == 1 else "spans levels"
     if level == "spans levels":
-        notes.append(f"Trimethoprim-sulfamethoxazole is not suggested: {kidney.shown} is a bound "
-                     "that spans two of its dose levels; an exact creatinine decides the dose.")
+        notes.append(
+            f"Trimethoprim-sulfamethoxazole is not suggested: {kidney.shown} is a bound "
+            "that spans two of its dose levels; an exact creatinine decides the dose."
+        )
     elif level is None:
-        notes.append(f"Trimethoprim-sulfamethoxazole is not suggested: {kidney.shown} "
-                     f"(not recommended below {TMP_SMX_HALF_FROM_CRCL:g} mL/min or on dialysis, "
-                     "prescribing information).")
+        notes.append(
+            f"Trimethoprim-sulfamethoxazole is not suggested: {kidney.shown} "
+            f"(not recommended below {TMP_SMX_HALF_FROM_CRCL:g} mL/min or on dialysis, "
+            "prescribing information)."
+        )
     else:
         choices.append(_tmp_smx(level))
         if level == "half":
-            notes.append(f"Trimethoprim-sulfamethoxazole at half the usual dose: {kidney.shown}, "
-                         f"{TMP_SMX_HALF_FROM_CRCL:g}–{TMP_SMX_FULL_ABOVE_CRCL:g} mL/min "
-                         "(prescribing information).")
+            notes.append(
+                f"Trimethoprim-sulfamethoxazole at half the usual dose: {kidney.shown}, "
+                f"{TMP_SMX_HALF_FROM_CRCL:g}–{TMP_SMX_FULL_ABOVE_CRCL:g} mL/min "
+                "(prescribing information)."
+            )
 
     low_levo = _levofloxacin_for(kidney.lowest_ml_min, kidney.dialysis)
     high_levo = _levofloxacin_for(kidney.highest_ml_min, kidney.dialysis)
     if low_levo == high_levo:
         how_often = "daily" if low_levo.every_hours == ONCE_DAILY_HOURS else "every 48 h"
-        choices.append(NewMedication(
-            drug="levofloxacin",
-            regimen=low_levo,
-            label=f"Start levofloxacin {low_levo.dose:g} mg {how_often}",
-            description=low_levo.text or "",
-            # Recommended only when it is the one choice left (at-most-one: one pre-selected).
-            recommended=not choices,
-        ))
+        choices.append(
+            NewMedication(
+                drug="levofloxacin",
+                regimen=low_levo,
+                label=f"Start levofloxacin {low_levo.dose:g} mg {how_often}",
+                description=low_levo.text or "",
+                # Recommended only when it is the one choice left (at-most-one: one pre-selected).
+                recommended=not choices,
+            )
+        )
         if low_levo.dose != LEVOFLOXACIN_FULL_MG or low_levo.every_hours != ONCE_DAILY_HOURS:
-            notes.append(f"Levofloxacin reduced for kidney function: {kidney.shown} "
-                         f"(500 mg daily needs ≥ {LEVOFLOXACIN_FULL_FROM_CRCL:g} mL/min; 250 mg "
-                         f"daily at {LEVOFLOXACIN_REDUCED_FROM_CRCL:g}–"
-                         f"{LEVOFLOXACIN_FULL_FROM_CRCL - 1:g}; 250 mg every 48 h below "
-                         f"{LEVOFLOXACIN_REDUCED_FROM_CRCL:g} or on dialysis — prescribing "
-                         "information).")
+            notes.append(
+                f"Levofloxacin reduced for kidney function: {kidney.shown} "
+                f"(500 mg daily needs ≥ {LEVOFLOXACIN_FULL_FROM_CRCL:g} mL/min; 250 mg "
+                f"daily at {LEVOFLOXACIN_REDUCED_FROM_CRCL:g}–"
+                f"{LEVOFLOXACIN_FULL_FROM_CRCL - 1:g}; 250 mg every 48 h below "
+                f"{LEVOFLOXACIN_REDUCED_FROM_CRCL:g} or on dialysis — prescribing "
+                "information)."
+            )
     else:
-        notes.append(f"Levofloxacin is not suggested: {kidney.shown} is a bound that spans two of "
-                     "its dose levels; an exact creatinine decides the dose.")
+        notes.append(
+            f"Levofloxacin is not suggested: {kidney.shown} is a bound that spans two of "
+            "its dose levels; an exact creatinine decides the dose."
+        )
     return tuple(choices), notes
 
 
@@ -286,22 +320,22 @@ def _short_name(drug: str) -> str:
     return {"trimethoprim-sulfamethoxazole": "TMP-SMX", "levofloxacin": "levofloxacin"}.get(drug, drug)
 
 
-def vaccination(
-    snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview
-) -> list[Recommendation]:
+def vaccination(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview) -> list[Recommendation]:
     """R-INF-VACCINE: once, when lenalidomide is started (not at every cycle)."""
     if not orders.lenalidomide or treated_before(snapshot):
         return []
-    return [Recommendation(
-        rule_ids=("R-INF-VACCINE",),
-        concern="vaccination",
-        severity="info",
-        summary="Starting lenalidomide: consider influenza vaccination",
-        rationale=(
-            "Myeloma and its treatment impair immunity; vaccination status is not part of the "
-            "data this service reads.",
-            'Guideline (*Infection and teratogenicity*): "The use of vaccinations, including '
-            'influenza, should also be considered in MM patients."',
-        ),
-        section=SECTION,
-    )]
+    return [
+        Recommendation(
+            rule_ids=("R-INF-VACCINE",),
+            concern="vaccination",
+            severity="info",
+            summary="Starting lenalidomide: consider influenza vaccination",
+            rationale=(
+                "Myeloma and its treatment impair immunity; vaccination status is not part of the "
+                "data this service reads.",
+                'Guideline (*Infection and teratogenicity*): "The use of vaccinations, including '
+                'influenza, should also be considered in MM patients."',
+            ),
+            section=SECTION,
+        )
+    ]

@@ -271,9 +271,7 @@ class PatientSnapshot:
 
     def has_condition(self, *categories: str, active_only: bool = True) -> bool:
         index = self._conditions_by_category
-        return any(
-            c.active or not active_only for category in categories for c in index.get(category, ())
-        )
+        return any(c.active or not active_only for category in categories for c in index.get(category, ()))
 
     def conditions_in(self, *categories: str) -> tuple[ClinicalCondition, ...]:
         wanted = set(categories)

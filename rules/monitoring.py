@@ -60,25 +60,26 @@ def blood_count_monitoring(
         age = (evaluation.today - last).days
         finding = f"Last complete blood count {last.isoformat()}, {age} days ago."
         summary = f"On lenalidomide: CBC overdue — last {last.isoformat()} ({age} days); due every {every} days {phase}"
-    return [Recommendation(
-        rule_ids=("R-MON-CBC",),
-        concern="cbc-monitoring",
-        severity="warning",
-        summary=summary,
-        rationale=(
-            finding + f" A CBC is due every {every} days {phase}; more often with cytopenia or "
-            "renal impairment.",
-            'Guideline (*Dose and schedule*): "Patients with normal renal function and complete '
-            "blood counts (CBCs) at baseline may be monitored every 2 weeks for the first 2–3 "
-            "cycles of lenalidomide/dexamethasone. Patients with neutropenia, thrombocytopenia, "
-            "or renal impairment may require more intensive monitoring. For patients who have "
-            'experienced no complications after 2–3 cycles, monitoring every 4 weeks should be '
-            'sufficient."',
-        ),
-        section=rule("R-MON-CBC").section,
-        inputs=tuple(_dated(name, count) for name, count in counts if count is not None),
-        data_needed=("complete blood count with differential",),
-    )]
+    return [
+        Recommendation(
+            rule_ids=("R-MON-CBC",),
+            concern="cbc-monitoring",
+            severity="warning",
+            summary=summary,
+            rationale=(
+                finding + f" A CBC is due every {every} days {phase}; more often with cytopenia or renal impairment.",
+                'Guideline (*Dose and schedule*): "Patients with normal renal function and complete '
+                "blood counts (CBCs) at baseline may be monitored every 2 weeks for the first 2–3 "
+                "cycles of lenalidomide/dexamethasone. Patients with neutropenia, thrombocytopenia, "
+                "or renal impairment may require more intensive monitoring. For patients who have "
+                "experienced no complications after 2–3 cycles, monitoring every 4 weeks should be "
+                'sufficient."',
+            ),
+            section=rule("R-MON-CBC").section,
+            inputs=tuple(_dated(name, count) for name, count in counts if count is not None),
+            data_needed=("complete blood count with differential",),
+        )
+    ]
 
 
 def liver_thyroid_monitoring(
@@ -92,22 +93,27 @@ def liver_thyroid_monitoring(
     missing = ([] if liver else ["liver function (ALT/AST)"]) + ([] if thyroid else ["thyroid function (TSH)"])
     if not missing:
         return []
-    return [Recommendation(
-        rule_ids=("R-MON-LFT-TFT",),
-        concern="lft-tft-monitoring",
-        severity="info",
-        summary=f"On lenalidomide: no {' or '.join(missing)} test in the last 3 months",
-        rationale=(
-            f"No result within {LFT_TFT_WITHIN_DAYS} days for: {', '.join(missing)}. Cases of "
-            "lenalidomide-associated hepatotoxicity and thyroid dysfunction have been reported.",
-            'Guideline (*Other adverse events*): "Routine liver and thyroid function monitoring '
-            'is recommended during lenalidomide therapy."',
-        ),
-        section=rule("R-MON-LFT-TFT").section,
-        inputs=tuple(_dated(name, m) for name, m in (("ALT", snapshot.alt), ("AST", snapshot.ast),
-                                                      ("TSH", snapshot.tsh)) if m is not None),
-        data_needed=tuple(missing),
-    )]
+    return [
+        Recommendation(
+            rule_ids=("R-MON-LFT-TFT",),
+            concern="lft-tft-monitoring",
+            severity="info",
+            summary=f"On lenalidomide: no {' or '.join(missing)} test in the last 3 months",
+            rationale=(
+                f"No result within {LFT_TFT_WITHIN_DAYS} days for: {', '.join(missing)}. Cases of "
+                "lenalidomide-associated hepatotoxicity and thyroid dysfunction have been reported.",
+                'Guideline (*Other adverse events*): "Routine liver and thyroid function monitoring '
+                'is recommended during lenalidomide therapy."',
+            ),
+            section=rule("R-MON-LFT-TFT").section,
+            inputs=tuple(
+                _dated(name, m)
+                for name, m in (("ALT", snapshot.alt), ("AST", snapshot.ast), ("TSH", snapshot.tsh))
+                if m is not None
+            ),
+            data_needed=tuple(missing),
+        )
+    ]
 
 
 def renal_improvement(
@@ -123,8 +129,9 @@ def renal_improvement(
     """
     if evaluation.hook != "patient-view":
         return []
-    current = [m for m in snapshot.active_orders_of("lenalidomide")
-               if m.regimen is not None and m.regimen.dose is not None]
+    current = [
+        m for m in snapshot.active_orders_of("lenalidomide") if m.regimen is not None and m.regimen.dose is not None
+    ]
     if not current:
         return []
     order = max(current, key=lambda m: m.authored or date.min)
@@ -137,8 +144,9 @@ def renal_improvement(
     allowed, taken = daily_mg(renal.tier.regimen), daily_mg(order.regimen)
     if allowed is None or taken is None or allowed <= taken:
         return []
-    reduced_for = next((t for t in RENAL_TIERS if t is not renal.tier
-                        and same_dose_and_frequency(order.regimen, t.regimen)), None)
+    reduced_for = next(
+        (t for t in RENAL_TIERS if t is not renal.tier and same_dose_and_frequency(order.regimen, t.regimen)), None
+    )
     if reduced_for is None:
         return []  # not a renal-tier dose: a toxicity reduction
     earlier = _earlier_clearance_in(snapshot, renal, reduced_for, order.authored)
@@ -148,31 +156,38 @@ def renal_improvement(
     measure = "eGFR" if renal.method == "egfr" else "CrCl"
     tier_regimen = renal.tier.regimen
     tier_dose = f"{tier_regimen.dose:g} mg" + (" every 48 hours" if tier_regimen.every_hours == 48.0 else "")
-    return [Recommendation(
-        # The tier rules themselves are order-hook rules (catalogue); R-CRCL-CG says how the
-        # clearance was found.
-        rule_ids=("R-RENAL-IMPROVED", "R-CRCL-CG"),
-        concern="renal-improved",
-        severity="info",
-        summary=f"{measure} {renal.clearance_ml_min:.1f} mL/min now allows lenalidomide {tier_dose}: the "
-        f"current {describe(order.regimen).split(',')[0]} can be increased with caution",
-        rationale=(
-            f"The current dose is the {reduced_for.name} dose, chosen when creatinine was "
-            f"{earlier_creatinine.shown(2)} on {earlier_creatinine.when.isoformat()} (CrCl about "
-            f"{earlier_clearance:.1f} mL/min); kidney function has improved since.",
-            renal.explanation,
-            f"Current order: lenalidomide {describe(order.regimen)}. The renal tier now is "
-            f"{renal.tier.name} — {renal.tier.advice}.",
-            'Guideline (*Renal insufficiency*): "In patients demonstrating improved renal '
-            'function, lenalidomide dosing can be increased with caution."',
-        ),
-        section=rule("R-RENAL-IMPROVED").section,
-        inputs=renal.inputs + (
-            InputUsed("earlier serum creatinine", earlier_creatinine.shown(2), earlier_creatinine.when,
-                      earlier_creatinine.original),
-            InputUsed("lenalidomide (active)", describe(order.regimen), order.authored),
-        ),
-    )]
+    return [
+        Recommendation(
+            # The tier rules themselves are order-hook rules (catalogue); R-CRCL-CG says how the
+            # clearance was found.
+            rule_ids=("R-RENAL-IMPROVED", "R-CRCL-CG"),
+            concern="renal-improved",
+            severity="info",
+            summary=f"{measure} {renal.clearance_ml_min:.1f} mL/min now allows lenalidomide {tier_dose}: the "
+            f"current {describe(order.regimen).split(',')[0]} can be increased with caution",
+            rationale=(
+                f"The current dose is the {reduced_for.name} dose, chosen when creatinine was "
+                f"{earlier_creatinine.shown(2)} on {earlier_creatinine.when.isoformat()} (CrCl about "
+                f"{earlier_clearance:.1f} mL/min); kidney function has improved since.",
+                renal.explanation,
+                f"Current order: lenalidomide {describe(order.regimen)}. The renal tier now is "
+                f"{renal.tier.name} — {renal.tier.advice}.",
+                'Guideline (*Renal insufficiency*): "In patients demonstrating improved renal '
+                'function, lenalidomide dosing can be increased with caution."',
+            ),
+            section=rule("R-RENAL-IMPROVED").section,
+            inputs=renal.inputs
+            + (
+                InputUsed(
+                    "earlier serum creatinine",
+                    earlier_creatinine.shown(2),
+                    earlier_creatinine.when,
+                    earlier_creatinine.original,
+                ),
+                InputUsed("lenalidomide (active)", describe(order.regimen), order.authored),
+            ),
+        )
+    ]
 
 
 def _earlier_clearance_in(
@@ -207,20 +222,22 @@ def second_primary_malignancy(
     start = course_start(snapshot)
     if start is not None and not _in_spm_window(start, evaluation.today):
         return []
-    return [Recommendation(
-        rule_ids=("R-SPM",),
-        concern="spm",
-        severity="info",
-        summary="On lenalidomide: follow up for second primary malignancies (MDS, AML, B-cell malignancies, solid tumours)",
-        rationale=(
-            "Second primary malignancies after lenalidomide are uncommon (about 2 per 100 "
-            "patient-years in pooled RRMM studies) but warrant follow-up.",
-            'Guideline (*Secondary primary malignancies*): "Appropriate caution should be '
-            "exercised to ensure that patients treated with lenalidomide are followed up closely "
-            'with regard to monitoring/assessment of SPM."',
-        ),
-        section=rule("R-SPM").section,
-    )]
+    return [
+        Recommendation(
+            rule_ids=("R-SPM",),
+            concern="spm",
+            severity="info",
+            summary="On lenalidomide: follow up for second primary malignancies (MDS, AML, B-cell malignancies, solid tumours)",
+            rationale=(
+                "Second primary malignancies after lenalidomide are uncommon (about 2 per 100 "
+                "patient-years in pooled RRMM studies) but warrant follow-up.",
+                'Guideline (*Secondary primary malignancies*): "Appropriate caution should be '
+                "exercised to ensure that patients treated with lenalidomide are followed up closely "
+                'with regard to monitoring/assessment of SPM."',
+            ),
+            section=rule("R-SPM").section,
+        )
+    ]
 
 
 def _in_spm_window(start: date, today: date) -> bool:
@@ -243,5 +260,6 @@ def _within(measurement: Measurement | None, today: date) -> bool:
 
 
 def _dated(name: str, measurement: Measurement) -> InputUsed:
-    return InputUsed(name, measurement.shown(0 if name in ("ANC", "platelets") else 1),
-                     measurement.when, measurement.original)
+    return InputUsed(
+        name, measurement.shown(0 if name in ("ANC", "platelets") else 1), measurement.when, measurement.original
+    )

@@ -145,8 +145,10 @@ IN_THE_FUTURE = "in the future"
 
 
 def implausible_age(birth: date, years: int, today: date) -> UntrustedValue:
-    detail = (f"birth date {birth.isoformat()} gives an age of {years} years on {today.isoformat()}, "
-              f"outside {AGE_YEARS.label}")
+    detail = (
+        f"birth date {birth.isoformat()} gives an age of {years} years on {today.isoformat()}, "
+        f"outside {AGE_YEARS.label}"
+    )
     return _implausible("age", (birth.isoformat(),), birth.isoformat(), birth, detail)
 
 
@@ -159,7 +161,11 @@ def ambiguous(kind: str, shown: tuple[str, ...], when: str, day: date | None) ->
     both = ", ".join(shown[:-1]) + " and " + shown[-1]
     either = ", ".join(shown[:-1]) + " or " + shown[-1]
     return UntrustedValue(
-        kind, "ambiguous", shown, when, day,
+        kind,
+        "ambiguous",
+        shown,
+        when,
+        day,
         f"Verify: {count} {_label(kind)} results at {when}: {both} — which is right?",
         f"verify which of {count} {_label(kind)} results at {when} is right: {either}",
     )

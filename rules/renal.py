@@ -39,27 +39,34 @@ class RenalTier:
 # Tiers compare the unrounded clearance: 59.6 is moderate, 60.0 is normal.
 RENAL_TIERS: tuple[RenalTier, ...] = (
     RenalTier(
-        "R-RENAL-NORMAL", "normal renal function or mild impairment (CrCl ≥ 60 mL/min)", 60.0,
+        "R-RENAL-NORMAL",
+        "normal renal function or mild impairment (CrCl ≥ 60 mL/min)",
+        60.0,
         lenalidomide_regimen(25.0, ONCE_DAILY_HOURS),
         "standard dose 25 mg once daily on days 1–21 of each 28-day cycle",
     ),
     RenalTier(
-        "R-RENAL-MODERATE", "moderate renal impairment (CrCl 30 to < 60 mL/min)", 30.0,
+        "R-RENAL-MODERATE",
+        "moderate renal impairment (CrCl 30 to < 60 mL/min)",
+        30.0,
         lenalidomide_regimen(10.0, ONCE_DAILY_HOURS),
         "10 mg once daily on days 1–21 of each 28-day cycle; may increase to 15 mg after "
         "2 cycles if tolerated and not responding",
     ),
     RenalTier(
-        "R-RENAL-SEVERE", "severe renal impairment (CrCl < 30 mL/min), not on dialysis", 0.0,
+        "R-RENAL-SEVERE",
+        "severe renal impairment (CrCl < 30 mL/min), not on dialysis",
+        0.0,
         lenalidomide_regimen(15.0, EVERY_OTHER_DAY_HOURS),
         "15 mg every 48 hours on days 1–21 of each 28-day cycle",
     ),
 )
 DIALYSIS_TIER = RenalTier(
-    "R-RENAL-DIALYSIS", "end-stage renal disease on dialysis", 0.0,
+    "R-RENAL-DIALYSIS",
+    "end-stage renal disease on dialysis",
+    0.0,
     lenalidomide_regimen(5.0, ONCE_DAILY_HOURS),
-    "5 mg once daily on days 1–21 of each 28-day cycle; on dialysis days give the dose "
-    "after dialysis",
+    "5 mg once daily on days 1–21 of each 28-day cycle; on dialysis days give the dose after dialysis",
 )
 
 # The two tiers below 30 mL/min: warfarin instead of LMWH (Table 3), once-daily enoxaparin, and
@@ -146,9 +153,7 @@ def _cockcroft_gault(age: int, weight_kg: float, creatinine_mg_dl: float, female
 _last_assessment = threading.local()
 
 
-def assess_renal_function(
-    snapshot: PatientSnapshot, evaluation: Evaluation
-) -> RenalFunction | RenalDataNeeded:
+def assess_renal_function(snapshot: PatientSnapshot, evaluation: Evaluation) -> RenalFunction | RenalDataNeeded:
     """Kidney function from the freshest usable data, or what is missing to know it.
 
     Order of preference (clinical rules section 2): dialysis status, from current evidence
@@ -179,8 +184,7 @@ def _assess(snapshot: PatientSnapshot, evaluation: Evaluation) -> RenalFunction 
             method="dialysis",
             clearance_ml_min=None,
             inputs=(InputUsed("dialysis", found, when),),
-            explanation=f"Patient on dialysis (*{found}*): creatinine clearance is not a "
-            "guide to dosing.",
+            explanation=f"Patient on dialysis (*{found}*): creatinine clearance is not a guide to dosing.",
             rule_ids=("R-RENAL-DIALYSIS",),
         )
     if undated:
@@ -232,9 +236,11 @@ def _dialysis_unconfirmed(procedures: list[ClinicalProcedure]) -> RenalDataNeede
     else:
         why = f"is dated {procedure.performed.isoformat()}, in the future"
     return RenalDataNeeded(
-        missing=(f"confirmation of dialysis status: the dialysis procedure on record "
-                 f"(*{display}*) {why}, so it does not show whether the patient is on "
-                 "dialysis now (dose 5 mg daily) or not (dose by creatinine clearance)",),
+        missing=(
+            f"confirmation of dialysis status: the dialysis procedure on record "
+            f"(*{display}*) {why}, so it does not show whether the patient is on "
+            "dialysis now (dose 5 mg daily) or not (dose by creatinine clearance)",
+        ),
         inputs=(InputUsed("dialysis procedure", display, procedure.performed, why),),
     )
 
@@ -258,16 +264,19 @@ def _from_measurements(snapshot: PatientSnapshot, evaluation: Evaluation) -> Ren
     elif creatinine is None:
         missing.append("serum creatinine")
     elif not is_fresh(creatinine, "creatinine", evaluation):
-        missing.append(f"a current serum creatinine (last {creatinine.shown(2)} is "
-                       f"{staleness_note(creatinine, 'creatinine', evaluation)})")
+        missing.append(
+            f"a current serum creatinine (last {creatinine.shown(2)} is "
+            f"{staleness_note(creatinine, 'creatinine', evaluation)})"
+        )
         seen.append(_input("creatinine (stale)", creatinine))
     if doubts["weight"]:
         missing.extend(u.to_verify for u in doubts["weight"])
     elif weight is None:
         missing.append("body weight")
     elif not is_fresh(weight, "weight", evaluation):
-        missing.append(f"a current body weight (last {weight.shown(1)} is "
-                       f"{staleness_note(weight, 'weight', evaluation)})")
+        missing.append(
+            f"a current body weight (last {weight.shown(1)} is {staleness_note(weight, 'weight', evaluation)})"
+        )
         seen.append(_input("weight (stale)", weight, 1))
     if doubts["age"]:
         missing.extend(u.to_verify for u in doubts["age"])
@@ -305,8 +314,10 @@ def _clearance_from_creatinine(
     values = [_cockcroft_gault(age, weight.value, creatinine.value, female) for female in sexes]
     tiers = {tier_for_clearance(v).rule_id for v in values}
     if len(tiers) > 1:
-        return ["the patient's sex (Cockcroft-Gault differs for women and men, and the two "
-                "results fall in different dose tiers)"]
+        return [
+            "the patient's sex (Cockcroft-Gault differs for women and men, and the two "
+            "results fall in different dose tiers)"
+        ]
     clearance = min(values)
     tier = tier_for_clearance(clearance)
     # A creatinine reported as a bound ("<0.5") bounds the clearance the other way: the tier
@@ -317,7 +328,8 @@ def _clearance_from_creatinine(
         return [f"an exact creatinine (reported as {creatinine.shown(2)}, a bound)"]
     female_factor = f" × {CG_FEMALE_FACTOR:g}"
     sex_note = {"female": f"{female_factor} (female)", "male": " (male)"}.get(
-        snapshot.sex or "", f"{female_factor} (sex not recorded: the lower, female value is used)")
+        snapshot.sex or "", f"{female_factor} (sex not recorded: the lower, female value is used)"
+    )
     arithmetic = (
         f"(140 − {age} y) × {weight.value:g} kg / (72 × {creatinine.value:.2f} mg/dL)"
         f"{sex_note} = **{clearance:.1f} mL/min**"
@@ -343,23 +355,31 @@ def _substitutes(snapshot: PatientSnapshot, evaluation: Evaluation) -> list[Rena
     crcl = snapshot.measured_crcl
     if crcl is not None and crcl.comparator is None and is_fresh(crcl, "measured_crcl", evaluation):
         tier = tier_for_clearance(crcl.value)
-        found.append(RenalFunction(
-            tier=tier, method="measured-crcl", clearance_ml_min=crcl.value,
-            inputs=(_input("measured creatinine clearance", crcl, 1),),
-            explanation=f"Measured creatinine clearance **{crcl.shown(1)}** (LOINC {crcl.code}).",
-            rule_ids=("R-CRCL-CG", tier.rule_id),
-        ))
+        found.append(
+            RenalFunction(
+                tier=tier,
+                method="measured-crcl",
+                clearance_ml_min=crcl.value,
+                inputs=(_input("measured creatinine clearance", crcl, 1),),
+                explanation=f"Measured creatinine clearance **{crcl.shown(1)}** (LOINC {crcl.code}).",
+                rule_ids=("R-CRCL-CG", tier.rule_id),
+            )
+        )
     egfr = snapshot.egfr
     if egfr is not None and egfr.comparator in (None, ">", ">=") and is_fresh(egfr, "egfr", evaluation):
         tier = tier_for_clearance(egfr.value)
         # "> 60" still places the patient in the top tier; any other bound is ambiguous.
         if egfr.comparator is None or tier is RENAL_TIERS[0]:
-            found.append(RenalFunction(
-                tier=tier, method="egfr", clearance_ml_min=egfr.value,
-                inputs=(_input("eGFR", egfr, 1),),
-                explanation=f"Estimated GFR **{egfr.shown(1)}** (LOINC {egfr.code}) used in "
-                "place of creatinine clearance (the guideline allows MDRD); eGFR is "
-                "normalised to 1.73 m² and may differ from the patient's own clearance.",
-                rule_ids=("R-CRCL-CG", tier.rule_id),
-            ))
+            found.append(
+                RenalFunction(
+                    tier=tier,
+                    method="egfr",
+                    clearance_ml_min=egfr.value,
+                    inputs=(_input("eGFR", egfr, 1),),
+                    explanation=f"Estimated GFR **{egfr.shown(1)}** (LOINC {egfr.code}) used in "
+                    "place of creatinine clearance (the guideline allows MDRD); eGFR is "
+                    "normalised to 1.73 m² and may differ from the patient's own clearance.",
+                    rule_ids=("R-CRCL-CG", tier.rule_id),
+                )
+            )
     return found

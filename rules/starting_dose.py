@@ -34,7 +34,14 @@ from rules.model import (
     Severity,
 )
 from rules.renal import SECTION as RENAL_SECTION
-from rules.renal import BELOW_30_TIER_IDS, DIALYSIS_TIER, RENAL_TIERS, RenalDataNeeded, RenalFunction, assess_renal_function
+from rules.renal import (
+    BELOW_30_TIER_IDS,
+    DIALYSIS_TIER,
+    RENAL_TIERS,
+    RenalDataNeeded,
+    RenalFunction,
+    assess_renal_function,
+)
 from rules.renal import data_needed as renal_data_needed
 from rules.treatment_course import treated_before
 
@@ -70,7 +77,9 @@ def _dose_for_order(
     if isinstance(renal, RenalDataNeeded):
         needed = renal_data_needed(renal)
         if renal.verify:
-            headline = "Lenalidomide: kidney function in doubt — verify the results named below before choosing the dose"
+            headline = (
+                "Lenalidomide: kidney function in doubt — verify the results named below before choosing the dose"
+            )
         else:
             headline = f"Lenalidomide: renal function unknown — {' and '.join(needed) or 'data'} needed before choosing the dose"
             if len(headline) >= 140:
@@ -83,11 +92,15 @@ def _dose_for_order(
             rationale=(
                 "Kidney function could not be established, so **no dose is suggested**.",
                 *renal.verify,
-                *(("Missing: " + "; ".join(gaps) + ".",) if (gaps := [m for m in renal.missing
-                                                                      if not m.startswith("verify: ")]) else ()),
+                *(
+                    ("Missing: " + "; ".join(gaps) + ".",)
+                    if (gaps := [m for m in renal.missing if not m.startswith("verify: ")])
+                    else ()
+                ),
                 "Lenalidomide is eliminated unchanged in urine; the dose depends on creatinine "
-                "clearance (" + "; ".join(f"{t.name}: {describe(t.regimen).split(',')[0]}"
-                                          for t in (*RENAL_TIERS, DIALYSIS_TIER)) + ").",
+                "clearance ("
+                + "; ".join(f"{t.name}: {describe(t.regimen).split(',')[0]}" for t in (*RENAL_TIERS, DIALYSIS_TIER))
+                + ").",
                 f"Ordered: lenalidomide {ordered}.",
             ),
             section=RENAL_SECTION,
@@ -111,10 +124,11 @@ def _dose_for_order(
             rule_ids=tuple(rule_ids + ["R-CYTO-START"]),
             concern="lenalidomide-dose",
             severity="warning",
-            summary=f"Lenalidomide: blood counts needed before "
+            summary="Lenalidomide: blood counts needed before "
             + ("this cycle's dose" if treated_before(snapshot) else "the starting dose")
             + f" (kidney function allows at most {describe(target)})",
-            rationale=tuple(rationale) + (
+            rationale=tuple(rationale)
+            + (
                 "Missing: " + "; ".join(missing) + ". With ANC < 1,000/µL or platelets "
                 "< 50,000/µL the dose is one step lower, so **no dose is suggested** until a "
                 "current CBC is available.",
@@ -136,7 +150,9 @@ def _dose_for_order(
         section = CYTOPENIA_SECTION
         lower = one_step_lower(target)
         rationale.append(
-            "Cytopenia at start: " + " and ".join(cbc.findings) + ": start with caution **one dose step lower**, check the CBC weekly, "
+            "Cytopenia at start: "
+            + " and ".join(cbc.findings)
+            + ": start with caution **one dose step lower**, check the CBC weekly, "
             "and give G-CSF for neutropenia and/or platelet transfusion as needed."
         )
         if lower is None:
@@ -151,7 +167,8 @@ def _dose_for_order(
                 severity="warning",
                 summary=f"Lenalidomide: no dose step below {describe(target)} — consider "
                 "interruption and specialist review",
-                rationale=tuple(rationale) + (
+                rationale=tuple(rationale)
+                + (
                     "The dose ladder ends at 5 mg: consider delaying or discontinuing "
                     "lenalidomide and discuss with a myeloma specialist.",
                     f"Ordered: lenalidomide {ordered}."
@@ -166,8 +183,9 @@ def _dose_for_order(
 
     regimen = target
     if cytopenic and cbc.contraindicating:
-        return _contraindicated_start(order, cbc, dose_change(order, regimen), rule_ids,
-                                      rationale + [f"Ordered: lenalidomide {ordered}."], inputs)
+        return _contraindicated_start(
+            order, cbc, dose_change(order, regimen), rule_ids, rationale + [f"Ordered: lenalidomide {ordered}."], inputs
+        )
     if same_dose_and_frequency(order.regimen, regimen):
         if cytopenic:
             return Recommendation(
@@ -194,8 +212,7 @@ def _dose_for_order(
     if lower_than_needed and not cytopenic and not snapshot.has_condition("neutropenia-history", active_only=False):
         rule_ids.append("R-AGE-NOREDUCE")
         rationale.append(
-            "No lenalidomide dose reduction is needed for age or disease stage alone "
-            "(guideline: Elderly patients)."
+            "No lenalidomide dose reduction is needed for age or disease stage alone (guideline: Elderly patients)."
         )
     severity: Severity = "info" if lower_than_needed else "warning"
     overdose = _overdose(order, regimen)
@@ -204,9 +221,12 @@ def _dose_for_order(
         rationale.insert(0, overdose)
     elif _renal_overdose_at_signing(evaluation, renal, order):
         severity = "critical"
-        rationale.insert(0, f"**Overdose for kidney function**: lenalidomide {ordered} is above the "
-                         f"renal maximum of {describe(renal.tier.regimen)} ({renal.tier.name}); "
-                         "lenalidomide is cleared by the kidneys and accumulates.")
+        rationale.insert(
+            0,
+            f"**Overdose for kidney function**: lenalidomide {ordered} is above the "
+            f"renal maximum of {describe(renal.tier.regimen)} ({renal.tier.name}); "
+            "lenalidomide is cleared by the kidneys and accumulates.",
+        )
     change = dose_change(order, regimen)
     # What to do comes first (Alert burden: a card read in 10 seconds); then why, with the
     # overdose finding before it when there is one, then the arithmetic.
@@ -226,8 +246,10 @@ def _dose_for_order(
     if order.regimen and order.regimen.dose is not None:
         summary += f", not {order.regimen.dose:g} mg"
     if overdose and ordered_daily is not None:
-        summary = (f"Lenalidomide overdose, {ordered_daily:g} mg a day ordered: {finding} — "
-                   f"{'give' if continuing else 'start'} {describe(regimen).split(',')[0]}")
+        summary = (
+            f"Lenalidomide overdose, {ordered_daily:g} mg a day ordered: {finding} — "
+            f"{'give' if continuing else 'start'} {describe(regimen).split(',')[0]}"
+        )
     return Recommendation(
         rule_ids=tuple(dict.fromkeys(rule_ids)),
         concern="lenalidomide-dose",
@@ -242,7 +264,11 @@ def _dose_for_order(
 
 
 def _contraindicated_start(
-    order: MedicationOrder, cbc: StartCounts, change: DoseChange, rule_ids: list[str], rationale: list[str],
+    order: MedicationOrder,
+    cbc: StartCounts,
+    change: DoseChange,
+    rule_ids: list[str],
+    rationale: list[str],
     inputs: list[InputUsed],
 ) -> Recommendation:
     """A first cycle at ANC < 500/µL or platelets < 30,000/µL: the guideline's start with
@@ -250,7 +276,9 @@ def _contraindicated_start(
     to hold the order (clinical rules, Alert burden: a critical contraindication)."""
     counts = " and ".join(cbc.contraindicating)
     hold = HoldDraft(
-        order.id, "lenalidomide", "Hold this lenalidomide order until the counts recover",
+        order.id,
+        "lenalidomide",
+        "Hold this lenalidomide order until the counts recover",
         "Put the draft lenalidomide order on hold until the blood counts recover.",
         note=f"On hold: {counts} before the first cycle.",
     )
@@ -291,11 +319,12 @@ def _overdose(order: MedicationOrder, recommended: Regimen) -> str:
     if ordered is None:
         return ""
     if ordered > STANDARD_DOSE_MG:
-        return (f"**Overdose**: {ordered:g} mg a day ordered, above the maximum of "
-                f"{STANDARD_DOSE_MG:g} mg a day.")
+        return f"**Overdose**: {ordered:g} mg a day ordered, above the maximum of {STANDARD_DOSE_MG:g} mg a day."
     if target is not None and ordered > OVERDOSE_ABOVE_RECOMMENDED_TIMES * target:
-        return (f"**Overdose**: {ordered:g} mg a day ordered, {ordered / target:.1f} times the "
-                f"{target:g} mg a day recommended for this patient.")
+        return (
+            f"**Overdose**: {ordered:g} mg a day ordered, {ordered / target:.1f} times the "
+            f"{target:g} mg a day recommended for this patient."
+        )
     return ""
 
 
@@ -336,17 +365,14 @@ def _cytopenia_at_start(snapshot: PatientSnapshot, evaluation: Evaluation) -> St
         if value is None:
             missing.append(label)
         elif not is_fresh(value, name, evaluation):
-            missing.append(f"a current {label} (last {value.shown(0)} is "
-                           f"{staleness_note(value, name, evaluation)})")
+            missing.append(f"a current {label} (last {value.shown(0)} is {staleness_note(value, name, evaluation)})")
             seen.append(InputUsed(f"{label} (stale)", value.shown(0), value.when, value.original))
     if missing:
         return CountsNeeded(missing, seen)
     anc, platelets = snapshot.anc, snapshot.platelets
     assert anc is not None and platelets is not None
     infiltrated = snapshot.has_condition("heavy-marrow-infiltration")
-    platelet_limit = (
-        START_PLATELETS_BELOW_MARROW_INFILTRATION_PER_UL if infiltrated else START_PLATELETS_BELOW_PER_UL
-    )
+    platelet_limit = START_PLATELETS_BELOW_MARROW_INFILTRATION_PER_UL if infiltrated else START_PLATELETS_BELOW_PER_UL
     inputs = [
         InputUsed("ANC", anc.shown(0), anc.when, anc.original),
         InputUsed("platelets", platelets.shown(0), platelets.when, platelets.original),
@@ -366,8 +392,11 @@ def _cytopenia_at_start(snapshot: PatientSnapshot, evaluation: Evaluation) -> St
     if anc_low:
         findings.append(f"ANC {anc.shown(0)} (< 1,000/µL)")
     if platelets_low:
-        findings.append(f"platelets {platelets.shown(0)} (< {platelet_limit:,.0f}/µL"
-                        + (", heavy marrow infiltration" if infiltrated else "") + ")")
+        findings.append(
+            f"platelets {platelets.shown(0)} (< {platelet_limit:,.0f}/µL"
+            + (", heavy marrow infiltration" if infiltrated else "")
+            + ")"
+        )
     contraindicating = []
     if anc.is_below(SEVERE_NEUTROPENIA_ANC_BELOW_PER_UL):
         contraindicating.append(f"ANC {anc.shown(0)} (< {SEVERE_NEUTROPENIA_ANC_BELOW_PER_UL:,.0f}/µL)")

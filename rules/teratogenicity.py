@@ -145,32 +145,50 @@ def _childbearing_potential(
     else:
         recorded = f"recorded as '{sex}'" if sex else "not recorded"
         who = (f"Patient aged {age}" if age is not None else "Patient of unrecorded age") + f", sex {recorded}"
-    finding = f"{who}: taken as of childbearing potential (no hysterectomy, bilateral oophorectomy or " \
-              f"postmenopausal state of ≥ {POSTMENOPAUSAL_FOR_MONTHS} months documented)."
+    finding = (
+        f"{who}: taken as of childbearing potential (no hysterectomy, bilateral oophorectomy or "
+        f"postmenopausal state of ≥ {POSTMENOPAUSAL_FOR_MONTHS} months documented)."
+    )
     for entry in not_enough:
-        when = (f"dated {entry.when.isoformat()}, less than {POSTMENOPAUSAL_FOR_MONTHS} months ago"
-                if entry.when is not None else "undated")
-        finding += (f" A postmenopausal state is on record ({when}): it excludes childbearing "
-                    f"potential only when documented for ≥ {POSTMENOPAUSAL_FOR_MONTHS} months.")
-    last_test = (f"Latest pregnancy test: {test_result} on {test.when.isoformat()}."
-                 if test is not None else "No pregnancy test on record.")
+        when = (
+            f"dated {entry.when.isoformat()}, less than {POSTMENOPAUSAL_FOR_MONTHS} months ago"
+            if entry.when is not None
+            else "undated"
+        )
+        finding += (
+            f" A postmenopausal state is on record ({when}): it excludes childbearing "
+            f"potential only when documented for ≥ {POSTMENOPAUSAL_FOR_MONTHS} months."
+        )
+    last_test = (
+        f"Latest pregnancy test: {test_result} on {test.when.isoformat()}."
+        if test is not None
+        else "No pregnancy test on record."
+    )
     methods = "two reliable methods of contraception, or complete abstinence,"
     if starting:
-        summary = (f"Before starting lenalidomide (teratogenic): exclude pregnancy; contraception "
-                   f"{CONTRACEPTION_BEFORE_WEEKS} wk before to {CONTRACEPTION_AFTER_WEEKS} wk after")
-        advice = (f"Before starting: pregnancy must be excluded by pregnancy testing as the "
-                  f"lenalidomide risk-management programme requires (tests continue throughout "
-                  f"therapy as the programme sets out), and {methods} from "
-                  f"{CONTRACEPTION_BEFORE_WEEKS} weeks before starting, throughout therapy "
-                  f"including dose interruptions, and for {CONTRACEPTION_AFTER_WEEKS} weeks after "
-                  "stopping.")
+        summary = (
+            f"Before starting lenalidomide (teratogenic): exclude pregnancy; contraception "
+            f"{CONTRACEPTION_BEFORE_WEEKS} wk before to {CONTRACEPTION_AFTER_WEEKS} wk after"
+        )
+        advice = (
+            f"Before starting: pregnancy must be excluded by pregnancy testing as the "
+            f"lenalidomide risk-management programme requires (tests continue throughout "
+            f"therapy as the programme sets out), and {methods} from "
+            f"{CONTRACEPTION_BEFORE_WEEKS} weeks before starting, throughout therapy "
+            f"including dose interruptions, and for {CONTRACEPTION_AFTER_WEEKS} weeks after "
+            "stopping."
+        )
     else:
-        summary = ("On lenalidomide (teratogenic): pregnancy tests during treatment; contraception incl. "
-                   f"interruptions, {CONTRACEPTION_AFTER_WEEKS} wk after stopping")
-        advice = (f"During treatment: pregnancy tests as the lenalidomide risk-management programme "
-                  f"requires, and {methods} begun {CONTRACEPTION_BEFORE_WEEKS} weeks before the "
-                  f"start, continued during treatment and dose interruptions and for "
-                  f"{CONTRACEPTION_AFTER_WEEKS} weeks after stopping.")
+        summary = (
+            "On lenalidomide (teratogenic): pregnancy tests during treatment; contraception incl. "
+            f"interruptions, {CONTRACEPTION_AFTER_WEEKS} wk after stopping"
+        )
+        advice = (
+            f"During treatment: pregnancy tests as the lenalidomide risk-management programme "
+            f"requires, and {methods} begun {CONTRACEPTION_BEFORE_WEEKS} weeks before the "
+            f"start, continued during treatment and dose interruptions and for "
+            f"{CONTRACEPTION_AFTER_WEEKS} weeks after stopping."
+        )
     # Sex unknown or other below 55: the precautions of a woman of childbearing potential, the
     # stricter ones (clinical rules section 8), not the male advice.
     paragraphs = (f"{finding} {last_test}", advice, QUOTE)
@@ -241,8 +259,7 @@ def _not_of_childbearing_potential(
         since = condition.onset or condition.recorded
         if since is not None and since <= since_at_most:
             return InputUsed("postmenopausal state", condition.display or "postmenopausal", since), ()
-        not_enough.append(InputUsed(
-            "postmenopausal state (not used)", condition.display or "postmenopausal", since))
+        not_enough.append(InputUsed("postmenopausal state (not used)", condition.display or "postmenopausal", since))
     return None, tuple(not_enough)
 
 
@@ -255,10 +272,12 @@ def _months_before(today: date, months: int) -> date:
 
 
 def _pregnancy_evidence(snapshot: PatientSnapshot, today: date) -> tuple[InputUsed, ...]:
-    found = [InputUsed("pregnancy", c.display or "pregnancy (problem list)", c.onset or c.recorded)
-             for c in snapshot.conditions_in("pregnancy") if c.active]
+    found = [
+        InputUsed("pregnancy", c.display or "pregnancy (problem list)", c.onset or c.recorded)
+        for c in snapshot.conditions_in("pregnancy")
+        if c.active
+    ]
     test = snapshot.pregnancy_test
-    if (test is not None and test.value == PREGNANT_VALUE
-            and (today - test.when).days <= POSITIVE_TEST_CURRENT_FOR_DAYS):
+    if test is not None and test.value == PREGNANT_VALUE and (today - test.when).days <= POSITIVE_TEST_CURRENT_FOR_DAYS:
         found.append(InputUsed("pregnancy test", "positive", test.when, test.original))
     return tuple(found)

@@ -59,8 +59,10 @@ def in_first_cycles(snapshot: PatientSnapshot, today: date, cycles: int) -> bool
 def current_lenalidomide(snapshot: PatientSnapshot) -> MedicationOrder | None:
     """The order the patient takes now (active, most recently authored), else the latest one
     given: the dose a toxicity reduction steps down from."""
-    for candidates in (snapshot.active_orders_of("lenalidomide"),
-                       tuple(m for m in snapshot.orders_of("lenalidomide") if m.ever_given)):
+    for candidates in (
+        snapshot.active_orders_of("lenalidomide"),
+        tuple(m for m in snapshot.orders_of("lenalidomide") if m.ever_given),
+    ):
         with_dose = [m for m in candidates if m.regimen is not None and m.regimen.dose is not None]
         if with_dose:
             return max(with_dose, key=lambda m: m.authored or date.min)

@@ -190,7 +190,7 @@ QUOTE_TABLE_3 = {
     "R-VTE-HIGH": (
         "Guideline, Table 3: recent VTE within 6 months, immobilization or lenalidomide/high-dose "
         'dexamethasone → "LMWH (enoxaparin 40 mg or dalteparin 5,000 IU daily), or warfarin (INR '
-        '2-3) if ClCr <30 mL/min or platelets <50,000/µL. Duration: first 4 cycles then switch to '
+        "2-3) if ClCr <30 mL/min or platelets <50,000/µL. Duration: first 4 cycles then switch to "
         'aspirin 100 mg daily".'
     ),
     "R-VTE-STANDARD": (
@@ -205,11 +205,11 @@ QUOTE_TABLE_3 = {
 QUOTE_ACTIVE = (
     'Guideline (*Pulmonary thromboembolism and deep vein thrombosis*): "Anticoagulation is the '
     "standard treatment when patients develop pulmonary thromboembolism (PTE) and/or DVT during "
-    "lenalidomide/dexamethasone treatment.\" \"LMWH is recommended preferentially over warfarin "
+    'lenalidomide/dexamethasone treatment." "LMWH is recommended preferentially over warfarin '
     'or new oral anticoagulants in the treatment of PTE/DVT."'
 )
 QUOTE_TABLE_4 = (
-    "Guideline, Table 4 (cancer-associated VTE): bleeding risk includes \"platelets <100,000/µL; "
+    'Guideline, Table 4 (cancer-associated VTE): bleeding risk includes "platelets <100,000/µL; '
     'active bleeding; bleeding diathesis"; "Retrievable IVC filter: Only considered if patient '
     'is during the period of absolute contraindication to anticoagulation" ("Recent CNS bleed; '
     "intracranial or spinal lesion at high risk for bleeding; active bleeding with more than 2 "
@@ -279,8 +279,11 @@ def vte_risk(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUn
         if when is not None and (today - when).days <= RECENT_VTE_WITHIN_DAYS:
             high.append(f"recent VTE ({condition.category.upper()} {when.isoformat()}, within 6 months)")
         else:
-            standard.append(f"history of VTE ({condition.category.upper()}"
-                            + (f" {when.isoformat()}" if when else ", date not recorded") + ")")
+            standard.append(
+                f"history of VTE ({condition.category.upper()}"
+                + (f" {when.isoformat()}" if when else ", date not recorded")
+                + ")"
+            )
         inputs.append(InputUsed("VTE", condition.display or condition.category, when))
     if snapshot.has_condition("immobilization"):
         high.append("immobilization")
@@ -290,8 +293,10 @@ def vte_risk(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUn
     if dex_mg is not None and dex_mg >= HIGH_DOSE_MG_PER_CYCLE:
         high.append(f"high-dose dexamethasone ({dex_mg:g} mg per 28-day cycle, ≥ {HIGH_DOSE_MG_PER_CYCLE:g})")
     elif dex_mg is None and dex_note:
-        notes.append(f"The dexamethasone dose could not be read: high-dose (≥ {HIGH_DOSE_MG_PER_CYCLE:g} mg per cycle) "
-                     "would place the patient in the LMWH tier.")
+        notes.append(
+            f"The dexamethasone dose could not be read: high-dose (≥ {HIGH_DOSE_MG_PER_CYCLE:g} mg per cycle) "
+            "would place the patient in the LMWH tier."
+        )
 
     age = snapshot.age_on(today)
     if age is not None and age >= ELDERLY_AGE_AT_LEAST:
@@ -308,11 +313,14 @@ def vte_risk(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUn
     if kidney:
         standard.append(f"renal disease ({kidney[0].category})")
     elif isinstance(renal, RenalFunction) and renal.tier is not RENAL_TIERS[0]:
-        clearance = f"CrCl {renal.clearance_ml_min:.1f} mL/min" if renal.clearance_ml_min is not None else renal.tier.name
+        clearance = (
+            f"CrCl {renal.clearance_ml_min:.1f} mL/min" if renal.clearance_ml_min is not None else renal.tier.name
+        )
         standard.append(f"renal disease ({clearance}, < {RENAL_DISEASE_BELOW_ML_MIN:g})")
     elif isinstance(renal, RenalDataNeeded):
-        notes.append(f"Kidney function is unknown: CrCl < {RENAL_DISEASE_BELOW_ML_MIN:g} mL/min would be a "
-                     "further risk factor.")
+        notes.append(
+            f"Kidney function is unknown: CrCl < {RENAL_DISEASE_BELOW_ML_MIN:g} mL/min would be a further risk factor."
+        )
     if isinstance(renal, RenalFunction):
         inputs.extend(renal.inputs)
     esa = snapshot.active_orders_of(*ESA_DRUGS)
@@ -349,9 +357,9 @@ def active_vte(snapshot: PatientSnapshot, today: date) -> tuple[ClinicalConditio
     """Active DVT/PE/VTE conditions with a recent onset (a problem-list entry left 'active'
     for years is history, not a clot to treat now)."""
     return tuple(
-        c for c in snapshot.conditions_in(*VTE_CATEGORIES)
-        if c.active and (when := condition_date(c)) is not None
-        and (today - when).days <= RECENT_VTE_WITHIN_DAYS
+        c
+        for c in snapshot.conditions_in(*VTE_CATEGORIES)
+        if c.active and (when := condition_date(c)) is not None and (today - when).days <= RECENT_VTE_WITHIN_DAYS
     )
 
 
@@ -374,15 +382,21 @@ def body_mass_index(snapshot: PatientSnapshot, evaluation: Evaluation) -> tuple[
     if bmi is not None and bmi.value > 0 and bmi.comparator is None and is_fresh(bmi, "bmi", evaluation):
         return bmi.value, InputUsed("BMI", f"{bmi.value:.1f} kg/m²", bmi.when, bmi.original)
     weight, height = snapshot.weight, snapshot.height
-    if (weight is None or height is None or weight.value <= 0
-            or not is_fresh(weight, "weight", evaluation) or not is_fresh(height, "height", evaluation)):
+    if (
+        weight is None
+        or height is None
+        or weight.value <= 0
+        or not is_fresh(weight, "weight", evaluation)
+        or not is_fresh(height, "height", evaluation)
+    ):
         return None, None
     square_m = (height.value / 100.0) ** 2
     if not 0 < square_m < math.inf:  # a height of 0, or one so small its square underflows
         return None, None
     value = weight.value / square_m
-    return value, InputUsed("BMI", f"{value:.1f} kg/m² ({weight.value:g} kg / "
-                            f"({height.value / 100.0:.2f} m)²)", weight.when)
+    return value, InputUsed(
+        "BMI", f"{value:.1f} kg/m² ({weight.value:g} kg / ({height.value / 100.0:.2f} m)²)", weight.when
+    )
 
 
 def active_anticoagulation(snapshot: PatientSnapshot) -> Anticoagulation:
@@ -393,7 +407,9 @@ def active_anticoagulation(snapshot: PatientSnapshot) -> Anticoagulation:
         regimen = order.regimen
         daily = None
         if regimen is not None and regimen.dose is not None and regimen.dose_unit == unit:
-            daily = regimen.dose * 24.0 / regimen.every_hours if regimen.every_hours and regimen.every_hours > 0 else None
+            daily = (
+                regimen.dose * 24.0 / regimen.every_hours if regimen.every_hours and regimen.every_hours > 0 else None
+            )
         if daily is not None and daily > limit:
             therapeutic.append(order)
         else:
@@ -413,18 +429,21 @@ class ImpedeScore:
 
     def paragraph(self) -> str:
         terms = " ".join(f"{'+' if p >= 0 else '−'} {abs(p)} ({name})" for name, p in self.items)
-        return " ".join((
-            f"IMPEDE VTE score **{self.points} ({self.category} risk)**: {terms.lstrip('+ ')} "
-            f"= {self.points}. Low ≤ {IMPEDE_LOW_AT_MOST}, intermediate {IMPEDE_LOW_AT_MOST + 1}–"
-            f"{IMPEDE_HIGH_AT_LEAST - 1}, high ≥ {IMPEDE_HIGH_AT_LEAST}.",
-            *self.notes,
-            "Informational (validated in myeloma on immunomodulatory drugs, beyond the "
-            "guideline): it does not change the Table 3 recommendation.",
-        ))
+        return " ".join(
+            (
+                f"IMPEDE VTE score **{self.points} ({self.category} risk)**: {terms.lstrip('+ ')} "
+                f"= {self.points}. Low ≤ {IMPEDE_LOW_AT_MOST}, intermediate {IMPEDE_LOW_AT_MOST + 1}–"
+                f"{IMPEDE_HIGH_AT_LEAST - 1}, high ≥ {IMPEDE_HIGH_AT_LEAST}.",
+                *self.notes,
+                "Informational (validated in myeloma on immunomodulatory drugs, beyond the "
+                "guideline): it does not change the Table 3 recommendation.",
+            )
+        )
 
 
-def impede_score(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview,
-                 anticoagulation: Anticoagulation) -> ImpedeScore:
+def impede_score(
+    snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview, anticoagulation: Anticoagulation
+) -> ImpedeScore:
     items: list[tuple[str, int]] = [("immunomodulatory drug", IMPEDE_IMID)]
     notes: list[str] = []
     bmi, _ = body_mass_index(snapshot, evaluation)
@@ -438,8 +457,9 @@ def impede_score(snapshot: PatientSnapshot, evaluation: Evaluation, orders: Orde
         items.append(("erythropoiesis-stimulating agent", IMPEDE_ESA))
     dex_mg, dex_note = dexamethasone_mg_per_cycle(snapshot, orders)
     if dex_mg is not None and dex_mg > IMPEDE_DEX_HIGH_ABOVE_MG_PER_MONTH:
-        items.append((f"high-dose dexamethasone, {dex_mg:g} mg/month > {IMPEDE_DEX_HIGH_ABOVE_MG_PER_MONTH:g}",
-                      IMPEDE_DEX_HIGH))
+        items.append(
+            (f"high-dose dexamethasone, {dex_mg:g} mg/month > {IMPEDE_DEX_HIGH_ABOVE_MG_PER_MONTH:g}", IMPEDE_DEX_HIGH)
+        )
     elif dex_note:
         items.append(("low-dose dexamethasone" + (", dose not readable" if dex_mg is None else ""), IMPEDE_DEX_LOW))
     if snapshot.active_orders_of("doxorubicin"):
@@ -447,8 +467,10 @@ def impede_score(snapshot: PatientSnapshot, evaluation: Evaluation, orders: Orde
     if snapshot.has_condition("asian-ethnicity", active_only=False):
         items.append(("Asian ethnicity", IMPEDE_ASIAN))
     else:
-        notes.append("Asian ethnicity (−3) is counted only when recorded, and it rarely is: for a "
-                     "Korean patient the score is 3 points lower.")
+        notes.append(
+            "Asian ethnicity (−3) is counted only when recorded, and it rarely is: for a "
+            "Korean patient the score is 3 points lower."
+        )
     if snapshot.conditions_in(*VTE_CATEGORIES):
         items.append(("history of VTE", IMPEDE_VTE_HISTORY))
     if snapshot.has_condition("central-venous-catheter"):
@@ -458,8 +480,7 @@ def impede_score(snapshot: PatientSnapshot, evaluation: Evaluation, orders: Orde
     elif anticoagulation.prophylactic or anticoagulation.aspirin:
         items.append(("thromboprophylaxis in place", IMPEDE_PROPHYLAXIS))
     points = sum(p for _, p in items)
-    category = ("low" if points <= IMPEDE_LOW_AT_MOST
-                else "high" if points >= IMPEDE_HIGH_AT_LEAST else "intermediate")
+    category = "low" if points <= IMPEDE_LOW_AT_MOST else "high" if points >= IMPEDE_HIGH_AT_LEAST else "intermediate"
     return ImpedeScore(points, category, tuple(items), tuple(notes))
 
 
@@ -467,7 +488,9 @@ def impede_score(snapshot: PatientSnapshot, evaluation: Evaluation, orders: Orde
 
 
 def _prophylaxis_card(
-    snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview,
+    snapshot: PatientSnapshot,
+    evaluation: Evaluation,
+    orders: OrdersUnderReview,
     anticoagulation: Anticoagulation,
 ) -> list[Recommendation]:
     risk = vte_risk(snapshot, evaluation, orders)
@@ -476,28 +499,39 @@ def _prophylaxis_card(
     in_place_text = ", ".join(m.display or m.drug for m in in_place)
     view = evaluation.hook == "patient-view"
 
-    def card(rule_id: str, severity: Severity, summary: str, finding: str,
-             actions: tuple[NewMedication, ...] = (), data_needed: tuple[str, ...] = ()) -> list[Recommendation]:
+    def card(
+        rule_id: str,
+        severity: Severity,
+        summary: str,
+        finding: str,
+        actions: tuple[NewMedication, ...] = (),
+        data_needed: tuple[str, ...] = (),
+    ) -> list[Recommendation]:
         rationale = [finding] + list(risk.notes) + [impede.paragraph(), QUOTE_TABLE_3[rule_id]]
         bleeding = bleeding_contraindications(snapshot, None)
         if bleeding and actions:
             # Prophylaxis of any kind for a patient who is bleeding is the clinician's decision:
             # offered, never pre-selected (safety principle 1).
             actions = tuple(replace(a, recommended=False) for a in actions)
-            rationale.insert(1, f"**Bleeding**: {', '.join(bleeding)} on record — weigh prophylaxis with the "
-                             "treating specialist; the suggestion is not pre-selected.")
-        return [Recommendation(
-            rule_ids=(rule_id, "R-VTE-IMPEDE"),
-            concern="vte-prophylaxis",
-            severity=severity,
-            summary=summary,
-            rationale=tuple(rationale),
-            section=SECTION,
-            inputs=risk.inputs,
-            actions=actions,
-            selection="at-most-one" if len(actions) > 1 else "any",
-            data_needed=data_needed,
-        )]
+            rationale.insert(
+                1,
+                f"**Bleeding**: {', '.join(bleeding)} on record — weigh prophylaxis with the "
+                "treating specialist; the suggestion is not pre-selected.",
+            )
+        return [
+            Recommendation(
+                rule_ids=(rule_id, "R-VTE-IMPEDE"),
+                concern="vte-prophylaxis",
+                severity=severity,
+                summary=summary,
+                rationale=tuple(rationale),
+                section=SECTION,
+                inputs=risk.inputs,
+                actions=actions,
+                selection="at-most-one" if len(actions) > 1 else "any",
+                data_needed=data_needed,
+            )
+        ]
 
     factors_text = "; ".join(risk.high + risk.standard)
     platelet_text = per_ul(risk.platelets) if risk.platelets is not None else "unknown"
@@ -509,22 +543,31 @@ def _prophylaxis_card(
         beyond_lmwh_cycles = not in_first_cycles(snapshot, evaluation.today, LMWH_CYCLES)
         if lmwh or (beyond_lmwh_cycles and anticoagulation.aspirin):
             return []  # prophylaxis of this tier is in place
-        low_platelets = (risk.platelets.is_below(WARFARIN_INSTEAD_PLATELETS_BELOW_PER_UL)
-                         if risk.platelets is not None else None)
+        low_platelets = (
+            risk.platelets.is_below(WARFARIN_INSTEAD_PLATELETS_BELOW_PER_UL) if risk.platelets is not None else None
+        )
         if low_platelets is None:
-            return card("R-VTE-HIGH", "warning",
-                        "High VTE risk: LMWH or warfarin prophylaxis — a current platelet count is needed to choose",
-                        finding + " Without a current, exact platelet count **no anticoagulant is "
-                        f"suggested** (warfarin instead of LMWH below {WARFARIN_PLATELETS}).",
-                        data_needed=("platelet count",))
+            return card(
+                "R-VTE-HIGH",
+                "warning",
+                "High VTE risk: LMWH or warfarin prophylaxis — a current platelet count is needed to choose",
+                finding + " Without a current, exact platelet count **no anticoagulant is "
+                f"suggested** (warfarin instead of LMWH below {WARFARIN_PLATELETS}).",
+                data_needed=("platelet count",),
+            )
         severe_renal = isinstance(risk.renal, RenalFunction) and risk.renal.tier.rule_id in SEVERE_RENAL_TIERS
         if not low_platelets and isinstance(risk.renal, RenalDataNeeded):
-            return card("R-VTE-HIGH", "warning",
-                        f"High VTE risk: LMWH prophylaxis — kidney function needed first (warfarin if {CRCL_SEVERE})",
-                        finding + " Kidney function is unknown (" + "; ".join(risk.renal.missing)
-                        + "), so **no anticoagulant is suggested**: LMWH is replaced by warfarin "
-                        f"when {CRCL_SEVERE}.",
-                        data_needed=("serum creatinine", "body weight"))
+            return card(
+                "R-VTE-HIGH",
+                "warning",
+                f"High VTE risk: LMWH prophylaxis — kidney function needed first (warfarin if {CRCL_SEVERE})",
+                finding
+                + " Kidney function is unknown ("
+                + "; ".join(risk.renal.missing)
+                + "), so **no anticoagulant is suggested**: LMWH is replaced by warfarin "
+                f"when {CRCL_SEVERE}.",
+                data_needed=("serum creatinine", "body weight"),
+            )
         then_aspirin = f"for the first {LMWH_CYCLES} cycles, then aspirin {ASPIRIN_MG:g} mg daily"
         if low_platelets or severe_renal:
             why = f"platelets < {WARFARIN_PLATELETS}" if low_platelets else CRCL_SEVERE
@@ -533,62 +576,93 @@ def _prophylaxis_card(
                 drug="warfarin",
                 regimen=Regimen(dose=None, every_hours=24.0, route="oral", text=text),
                 label=f"Start warfarin (dose to INR {WARFARIN_INR_TARGET})",
-                description=text, recommended=not low_platelets,
+                description=text,
+                recommended=not low_platelets,
             )
             caution = _warfarin_bleeding_caution(risk.platelets) if low_platelets and risk.platelets else ""
-            return card("R-VTE-HIGH", "warning",
-                        f"High VTE risk ({why}): warfarin to INR {WARFARIN_INR_TARGET} {then_aspirin}"
-                        + (" — weigh bleeding risk" if caution else ""),
-                        finding + f" With {why}, Table 3 gives warfarin (INR {WARFARIN_INR_TARGET}) instead of LMWH."
-                        + caution,
-                        actions=(warfarin,))
-        enoxaparin_text = (f"Enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg subcutaneously once daily "
-                           f"{then_aspirin}")
-        dalteparin_text = (f"Dalteparin {DALTEPARIN_PROPHYLAXIS_IU:,.0f} IU subcutaneously once daily "
-                           f"{then_aspirin}")
+            return card(
+                "R-VTE-HIGH",
+                "warning",
+                f"High VTE risk ({why}): warfarin to INR {WARFARIN_INR_TARGET} {then_aspirin}"
+                + (" — weigh bleeding risk" if caution else ""),
+                finding + f" With {why}, Table 3 gives warfarin (INR {WARFARIN_INR_TARGET}) instead of LMWH." + caution,
+                actions=(warfarin,),
+            )
+        enoxaparin_text = f"Enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg subcutaneously once daily {then_aspirin}"
+        dalteparin_text = f"Dalteparin {DALTEPARIN_PROPHYLAXIS_IU:,.0f} IU subcutaneously once daily {then_aspirin}"
         choices = (
-            NewMedication("enoxaparin", Regimen(ENOXAPARIN_PROPHYLAXIS_MG, "mg", 24.0, route="subcutaneous",
-                                                text=enoxaparin_text),
-                          f"Start enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg SC daily", enoxaparin_text, True),
-            NewMedication("dalteparin", Regimen(DALTEPARIN_PROPHYLAXIS_IU, "IU", 24.0, route="subcutaneous",
-                                                text=dalteparin_text),
-                          f"Start dalteparin {DALTEPARIN_PROPHYLAXIS_IU:,.0f} IU SC daily", dalteparin_text, False),
+            NewMedication(
+                "enoxaparin",
+                Regimen(ENOXAPARIN_PROPHYLAXIS_MG, "mg", 24.0, route="subcutaneous", text=enoxaparin_text),
+                f"Start enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg SC daily",
+                enoxaparin_text,
+                True,
+            ),
+            NewMedication(
+                "dalteparin",
+                Regimen(DALTEPARIN_PROPHYLAXIS_IU, "IU", 24.0, route="subcutaneous", text=dalteparin_text),
+                f"Start dalteparin {DALTEPARIN_PROPHYLAXIS_IU:,.0f} IU SC daily",
+                dalteparin_text,
+                False,
+            ),
         )
-        aspirin_note = (f" Aspirin is active ({in_place_text}): it is the prophylaxis after the LMWH cycles."
-                        if anticoagulation.aspirin else "")
-        return card("R-VTE-HIGH", "warning",
-                    f"High VTE risk: enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg or dalteparin "
-                    f"{DALTEPARIN_PROPHYLAXIS_IU:,.0f} IU SC daily {then_aspirin}",
-                    finding + aspirin_note, actions=choices)
+        aspirin_note = (
+            f" Aspirin is active ({in_place_text}): it is the prophylaxis after the LMWH cycles."
+            if anticoagulation.aspirin
+            else ""
+        )
+        return card(
+            "R-VTE-HIGH",
+            "warning",
+            f"High VTE risk: enoxaparin {ENOXAPARIN_PROPHYLAXIS_MG:g} mg or dalteparin "
+            f"{DALTEPARIN_PROPHYLAXIS_IU:,.0f} IU SC daily {then_aspirin}",
+            finding + aspirin_note,
+            actions=choices,
+        )
 
     if risk.tier is VteTier.STANDARD:
         if in_place:
             return []  # aspirin or an LMWH is in place
-        text = (f"Aspirin {ASPIRIN_MG:g} mg orally once daily for the duration of lenalidomide/"
-                "dexamethasone, with cautious monitoring of bleeding")
-        aspirin = NewMedication("aspirin", Regimen(ASPIRIN_MG, "mg", 24.0, route="oral", text=text),
-                                f"Start aspirin {ASPIRIN_MG:g} mg daily", text, True)
-        return card("R-VTE-STANDARD", "warning",
-                    f"VTE risk ({_short(risk.standard)}): aspirin {ASPIRIN_MG:g} mg daily throughout treatment",
-                    f"**VTE risk factor(s)** (Table 3, footnote b): {factors_text}; platelets "
-                    f"{platelet_text} ≥ {PROPHYLAXIS_PLATELETS}.",
-                    actions=(aspirin,))
+        text = (
+            f"Aspirin {ASPIRIN_MG:g} mg orally once daily for the duration of lenalidomide/"
+            "dexamethasone, with cautious monitoring of bleeding"
+        )
+        aspirin = NewMedication(
+            "aspirin",
+            Regimen(ASPIRIN_MG, "mg", 24.0, route="oral", text=text),
+            f"Start aspirin {ASPIRIN_MG:g} mg daily",
+            text,
+            True,
+        )
+        return card(
+            "R-VTE-STANDARD",
+            "warning",
+            f"VTE risk ({_short(risk.standard)}): aspirin {ASPIRIN_MG:g} mg daily throughout treatment",
+            f"**VTE risk factor(s)** (Table 3, footnote b): {factors_text}; platelets "
+            f"{platelet_text} ≥ {PROPHYLAXIS_PLATELETS}.",
+            actions=(aspirin,),
+        )
 
     if risk.tier is None:  # standard-tier factors, no current platelet count
         if view:
             return []  # the blood-count monitoring card asks for the count
-        return card("R-VTE-STANDARD", "warning",
-                    "VTE risk factor present: a current platelet count is needed to decide on aspirin prophylaxis",
-                    f"**VTE risk factor(s)**: {factors_text}. Aspirin is given only with platelets "
-                    f"≥ {PROPHYLAXIS_PLATELETS}; without a current count **no prophylaxis is suggested**.",
-                    data_needed=("platelet count",))
+        return card(
+            "R-VTE-STANDARD",
+            "warning",
+            "VTE risk factor present: a current platelet count is needed to decide on aspirin prophylaxis",
+            f"**VTE risk factor(s)**: {factors_text}. Aspirin is given only with platelets "
+            f"≥ {PROPHYLAXIS_PLATELETS}; without a current count **no prophylaxis is suggested**.",
+            data_needed=("platelet count",),
+        )
 
     # VteTier.NONE: an order-hook card only (R-VTE-NONE is not a patient-view rule).
     if view:
         return []
     if risk.standard:
-        finding = (f"VTE risk factor(s): {factors_text}, but platelets {platelet_text} < {PROPHYLAXIS_PLATELETS}: "
-                   "no prophylaxis; monitor closely for VTE symptoms.")
+        finding = (
+            f"VTE risk factor(s): {factors_text}, but platelets {platelet_text} < {PROPHYLAXIS_PLATELETS}: "
+            "no prophylaxis; monitor closely for VTE symptoms."
+        )
         summary = f"No VTE prophylaxis (platelets {platelet_text} < {PROPHYLAXIS_PLATELETS}): monitor for VTE symptoms"
     else:
         finding = "No VTE risk factor of Table 3 on record: no prophylaxis; monitor for VTE symptoms."
@@ -600,9 +674,11 @@ def _prophylaxis_card(
 
 def _warfarin_bleeding_caution(platelets: Measurement) -> str:
     """Table 3's warfarin below 50,000/µL is still an anticoagulant at a bleeding risk."""
-    return (f" **Bleeding risk**: platelets {per_ul(platelets)} (< {WARFARIN_PLATELETS}; Table 4 counts "
-            f"platelets < {BLEEDING_RISK_PLATELETS} among the bleeding risks) — weigh warfarin with the "
-            "treating specialist; the suggestion is not pre-selected.")
+    return (
+        f" **Bleeding risk**: platelets {per_ul(platelets)} (< {WARFARIN_PLATELETS}; Table 4 counts "
+        f"platelets < {BLEEDING_RISK_PLATELETS} among the bleeding risks) — weigh warfarin with the "
+        "treating specialist; the suggestion is not pre-selected."
+    )
 
 
 def _short(factors: tuple[str, ...]) -> str:
@@ -636,7 +712,9 @@ class TreatmentPlan:
 
 
 def _active_vte_card(
-    snapshot: PatientSnapshot, evaluation: Evaluation, events: tuple[ClinicalCondition, ...],
+    snapshot: PatientSnapshot,
+    evaluation: Evaluation,
+    events: tuple[ClinicalCondition, ...],
     anticoagulation: Anticoagulation,
 ) -> Recommendation:
     event = events[0]
@@ -644,21 +722,30 @@ def _active_vte_card(
     label = {"dvt": "DVT", "pe": "PE"}.get(event.category, "VTE")
     summary_context, context = treatment_context(snapshot)
     plan = treatment_plan(snapshot, evaluation)
-    rationale = [f"Active **{label}** (onset {when.isoformat() if when else 'not recorded'}) {context}, "
-                 f"and no therapeutic anticoagulant is active: {plan.action}", *plan.details]
+    rationale = [
+        f"Active **{label}** (onset {when.isoformat() if when else 'not recorded'}) {context}, "
+        f"and no therapeutic anticoagulant is active: {plan.action}",
+        *plan.details,
+    ]
     suggestion = plan.suggestion
     heparins = anticoagulation.prophylactic
     if heparins:
         suggestion = None  # one heparin: adjust the order in place rather than add a second
         names = ", ".join(m.display or m.drug for m in heparins)
-        rationale.append(f"Active at a prophylactic or unrecorded dose: {names} — "
-                         + ("whether to continue it is part of the specialist decision." if plan.specialist
-                            else "change it to the treatment dose above rather than adding "
-                            "another heparin."))
+        rationale.append(
+            f"Active at a prophylactic or unrecorded dose: {names} — "
+            + (
+                "whether to continue it is part of the specialist decision."
+                if plan.specialist
+                else "change it to the treatment dose above rather than adding another heparin."
+            )
+        )
     if anticoagulation.aspirin:
         rationale.append("Aspirin is active: review it when full anticoagulation starts (bleeding risk).")
-    rationale.append("Weigh thrombus burden, bleeding risk, convenience, interaction with "
-                     "anticancer treatment and life expectancy before starting (guideline).")
+    rationale.append(
+        "Weigh thrombus burden, bleeding risk, convenience, interaction with "
+        "anticancer treatment and life expectancy before starting (guideline)."
+    )
     rationale.append(QUOTE_ACTIVE)
     rationale.append(QUOTE_TABLE_4)
     return Recommendation(
@@ -710,10 +797,15 @@ def bleeding_caution(platelets: Measurement) -> str:
     below = platelets.is_below(BLEEDING_RISK_PLATELETS_BELOW_PER_UL)
     if below is False:
         return ""
-    count = (f"platelets {per_ul(platelets)} < {BLEEDING_RISK_PLATELETS}" if below
-             else f"platelets {per_ul(platelets)}, possibly below {BLEEDING_RISK_PLATELETS}")
-    return (f"**Bleeding risk**: {count} (Table 4) — weigh it with the treating specialist before "
-            "full-dose anticoagulation; the suggestion is not pre-selected.")
+    count = (
+        f"platelets {per_ul(platelets)} < {BLEEDING_RISK_PLATELETS}"
+        if below
+        else f"platelets {per_ul(platelets)}, possibly below {BLEEDING_RISK_PLATELETS}"
+    )
+    return (
+        f"**Bleeding risk**: {count} (Table 4) — weigh it with the treating specialist before "
+        "full-dose anticoagulation; the suggestion is not pre-selected."
+    )
 
 
 def dosing_weight(snapshot: PatientSnapshot, evaluation: Evaluation) -> Measurement | None:
@@ -724,8 +816,12 @@ def dosing_weight(snapshot: PatientSnapshot, evaluation: Evaluation) -> Measurem
     return weight if is_fresh(weight, "weight", evaluation) else None
 
 
-def dose_data_missing(snapshot: PatientSnapshot, evaluation: Evaluation, weight: Measurement | None,
-                      renal: RenalFunction | RenalDataNeeded) -> tuple[tuple[str, str, str], ...]:
+def dose_data_missing(
+    snapshot: PatientSnapshot,
+    evaluation: Evaluation,
+    weight: Measurement | None,
+    renal: RenalFunction | RenalDataNeeded,
+) -> tuple[tuple[str, str, str], ...]:
     """What a treatment dose lacks, as (short name, what to order, why) — a weight, kidney
     function, or both; a stale weight that alone leaves Cockcroft-Gault open is one item."""
     missing: list[tuple[str, str, str]] = []
@@ -760,8 +856,9 @@ def _platelet_needed(platelets: Measurement | None) -> tuple[str, ...]:
     return ("platelet count",) if platelets is None else ()
 
 
-def _platelet_inputs(snapshot: PatientSnapshot, evaluation: Evaluation,
-                     platelets: Measurement | None) -> tuple[InputUsed, ...]:
+def _platelet_inputs(
+    snapshot: PatientSnapshot, evaluation: Evaluation, platelets: Measurement | None
+) -> tuple[InputUsed, ...]:
     if platelets is not None:
         return (count_input("platelets", platelets),)
     last = snapshot.platelets
@@ -771,26 +868,29 @@ def _platelet_inputs(snapshot: PatientSnapshot, evaluation: Evaluation,
     return (InputUsed("platelets (not usable)", per_ul(last), last.when, note),)
 
 
-def _specialist_plan(contraindications: list[str], count_needed: tuple[str, ...],
-                     inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
+def _specialist_plan(
+    contraindications: list[str], count_needed: tuple[str, ...], inputs: tuple[InputUsed, ...]
+) -> TreatmentPlan:
     return TreatmentPlan(
         summary=f"full-dose anticoagulation needs a specialist decision ({contraindications[0]})",
         action=f"{'; '.join(contraindications)}. **No anticoagulant is suggested**: full-dose "
         "anticoagulation against this bleeding risk needs a specialist decision.",
-        details=("Options for the specialist: platelet support to allow anticoagulation, a reduced "
-                 "dose, or a retrievable IVC filter only during an absolute contraindication to "
-                 "anticoagulation (Table 4: recent CNS bleed, intracranial or spinal lesion at high "
-                 "risk for bleeding, active bleeding with more than 2 units transfused in 24 hours).",),
+        details=(
+            "Options for the specialist: platelet support to allow anticoagulation, a reduced "
+            "dose, or a retrievable IVC filter only during an absolute contraindication to "
+            "anticoagulation (Table 4: recent CNS bleed, intracranial or spinal lesion at high "
+            "risk for bleeding, active bleeding with more than 2 units transfused in 24 hours).",
+        ),
         data_needed=count_needed,
         inputs=inputs,
         specialist=True,
     )
 
 
-def _platelets_needed_plan(count_needed: tuple[str, ...], missing: tuple[tuple[str, str, str], ...],
-                           inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
-    also = (" The treatment dose also needs " + " and ".join(why for _, _, why in missing) + "."
-            if missing else "")
+def _platelets_needed_plan(
+    count_needed: tuple[str, ...], missing: tuple[tuple[str, str, str], ...], inputs: tuple[InputUsed, ...]
+) -> TreatmentPlan:
+    also = " The treatment dose also needs " + " and ".join(why for _, _, why in missing) + "." if missing else ""
     return TreatmentPlan(
         summary="a current platelet count is needed before any anticoagulant",
         action="without a current, exact platelet count the bleeding risk cannot be weighed, so **no "
@@ -812,50 +912,63 @@ def _dialysis_plan(platelets: Measurement, inputs: tuple[InputUsed, ...]) -> Tre
     )
 
 
-def _dose_data_needed_plan(missing: tuple[tuple[str, str, str], ...], platelets: Measurement,
-                           inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
+def _dose_data_needed_plan(
+    missing: tuple[tuple[str, str, str], ...], platelets: Measurement, inputs: tuple[InputUsed, ...]
+) -> TreatmentPlan:
     caution = bleeding_caution(platelets)
     return TreatmentPlan(
         summary=f"treatment-dose LMWH — {' and '.join(short for short, _, _ in missing)} needed for the dose",
         action=f"treatment-dose LMWH (enoxaparin {ENOXAPARIN_TREATMENT} every "
         f"{ENOXAPARIN_TREATMENT_EVERY_HOURS:g} hours; once daily if {CRCL_SEVERE}; unfractionated "
         "heparin on dialysis), but **no dose is suggested**: needed first — "
-        + " and ".join(why for _, _, why in missing) + "." + (f" {caution}" if caution else ""),
+        + " and ".join(why for _, _, why in missing)
+        + "."
+        + (f" {caution}" if caution else ""),
         data_needed=tuple(order for _, order, _ in missing),
         inputs=inputs,
     )
 
 
-def _enoxaparin_plan(weight: Measurement, renal: RenalFunction, platelets: Measurement,
-                     inputs: tuple[InputUsed, ...]) -> TreatmentPlan:
+def _enoxaparin_plan(
+    weight: Measurement, renal: RenalFunction, platelets: Measurement, inputs: tuple[InputUsed, ...]
+) -> TreatmentPlan:
     caution = bleeding_caution(platelets)
     severe = renal.tier is RENAL_TIERS[-1]
     every = ENOXAPARIN_SEVERE_RENAL_EVERY_HOURS if severe else ENOXAPARIN_TREATMENT_EVERY_HOURS
     frequency = "once daily" if severe else f"every {every:g} hours"
     monitoring = ", with anti-factor-Xa monitoring" if severe else ""
     dose = float(round(ENOXAPARIN_TREATMENT_MG_PER_KG * weight.value))
-    text = (f"Enoxaparin {dose:g} mg ({ENOXAPARIN_TREATMENT} × {weight.value:g} kg) subcutaneously {frequency} "
-            f"(treatment dose){monitoring}; round to the syringe size per local practice")
+    text = (
+        f"Enoxaparin {dose:g} mg ({ENOXAPARIN_TREATMENT} × {weight.value:g} kg) subcutaneously {frequency} "
+        f"(treatment dose){monitoring}; round to the syringe size per local practice"
+    )
     details = [f"Enoxaparin {ENOXAPARIN_TREATMENT} × {weight.value:g} kg = **{dose:g} mg** {frequency}."]
     if severe:
-        clearance = (f"CrCl {renal.clearance_ml_min:.1f} mL/min" if renal.clearance_ml_min is not None
-                     else renal.tier.name)
-        details.append(f"{clearance}, {CRCL_SEVERE}: enoxaparin once daily instead of every "
-                       f"{ENOXAPARIN_TREATMENT_EVERY_HOURS:g} hours, with anti-factor-Xa monitoring "
-                       "(prescribing information).")
+        clearance = (
+            f"CrCl {renal.clearance_ml_min:.1f} mL/min" if renal.clearance_ml_min is not None else renal.tier.name
+        )
+        details.append(
+            f"{clearance}, {CRCL_SEVERE}: enoxaparin once daily instead of every "
+            f"{ENOXAPARIN_TREATMENT_EVERY_HOURS:g} hours, with anti-factor-Xa monitoring "
+            "(prescribing information)."
+        )
     regimen = Regimen(dose=dose, dose_unit="mg", every_hours=every, route="subcutaneous", text=text)
-    summary = (f"weigh bleeding risk (platelets {per_ul(platelets)}), then enoxaparin "
-               f"{ENOXAPARIN_TREATMENT} {frequency}" if caution
-               else f"start treatment-dose LMWH (enoxaparin {ENOXAPARIN_TREATMENT} {frequency})")
+    summary = (
+        f"weigh bleeding risk (platelets {per_ul(platelets)}), then enoxaparin {ENOXAPARIN_TREATMENT} {frequency}"
+        if caution
+        else f"start treatment-dose LMWH (enoxaparin {ENOXAPARIN_TREATMENT} {frequency})"
+    )
     return TreatmentPlan(
         summary=summary,
         action=f"treatment-dose enoxaparin **{dose:g} mg** ({ENOXAPARIN_TREATMENT} × {weight.value:g} kg) "
         f"subcutaneously {frequency}{monitoring} (LMWH preferred)." + (f" {caution}" if caution else ""),
         details=tuple(details),
         suggestion=NewMedication(
-            drug="enoxaparin", regimen=regimen,
+            drug="enoxaparin",
+            regimen=regimen,
             label=f"Start enoxaparin {dose:g} mg SC {frequency}",
-            description=text, recommended=not caution,
+            description=text,
+            recommended=not caution,
         ),
         inputs=(InputUsed("body weight", weight.shown(1), weight.when, weight.original), *inputs),
     )

@@ -57,10 +57,18 @@ def write_requests(today: date, out: Path = REQUESTS_DIR) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox.build_requests", description=__doc__.splitlines()[0])
-    parser.add_argument("--today", type=date.fromisoformat, default=date.today(),
-                        help="date the requests are built for, YYYY-MM-DD (default: today)")
-    parser.add_argument("--out", type=Path, default=TODAYS_REQUESTS_DIR,
-                        help=f"output directory (default: {TODAYS_REQUESTS_DIR}; the committed files: {REQUESTS_DIR})")
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=date.today(),
+        help="date the requests are built for, YYYY-MM-DD (default: today)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=TODAYS_REQUESTS_DIR,
+        help=f"output directory (default: {TODAYS_REQUESTS_DIR}; the committed files: {REQUESTS_DIR})",
+    )
     args = parser.parse_args(argv)
     written = write_requests(args.today, args.out)
     print(f"wrote {len(written)} hook requests for {args.today.isoformat()} to {args.out}")

@@ -38,17 +38,31 @@ PREFETCH_RESOURCE_TYPES: dict[str, str] = {
 }
 """Prefetch key → the resource type it holds (the service's discovery uses the same keys)."""
 
-DATE_KEYS = frozenset({
-    # The date, dateTime and instant elements the bundles use (and a few more an editor may add):
-    # Patient, Observation, Condition, Procedure, MedicationRequest, Period, Meta, Bundle.
-    "birthDate", "deceasedDateTime",
-    "effectiveDateTime", "effectiveInstant", "issued",
-    "onsetDateTime", "abatementDateTime", "recordedDate", "assertedDate",
-    "performedDateTime", "occurrenceDateTime",
-    "authoredOn", "dateWritten",
-    "start", "end", "event",
-    "timestamp", "lastUpdated", "date",
-})
+DATE_KEYS = frozenset(
+    {
+        # The date, dateTime and instant elements the bundles use (and a few more an editor may add):
+        # Patient, Observation, Condition, Procedure, MedicationRequest, Period, Meta, Bundle.
+        "birthDate",
+        "deceasedDateTime",
+        "effectiveDateTime",
+        "effectiveInstant",
+        "issued",
+        "onsetDateTime",
+        "abatementDateTime",
+        "recordedDate",
+        "assertedDate",
+        "performedDateTime",
+        "occurrenceDateTime",
+        "authoredOn",
+        "dateWritten",
+        "start",
+        "end",
+        "event",
+        "timestamp",
+        "lastUpdated",
+        "date",
+    }
+)
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T.*)?$")
 
 
@@ -80,10 +94,28 @@ _STORIES = (
         "active; draft lenalidomide 25 mg d1-21/28 + dexamethasone 40 mg d1,8,15,22/28. The clean "
         "order: no dose, dexamethasone, prophylaxis or indication card.",
         ("R-TERATO-M",),
-        ("R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS", "R-DATA-RENAL",
-         "R-AGE-NOREDUCE", "R-CYTO-START", "R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME",
-         "R-PLT-LOW", "R-DEX-AGE", "R-DEX-HIGH", "R-VTE-HIGH", "R-VTE-STANDARD", "R-VTE-ACTIVE",
-         "R-INF-PROPH", "R-TERATO-F", "R-IND-PRIOR", "R-REIMB-KR"),
+        (
+            "R-RENAL-NORMAL",
+            "R-RENAL-MODERATE",
+            "R-RENAL-SEVERE",
+            "R-RENAL-DIALYSIS",
+            "R-DATA-RENAL",
+            "R-AGE-NOREDUCE",
+            "R-CYTO-START",
+            "R-NEUT-DELAY",
+            "R-NEUT-SEVERE",
+            "R-NEUT-RESUME",
+            "R-PLT-LOW",
+            "R-DEX-AGE",
+            "R-DEX-HIGH",
+            "R-VTE-HIGH",
+            "R-VTE-STANDARD",
+            "R-VTE-ACTIVE",
+            "R-INF-PROPH",
+            "R-TERATO-F",
+            "R-IND-PRIOR",
+            "R-REIMB-KR",
+        ),
     ),
     PatientStory(
         "moderate-renal",
@@ -91,9 +123,22 @@ _STORIES = (
         "prior bortezomib-melphalan-prednisone; draft lenalidomide 25 mg daily d1-21/28 → dose "
         "card: 10 mg once daily. CrCl < 60 is also a VTE risk factor → aspirin.",
         ("R-CRCL-CG", "R-RENAL-MODERATE", "R-VTE-STANDARD"),
-        ("R-DATA-RENAL", "R-RENAL-NORMAL", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS", "R-CYTO-START",
-         "R-AGE-NOREDUCE", "R-DEX-AGE", "R-DEX-HIGH", "R-VTE-HIGH", "R-VTE-NONE", "R-TERATO-F",
-         "R-TERATO-M", "R-IND-PRIOR", "R-REIMB-KR"),
+        (
+            "R-DATA-RENAL",
+            "R-RENAL-NORMAL",
+            "R-RENAL-SEVERE",
+            "R-RENAL-DIALYSIS",
+            "R-CYTO-START",
+            "R-AGE-NOREDUCE",
+            "R-DEX-AGE",
+            "R-DEX-HIGH",
+            "R-VTE-HIGH",
+            "R-VTE-NONE",
+            "R-TERATO-F",
+            "R-TERATO-M",
+            "R-IND-PRIOR",
+            "R-REIMB-KR",
+        ),
     ),
     PatientStory(
         "kr-core-moderate-renal",
@@ -103,9 +148,22 @@ _STORIES = (
         "(ATC), no RxNorm; no race extension on the Patient. Draft "
         "lenalidomide 25 mg daily d1-21/28 → dose card: 10 mg once daily.",
         ("R-CRCL-CG", "R-RENAL-MODERATE"),
-        ("R-DATA-RENAL", "R-RENAL-NORMAL", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS", "R-CYTO-START",
-         "R-AGE-NOREDUCE", "R-DEX-AGE", "R-DEX-HIGH", "R-VTE-HIGH", "R-VTE-NONE", "R-TERATO-F",
-         "R-TERATO-M", "R-IND-PRIOR", "R-REIMB-KR"),
+        (
+            "R-DATA-RENAL",
+            "R-RENAL-NORMAL",
+            "R-RENAL-SEVERE",
+            "R-RENAL-DIALYSIS",
+            "R-CYTO-START",
+            "R-AGE-NOREDUCE",
+            "R-DEX-AGE",
+            "R-DEX-HIGH",
+            "R-VTE-HIGH",
+            "R-VTE-NONE",
+            "R-TERATO-F",
+            "R-TERATO-M",
+            "R-IND-PRIOR",
+            "R-REIMB-KR",
+        ),
     ),
     PatientStory(
         "moderate-renal-boundary",
@@ -113,8 +171,7 @@ _STORIES = (
         "factor): just below 60, so moderate; draft lenalidomide 25 mg → 10 mg card, aspirin for "
         "CrCl < 60.",
         ("R-CRCL-CG", "R-RENAL-MODERATE", "R-VTE-STANDARD"),
-        ("R-RENAL-NORMAL", "R-RENAL-SEVERE", "R-DATA-RENAL", "R-VTE-NONE", "R-TERATO-F",
-         "R-TERATO-M"),
+        ("R-RENAL-NORMAL", "R-RENAL-SEVERE", "R-DATA-RENAL", "R-VTE-NONE", "R-TERATO-F", "R-TERATO-M"),
     ),
     PatientStory(
         "normal-renal-boundary",
@@ -122,8 +179,17 @@ _STORIES = (
         "draft lenalidomide 25 mg d1-21/28 matches (no dose card); CrCl is not < 60, so no VTE "
         "risk factor either → no prophylaxis.",
         ("R-VTE-NONE", "R-TERATO-M"),
-        ("R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-DATA-RENAL", "R-AGE-NOREDUCE",
-         "R-CYTO-START", "R-VTE-STANDARD", "R-VTE-HIGH", "R-TERATO-F"),
+        (
+            "R-RENAL-NORMAL",
+            "R-RENAL-MODERATE",
+            "R-RENAL-SEVERE",
+            "R-DATA-RENAL",
+            "R-AGE-NOREDUCE",
+            "R-CYTO-START",
+            "R-VTE-STANDARD",
+            "R-VTE-HIGH",
+            "R-TERATO-F",
+        ),
     ),
     PatientStory(
         "severe-renal",
@@ -131,8 +197,15 @@ _STORIES = (
         "→ CrCl 22.5 mL/min; draft lenalidomide 25 mg daily → 15 mg every 48 hours; renal disease "
         "→ aspirin.",
         ("R-CRCL-CG", "R-RENAL-SEVERE", "R-VTE-STANDARD", "R-TERATO-M"),
-        ("R-RENAL-DIALYSIS", "R-RENAL-MODERATE", "R-RENAL-NORMAL", "R-DATA-RENAL", "R-CYTO-START",
-         "R-VTE-HIGH", "R-VTE-NONE"),
+        (
+            "R-RENAL-DIALYSIS",
+            "R-RENAL-MODERATE",
+            "R-RENAL-NORMAL",
+            "R-DATA-RENAL",
+            "R-CYTO-START",
+            "R-VTE-HIGH",
+            "R-VTE-NONE",
+        ),
     ),
     PatientStory(
         "dialysis",
@@ -140,8 +213,15 @@ _STORIES = (
         "sessions 2, 4 and 6 days ago; creatinine 6.8 mg/dL, CrCl 8.0 mL/min is not the guide); "
         "draft lenalidomide 25 mg → 5 mg daily, after dialysis on dialysis days.",
         ("R-RENAL-DIALYSIS", "R-VTE-STANDARD"),
-        ("R-RENAL-SEVERE", "R-RENAL-MODERATE", "R-RENAL-NORMAL", "R-DATA-RENAL", "R-VTE-NONE",
-         "R-TERATO-F", "R-TERATO-M"),
+        (
+            "R-RENAL-SEVERE",
+            "R-RENAL-MODERATE",
+            "R-RENAL-NORMAL",
+            "R-DATA-RENAL",
+            "R-VTE-NONE",
+            "R-TERATO-F",
+            "R-TERATO-M",
+        ),
     ),
     PatientStory(
         "stale-creatinine",
@@ -172,8 +252,15 @@ _STORIES = (
         "60 y man, CrCl 96.3 mL/min (normal) but ANC 0.8 ×10^3/uL (800/uL) at start, platelets "
         "140 ×10^3/uL; draft lenalidomide 25 mg → one step lower, 15 mg, weekly CBC.",
         ("R-CRCL-CG", "R-CYTO-START"),
-        ("R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS", "R-DATA-RENAL", "R-NEUT-SEVERE",
-         "R-PLT-LOW", "R-AGE-NOREDUCE"),
+        (
+            "R-RENAL-MODERATE",
+            "R-RENAL-SEVERE",
+            "R-RENAL-DIALYSIS",
+            "R-DATA-RENAL",
+            "R-NEUT-SEVERE",
+            "R-PLT-LOW",
+            "R-AGE-NOREDUCE",
+        ),
     ),
     PatientStory(
         "severe-neutropenia",
@@ -190,8 +277,16 @@ _STORIES = (
         "week ago, ANC still 0.9 today (two counts < 1,000/uL) → resume one step lower (15 mg); "
         "draft for cycle 5 at 25 mg.",
         ("R-NEUT-RESUME",),
-        ("R-NEUT-SEVERE", "R-PLT-LOW", "R-DATA-RENAL", "R-TERATO-F", "R-TERATO-M", "R-MON-CBC",
-         "R-MON-LFT-TFT", "R-VTE-ACTIVE"),
+        (
+            "R-NEUT-SEVERE",
+            "R-PLT-LOW",
+            "R-DATA-RENAL",
+            "R-TERATO-F",
+            "R-TERATO-M",
+            "R-MON-CBC",
+            "R-MON-LFT-TFT",
+            "R-VTE-ACTIVE",
+        ),
         _ORDER_AND_VIEW,
     ),
     PatientStory(
@@ -200,8 +295,15 @@ _STORIES = (
         "counts normal: the chart opened in the first 30 days of a course shows the second "
         "primary malignancy follow-up reminder (R-SPM), which later openings of the year do not.",
         ("R-SPM", "R-INF-PROPH"),
-        ("R-PLT-LOW", "R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-VTE-ACTIVE", "R-MON-CBC",
-         "R-RENAL-IMPROVED"),
+        (
+            "R-PLT-LOW",
+            "R-NEUT-DELAY",
+            "R-NEUT-SEVERE",
+            "R-NEUT-RESUME",
+            "R-VTE-ACTIVE",
+            "R-MON-CBC",
+            "R-RENAL-IMPROVED",
+        ),
         _VIEW,
     ),
     PatientStory(
@@ -209,8 +311,15 @@ _STORIES = (
         "66 y woman in cycle 2 of lenalidomide 25 mg; platelets 160 → 110 → 25 ×10^3/uL "
         "yesterday (aspirin stopped) → critical: transfusion, interruption or dose modification.",
         ("R-PLT-LOW",),
-        ("R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-VTE-ACTIVE", "R-MON-CBC",
-         "R-MON-LFT-TFT", "R-RENAL-IMPROVED"),
+        (
+            "R-NEUT-DELAY",
+            "R-NEUT-SEVERE",
+            "R-NEUT-RESUME",
+            "R-VTE-ACTIVE",
+            "R-MON-CBC",
+            "R-MON-LFT-TFT",
+            "R-RENAL-IMPROVED",
+        ),
         _VIEW,
     ),
     PatientStory(
@@ -219,8 +328,16 @@ _STORIES = (
         "age only → 25 mg) and dexamethasone 40 mg weekly (> 75 y → 20 mg weekly); age ≥ 75 → "
         "aspirin.",
         ("R-CRCL-CG", "R-RENAL-NORMAL", "R-AGE-NOREDUCE", "R-DEX-AGE", "R-VTE-STANDARD"),
-        ("R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-DATA-RENAL", "R-CYTO-START", "R-DEX-HIGH",
-         "R-VTE-HIGH", "R-VTE-NONE", "R-IND-PRIOR"),
+        (
+            "R-RENAL-MODERATE",
+            "R-RENAL-SEVERE",
+            "R-DATA-RENAL",
+            "R-CYTO-START",
+            "R-DEX-HIGH",
+            "R-VTE-HIGH",
+            "R-VTE-NONE",
+            "R-IND-PRIOR",
+        ),
     ),
     PatientStory(
         "high-dose-dex-no-indication",
@@ -228,8 +345,15 @@ _STORIES = (
         "or aggressive disease; draft dexamethasone 40 mg d1-4,9-12,17-20/28 (480 mg/cycle) → "
         "low-dose card, and high-dose dexamethasone puts VTE prophylaxis in the LMWH tier.",
         ("R-DEX-HIGH", "R-VTE-HIGH", "R-VTE-IMPEDE"),
-        ("R-DEX-AGE", "R-VTE-STANDARD", "R-VTE-NONE", "R-VTE-ACTIVE", "R-DATA-RENAL",
-         "R-RENAL-MODERATE", "R-CYTO-START"),
+        (
+            "R-DEX-AGE",
+            "R-VTE-STANDARD",
+            "R-VTE-NONE",
+            "R-VTE-ACTIVE",
+            "R-DATA-RENAL",
+            "R-RENAL-MODERATE",
+            "R-CYTO-START",
+        ),
     ),
     PatientStory(
         "recent-dvt",
@@ -245,8 +369,16 @@ _STORIES = (
         "stage 4 with CrCl 22.6 mL/min; draft lenalidomide already at 15 mg every 48 h → VTE "
         "high tier with CrCl < 30 → warfarin (INR 2-3) instead of LMWH.",
         ("R-VTE-HIGH",),
-        ("R-VTE-STANDARD", "R-VTE-NONE", "R-VTE-ACTIVE", "R-RENAL-MODERATE", "R-RENAL-NORMAL",
-         "R-RENAL-DIALYSIS", "R-DATA-RENAL", "R-DEX-AGE"),
+        (
+            "R-VTE-STANDARD",
+            "R-VTE-NONE",
+            "R-VTE-ACTIVE",
+            "R-RENAL-MODERATE",
+            "R-RENAL-NORMAL",
+            "R-RENAL-DIALYSIS",
+            "R-DATA-RENAL",
+            "R-DEX-AGE",
+        ),
     ),
     PatientStory(
         "vte-standard",
@@ -254,8 +386,7 @@ _STORIES = (
         "anticoagulant; draft lenalidomide 25 mg + dexamethasone 20 mg weekly (right for > 75) → "
         "aspirin 100 mg daily.",
         ("R-VTE-STANDARD", "R-VTE-IMPEDE"),
-        ("R-VTE-HIGH", "R-VTE-NONE", "R-DEX-AGE", "R-TERATO-F", "R-RENAL-MODERATE", "R-DATA-RENAL",
-         "R-CYTO-START"),
+        ("R-VTE-HIGH", "R-VTE-NONE", "R-DEX-AGE", "R-TERATO-F", "R-RENAL-MODERATE", "R-DATA-RENAL", "R-CYTO-START"),
     ),
     PatientStory(
         "vte-none",
@@ -263,16 +394,32 @@ _STORIES = (
         "draft coded only as the Revlimid 25 mg product (RxNorm 643722) + dexamethasone 40 mg "
         "weekly → no prophylaxis, monitor VTE symptoms.",
         ("R-VTE-NONE", "R-TERATO-M"),
-        ("R-VTE-HIGH", "R-VTE-STANDARD", "R-VTE-ACTIVE", "R-DATA-RENAL", "R-RENAL-MODERATE",
-         "R-RENAL-SEVERE", "R-CYTO-START", "R-IND-PRIOR"),
+        (
+            "R-VTE-HIGH",
+            "R-VTE-STANDARD",
+            "R-VTE-ACTIVE",
+            "R-DATA-RENAL",
+            "R-RENAL-MODERATE",
+            "R-RENAL-SEVERE",
+            "R-CYTO-START",
+            "R-IND-PRIOR",
+        ),
     ),
     PatientStory(
         "active-dvt",
         "69 y man in cycle 2 of lenalidomide, on aspirin prophylaxis; right-leg DVT diagnosed 7 "
         "days ago (active), ECOG now 2, no anticoagulant yet → anticoagulate, LMWH preferred.",
         ("R-VTE-ACTIVE",),
-        ("R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-PLT-LOW", "R-MON-CBC",
-         "R-MON-LFT-TFT", "R-RENAL-IMPROVED", "R-TERATO-F"),
+        (
+            "R-NEUT-DELAY",
+            "R-NEUT-SEVERE",
+            "R-NEUT-RESUME",
+            "R-PLT-LOW",
+            "R-MON-CBC",
+            "R-MON-LFT-TFT",
+            "R-RENAL-IMPROVED",
+            "R-TERATO-F",
+        ),
         _VIEW,
     ),
     PatientStory(
@@ -281,8 +428,7 @@ _STORIES = (
         "pneumonia 3 months ago (both resolved), no antibiotic active → antibiotic prophylaxis "
         "at warning level; influenza vaccination.",
         ("R-INF-PROPH", "R-INF-VACCINE"),
-        ("R-CYTO-START", "R-DATA-RENAL", "R-RENAL-MODERATE", "R-TERATO-F", "R-TERATO-M",
-         "R-IND-PRIOR"),
+        ("R-CYTO-START", "R-DATA-RENAL", "R-RENAL-MODERATE", "R-TERATO-F", "R-TERATO-M", "R-IND-PRIOR"),
     ),
     PatientStory(
         "woman-childbearing",
@@ -304,8 +450,16 @@ _STORIES = (
         "weight 42 days ago, ALT/AST/TSH only at baseline 125 days ago → CBC overdue, liver and "
         "thyroid tests due.",
         ("R-MON-CBC", "R-MON-LFT-TFT"),
-        ("R-SPM", "R-RENAL-IMPROVED", "R-NEUT-SEVERE", "R-NEUT-DELAY", "R-NEUT-RESUME", "R-PLT-LOW",
-         "R-VTE-ACTIVE", "R-TERATO-F"),
+        (
+            "R-SPM",
+            "R-RENAL-IMPROVED",
+            "R-NEUT-SEVERE",
+            "R-NEUT-DELAY",
+            "R-NEUT-RESUME",
+            "R-PLT-LOW",
+            "R-VTE-ACTIVE",
+            "R-TERATO-F",
+        ),
         _VIEW,
     ),
     PatientStory(
@@ -314,8 +468,16 @@ _STORIES = (
         "mg/dL, CrCl 41.0); creatinine now 1.10 mg/dL, 70 kg → CrCl 67.2 mL/min (normal tier) → "
         "the dose can be increased with caution.",
         ("R-RENAL-IMPROVED",),
-        ("R-MON-CBC", "R-MON-LFT-TFT", "R-DATA-RENAL", "R-NEUT-DELAY", "R-NEUT-SEVERE",
-         "R-NEUT-RESUME", "R-PLT-LOW", "R-VTE-ACTIVE"),
+        (
+            "R-MON-CBC",
+            "R-MON-LFT-TFT",
+            "R-DATA-RENAL",
+            "R-NEUT-DELAY",
+            "R-NEUT-SEVERE",
+            "R-NEUT-RESUME",
+            "R-PLT-LOW",
+            "R-VTE-ACTIVE",
+        ),
         _VIEW,
     ),
     PatientStory(
@@ -324,8 +486,7 @@ _STORIES = (
         "dexamethasone pulse so far (does not count as a prior therapy); draft lenalidomide 25 "
         "mg → not yet indicated, outside the Korean reimbursement criteria.",
         ("R-IND-PRIOR", "R-REIMB-KR"),
-        ("R-DATA-RENAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-CYTO-START", "R-TERATO-F",
-         "R-DEX-HIGH", "R-DEX-AGE"),
+        ("R-DATA-RENAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-CYTO-START", "R-TERATO-F", "R-DEX-HIGH", "R-DEX-AGE"),
     ),
     PatientStory(
         "active-dvt-low-platelets",
@@ -335,9 +496,20 @@ _STORIES = (
         "one-click anticoagulant against platelets < 50,000/uL), and platelets < 30,000/uL hold "
         "the cycle.",
         ("R-VTE-ACTIVE", "R-PLT-LOW"),
-        ("R-NEUT-DELAY", "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-CYTO-START", "R-DATA-RENAL",
-         "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS", "R-RENAL-IMPROVED", "R-MON-CBC",
-         "R-MON-LFT-TFT", "R-TERATO-F"),
+        (
+            "R-NEUT-DELAY",
+            "R-NEUT-SEVERE",
+            "R-NEUT-RESUME",
+            "R-CYTO-START",
+            "R-DATA-RENAL",
+            "R-RENAL-MODERATE",
+            "R-RENAL-SEVERE",
+            "R-RENAL-DIALYSIS",
+            "R-RENAL-IMPROVED",
+            "R-MON-CBC",
+            "R-MON-LFT-TFT",
+            "R-TERATO-F",
+        ),
         _ORDER_AND_VIEW,
     ),
     PatientStory(
@@ -346,8 +518,15 @@ _STORIES = (
         "creatinine 5.20 mg/dL → CrCl 12.1 mL/min; draft lenalidomide 25 mg → 15 mg every 48 "
         "hours (CKD stage 5 is not dialysis); renal disease → aspirin.",
         ("R-CRCL-CG", "R-RENAL-SEVERE", "R-VTE-STANDARD"),
-        ("R-RENAL-DIALYSIS", "R-RENAL-MODERATE", "R-RENAL-NORMAL", "R-DATA-RENAL", "R-CYTO-START",
-         "R-VTE-HIGH", "R-VTE-NONE"),
+        (
+            "R-RENAL-DIALYSIS",
+            "R-RENAL-MODERATE",
+            "R-RENAL-NORMAL",
+            "R-DATA-RENAL",
+            "R-CYTO-START",
+            "R-VTE-HIGH",
+            "R-VTE-NONE",
+        ),
     ),
     PatientStory(
         "old-aki-dialysis",
@@ -356,8 +535,15 @@ _STORIES = (
         "1.00 mg/dL → CrCl 70.0 mL/min; draft lenalidomide 25 mg matches the normal tier → no "
         "dose card (dialysis 2 years ago is history, not a tier).",
         ("R-TERATO-M",),
-        ("R-RENAL-DIALYSIS", "R-RENAL-SEVERE", "R-RENAL-MODERATE", "R-RENAL-NORMAL", "R-DATA-RENAL",
-         "R-CYTO-START", "R-TERATO-F"),
+        (
+            "R-RENAL-DIALYSIS",
+            "R-RENAL-SEVERE",
+            "R-RENAL-MODERATE",
+            "R-RENAL-NORMAL",
+            "R-DATA-RENAL",
+            "R-CYTO-START",
+            "R-TERATO-F",
+        ),
     ),
     PatientStory(
         "toxicity-reduced-dose",
@@ -367,10 +553,24 @@ _STORIES = (
         "at 15 mg. A toxicity reduction: no dose-increase or renal-improvement card; antibiotic "
         "prophylaxis at warning level after the neutropenia.",
         ("R-INF-PROPH",),
-        ("R-RENAL-IMPROVED", "R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE",
-         "R-RENAL-DIALYSIS", "R-AGE-NOREDUCE", "R-CYTO-START", "R-DATA-RENAL", "R-NEUT-DELAY",
-         "R-NEUT-SEVERE", "R-NEUT-RESUME", "R-PLT-LOW", "R-MON-CBC", "R-MON-LFT-TFT",
-         "R-VTE-ACTIVE", "R-TERATO-F"),
+        (
+            "R-RENAL-IMPROVED",
+            "R-RENAL-NORMAL",
+            "R-RENAL-MODERATE",
+            "R-RENAL-SEVERE",
+            "R-RENAL-DIALYSIS",
+            "R-AGE-NOREDUCE",
+            "R-CYTO-START",
+            "R-DATA-RENAL",
+            "R-NEUT-DELAY",
+            "R-NEUT-SEVERE",
+            "R-NEUT-RESUME",
+            "R-PLT-LOW",
+            "R-MON-CBC",
+            "R-MON-LFT-TFT",
+            "R-VTE-ACTIVE",
+            "R-TERATO-F",
+        ),
         _ORDER_AND_VIEW,
     ),
     PatientStory(
@@ -379,8 +579,7 @@ _STORIES = (
         "1.00 and 2.40 mg/dL (CrCl 70.0 or 29.2 mL/min: normal or severe); draft lenalidomide 25 "
         "mg → ambiguous: no dose, the card shows both values and asks which is right.",
         ("R-DATA-RENAL",),
-        ("R-CRCL-CG", "R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS",
-         "R-CYTO-START"),
+        ("R-CRCL-CG", "R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-RENAL-DIALYSIS", "R-CYTO-START"),
     ),
     PatientStory(
         "sex-unknown-45",
@@ -389,8 +588,7 @@ _STORIES = (
         "way); draft lenalidomide 25 mg → pregnancy precautions as for a woman of childbearing "
         "potential, not the male advice.",
         ("R-TERATO-F",),
-        ("R-TERATO-M", "R-DATA-RENAL", "R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE",
-         "R-CYTO-START"),
+        ("R-TERATO-M", "R-DATA-RENAL", "R-RENAL-NORMAL", "R-RENAL-MODERATE", "R-RENAL-SEVERE", "R-CYTO-START"),
     ),
 )
 
@@ -412,8 +610,10 @@ def load_bundle(slug: str, today: date | None = None) -> dict[str, Any]:
 
 def _shift_dates(node: Any, days: int) -> Any:
     if isinstance(node, dict):
-        return {key: _shift_value(value, days) if key in DATE_KEYS else _shift_dates(value, days)
-                for key, value in node.items()}
+        return {
+            key: _shift_value(value, days) if key in DATE_KEYS else _shift_dates(value, days)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_shift_dates(item, days) for item in node]
     return node

@@ -152,8 +152,11 @@ def fire_hook(args: argparse.Namespace, console: "Console") -> int:
         else:
             print(body, file=console.file)
         return 0 if status == 200 else 1
-    how = (f"without prefetch; the service made {len(fetched)} request(s) to the stand-in FHIR server"
-           if fetched is not None else "with prefetch")
+    how = (
+        f"without prefetch; the service made {len(fetched)} request(s) to the stand-in FHIR server"
+        if fetched is not None
+        else "with prefetch"
+    )
     console.rule(f"[bold]{args.hook}[/] for [bold cyan]{args.slug}[/] → {service_id} ({how})")
     for seen in fetched or []:
         query = f"?{seen['query'][:60]}…" if len(seen["query"]) > 60 else (f"?{seen['query']}" if seen["query"] else "")

@@ -73,11 +73,13 @@ class StandInFhirServer:
 
     def _respond(self, request: Request) -> Response:
         with self._lock:
-            self.requests_seen.append({
-                "path": request.path,
-                "query": request.query_string.decode(),
-                "authorization": request.headers.get("Authorization"),
-            })
+            self.requests_seen.append(
+                {
+                    "path": request.path,
+                    "query": request.query_string.decode(),
+                    "authorization": request.headers.get("Authorization"),
+                }
+            )
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
         if self.required_token and request.headers.get("Authorization") != f"Bearer {self.required_token}":
@@ -108,9 +110,7 @@ class StandInFhirServer:
         return response
 
     def _fault_applies(self, path: str) -> bool:
-        return self.fault is not None and (
-            not self.fault_paths or any(path.startswith(p) for p in self.fault_paths)
-        )
+        return self.fault is not None and (not self.fault_paths or any(path.startswith(p) for p in self.fault_paths))
 
     def _read(self, resource_type: str, resource_id: str) -> Response:
         for resource in self.resources:
@@ -123,7 +123,8 @@ class StandInFhirServer:
         patient = patient.removeprefix("Patient/")
         codes = {c.split("|")[-1] for c in request.args.get("code", "").split(",") if c}
         matches = [
-            r for r in self.resources
+            r
+            for r in self.resources
             if r.get("resourceType") == resource_type
             and (not patient or _subject_id(r) == patient)
             and (not codes or _codes(r) & codes)
@@ -131,7 +132,7 @@ class StandInFhirServer:
         count = int(request.args.get("_count", self.page_size) or self.page_size)
         count = max(1, min(count, self.page_size))
         offset = int(request.args.get("_offset", 0) or 0)
-        page = matches[offset: offset + count]
+        page = matches[offset : offset + count]
         bundle: dict[str, Any] = {
             "resourceType": "Bundle",
             "type": "searchset",
@@ -140,8 +141,11 @@ class StandInFhirServer:
         }
         if page:
             bundle["entry"] = [
-                {"fullUrl": f"{request.host_url}{r['resourceType']}/{r.get('id', '')}",
-                 "resource": r, "search": {"mode": "match"}}
+                {
+                    "fullUrl": f"{request.host_url}{r['resourceType']}/{r.get('id', '')}",
+                    "resource": r,
+                    "search": {"mode": "match"},
+                }
                 for r in page
             ]
         next_offset = offset if loop else offset + count
@@ -155,7 +159,8 @@ class StandInFhirServer:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> "RunningServer":
         server = make_server(host, port, self, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # stop() waits for the serving loop's next poll: 0.05 s, not the default 0.5 s per stop.
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         return RunningServer(server, thread, f"http://{host}:{server.server_port}")
 
@@ -189,7 +194,10 @@ def _json(resource: dict[str, Any], status: int = 200) -> Response:
 
 
 def _outcome(status: int, code: str, diagnostics: str) -> Response:
-    return _json({
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
-    }, status)
+    return _json(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+        },
+        status,
+    )

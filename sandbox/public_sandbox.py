@@ -57,8 +57,13 @@ PICKER_CODES = {LENALIDOMIDE_25_CAPSULE: "643720", LENALIDOMIDE_10_CAPSULE: "602
 """The RxNorm codes the sandbox's medication picker writes for these names (src/assets/medication-list.js)."""
 SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-features=MediaRouter,OptimizationHints,Translate",
     # Any host name but the loopback ones fails to resolve (the page's route guard below
     # refuses every other address as well).
@@ -125,13 +130,15 @@ class Lenadex:
         command = [str(executable)] if executable.exists() else [sys.executable, "-m", "service.cli"]
         self.folder = tempfile.TemporaryDirectory(prefix="lenadex-public-sandbox-")
         env = dict(os.environ)
-        env.update({
-            "LENADEX_HOST": "127.0.0.1",
-            "LENADEX_PORT": str(self.port),
-            "LENADEX_DATABASE_URL": f"sqlite:///{self.folder.name}/lenadex.sqlite3",
-            "LENADEX_AUTH": self.auth,
-            "LENADEX_CORS_ORIGINS": "*",
-        })
+        env.update(
+            {
+                "LENADEX_HOST": "127.0.0.1",
+                "LENADEX_PORT": str(self.port),
+                "LENADEX_DATABASE_URL": f"sqlite:///{self.folder.name}/lenadex.sqlite3",
+                "LENADEX_AUTH": self.auth,
+                "LENADEX_CORS_ORIGINS": "*",
+            }
+        )
         if self.auth == "jwt":
             if self.jwks is None or not self.jwks.is_file():
                 raise SetupError(f"--auth jwt needs the sandbox's JWKS file (not found: {self.jwks})")
@@ -141,7 +148,10 @@ class Lenadex:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [*command, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.folder.name,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.folder.name,
         )
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
@@ -254,7 +264,9 @@ class Recorder:
         request = response.request
         url = request.url
         if response.status >= 400:
-            self.failed_responses.append(f"{response.status} {request.method} {urlsplit(url).netloc}{urlsplit(url).path}")
+            self.failed_responses.append(
+                f"{response.status} {request.method} {urlsplit(url).netloc}{urlsplit(url).path}"
+            )
         if request.method != "POST" or not url.startswith(f"{self.lenadex}/cds-services/"):
             return
         try:
@@ -432,9 +444,7 @@ def report_exchange(log: Callable[[str], None], exchange: Exchange, rendered: li
     log(f"    rendered by the sandbox: {len(rendered)} card(s)")
 
 
-def run_screen(
-    screen: str, driver: Driver, url: str, checks: Checks, log: Callable[[str], None]
-) -> None:
+def run_screen(screen: str, driver: Driver, url: str, checks: Checks, log: Callable[[str], None]) -> None:
     """One screen (rx-view or rx-sign) through the three orders and the suggestion."""
     hook = SCREENS[screen]
     service_hint = hook
@@ -494,7 +504,8 @@ def run_screen(
         if after is None:
             driver.shot(f"{screen}-2-after-suggestion")
             checks.check(
-                f"{tag}: suggestion applied by the sandbox", False,
+                f"{tag}: suggestion applied by the sandbox",
+                False,
                 "no new call after pressing it: the sandbox left the order as it was (it takes only "
                 "medicationCodeableConcept from an update, and the suggestion kept the ordered product)",
             )
@@ -502,13 +513,22 @@ def run_screen(
             rendered = driver.wait_rendered(after)
             report_exchange(log, after, rendered)
             driver.shot(f"{screen}-2-after-suggestion")
-            suggested_code = str(((suggested.get("medicationCodeableConcept") or {}).get("coding") or [{}])[0].get("code"))
-            applied = product_code(after.order) == suggested_code and product_code(after.order) != product_code(first.order)
+            suggested_code = str(
+                ((suggested.get("medicationCodeableConcept") or {}).get("coding") or [{}])[0].get("code")
+            )
+            applied = product_code(after.order) == suggested_code and product_code(after.order) != product_code(
+                first.order
+            )
             checks.check(
-                f"{tag}: suggestion applied by the sandbox", applied,
-                f"next order: {describe_order(after.order)}" + ("" if applied else
-                    f"; the suggestion kept product {suggested_code} and the sandbox takes only "
-                    "medicationCodeableConcept from an update, so the order was sent unchanged"),
+                f"{tag}: suggestion applied by the sandbox",
+                applied,
+                f"next order: {describe_order(after.order)}"
+                + (
+                    ""
+                    if applied
+                    else f"; the suggestion kept product {suggested_code} and the sandbox takes only "
+                    "medicationCodeableConcept from an update, so the order was sent unchanged"
+                ),
             )
             if applied:
                 text = str((after.order.get("medicationCodeableConcept") or {}).get("text"))
@@ -521,11 +541,15 @@ def run_screen(
                 )
             gone = lenalidomide_dose_card(after.cards)
             checks.check(
-                f"{tag}: dose card gone on the next call", gone is None,
+                f"{tag}: dose card gone on the next call",
+                gone is None,
                 "" if gone is None else card_line(gone),
             )
-        accepted = [f for f in recorder.feedback[feedback_before:]
-                    if any(x.get("outcome") == "accepted" for x in f["request"].get("feedback") or [])]
+        accepted = [
+            f
+            for f in recorder.feedback[feedback_before:]
+            if any(x.get("outcome") == "accepted" for x in f["request"].get("feedback") or [])
+        ]
         log(f"    feedback posted: {[f['status'] for f in accepted] or 'none'}")
     else:
         checks.check(f"{tag}: suggestion applied by the sandbox", False, "no dose card with a suggestion")
@@ -542,7 +566,8 @@ def run_screen(
         report_exchange(log, right, rendered)
         card = lenalidomide_dose_card(right.cards)
         checks.check(
-            f"{tag}: 10 mg capsule gets no dose card", right.status == 200 and card is None,
+            f"{tag}: 10 mg capsule gets no dose card",
+            right.status == 200 and card is None,
             f"HTTP {right.status}" + ("" if card is None else f"; {card_line(card)}"),
         )
     driver.shot(f"{screen}-3-10mg-capsule")
@@ -562,7 +587,8 @@ def run_screen(
         report_exchange(log, high, rendered)
         critical = [c for c in high.cards if c.get("indicator") == "critical"]
         checks.check(
-            f"{tag}: 200 mg/day is critical", bool(critical),
+            f"{tag}: 200 mg/day is critical",
+            bool(critical),
             "; ".join(str(c.get("summary")) for c in critical) or "no critical card",
         )
     driver.shot(f"{screen}-4-200mg-day")
@@ -596,9 +622,7 @@ def drive(args: argparse.Namespace, url_for: Callable[[str], str], lenadex: str)
         print(line, flush=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
         try:
             for screen in args.screens:
                 context = browser.new_context(viewport={"width": 1500, "height": 1100})
@@ -610,7 +634,9 @@ def drive(args: argparse.Namespace, url_for: Callable[[str], str], lenadex: str)
                 try:
                     run_screen(screen, driver, url_for(screen), checks, log)
                 except Exception as error:  # noqa: BLE001 - a step the page did not allow
-                    checks.check(f"{screen}: the scenario ran to its end", False, f"{type(error).__name__}: {str(error)[:300]}")
+                    checks.check(
+                        f"{screen}: the scenario ran to its end", False, f"{type(error).__name__}: {str(error)[:300]}"
+                    )
                     try:
                         driver.shot(f"{screen}-error")
                     except Exception:  # noqa: BLE001
@@ -623,15 +649,20 @@ def drive(args: argparse.Namespace, url_for: Callable[[str], str], lenadex: str)
     blocked = sorted({urlsplit(u).netloc for u in recorder.blocked})
     log(f"\nRequests to other addresses refused: {', '.join(blocked) if blocked else 'none'}")
     statuses = sorted({e.status for e in recorder.exchanges})
-    log(f"Hook calls: {len(recorder.exchanges)} (HTTP {statuses}); feedback posts: "
-        f"{[f['status'] for f in recorder.feedback]}")
+    log(
+        f"Hook calls: {len(recorder.exchanges)} (HTTP {statuses}); feedback posts: "
+        f"{[f['status'] for f in recorder.feedback]}"
+    )
     if recorder.failed_responses:
         counts: dict[str, int] = {}
         for line in recorder.failed_responses:
             counts[line] = counts.get(line, 0) + 1
         log("HTTP errors the page received: " + "; ".join(f"{k} ×{n}" for k, n in sorted(counts.items())))
-    noise = [e for e in recorder.errors
-             if not any(m in e for m in ("ERR_BLOCKED_BY_CLIENT", "ERR_NAME_NOT_RESOLVED", "Failed to load resource"))]
+    noise = [
+        e
+        for e in recorder.errors
+        if not any(m in e for m in ("ERR_BLOCKED_BY_CLIENT", "ERR_NAME_NOT_RESOLVED", "Failed to load resource"))
+    ]
     if noise:
         log("Page errors (first 5):")
         for line in noise[:5]:
@@ -646,23 +677,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Drive the official CDS Hooks sandbox (its build directory) against lenadex, "
         "all on 127.0.0.1, in headless Chromium.",
     )
-    parser.add_argument("--sandbox-dir", required=True, type=Path,
-                        help="the sandbox's build directory (index.html, app.bundle.js)")
+    parser.add_argument(
+        "--sandbox-dir", required=True, type=Path, help="the sandbox's build directory (index.html, app.bundle.js)"
+    )
     parser.add_argument("--patient", default="moderate-renal", help="synthetic patient (default moderate-renal)")
     parser.add_argument("--lenadex-url", help="use this running lenadex (on 127.0.0.1) instead of starting one")
-    parser.add_argument("--lenadex-port", type=int, default=0, help="port for the lenadex started here (default: a free one)")
+    parser.add_argument(
+        "--lenadex-port", type=int, default=0, help="port for the lenadex started here (default: a free one)"
+    )
     parser.add_argument("--static-port", type=int, default=0, help="port for the sandbox's files (default: a free one)")
-    parser.add_argument("--fhir-port", type=int, default=0, help="port for the stand-in FHIR server (default: a free one)")
-    parser.add_argument("--auth", choices=("off", "jwt"), default="off",
-                        help="jwt: the lenadex started here checks the sandbox's ES384 JWTs against the "
-                        "JWKS in the build (.well-known/jwks.json)")
+    parser.add_argument(
+        "--fhir-port", type=int, default=0, help="port for the stand-in FHIR server (default: a free one)"
+    )
+    parser.add_argument(
+        "--auth",
+        choices=("off", "jwt"),
+        default="off",
+        help="jwt: the lenadex started here checks the sandbox's ES384 JWTs against the "
+        "JWKS in the build (.well-known/jwks.json)",
+    )
     parser.add_argument("--screens", nargs="+", choices=tuple(SCREENS), default=list(SCREENS))
     parser.add_argument("--out", default="/tmp/public-sandbox", help="folder for screenshots and the lenadex log")
     parser.add_argument("--chromium", default=os.environ.get("LENADEX_CHROMIUM", "/usr/bin/chromium"))
     parser.add_argument("--step-timeout", type=float, default=20.0, help="seconds for one step (default 20)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole run (default 300)")
-    parser.add_argument("--serve-only", action="store_true",
-                        help="start the servers, print the sandbox URLs and wait (no browser)")
+    parser.add_argument(
+        "--serve-only", action="store_true", help="start the servers, print the sandbox URLs and wait (no browser)"
+    )
     return parser.parse_args(argv)
 
 
@@ -688,8 +729,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if not (build / "index.html").is_file() or not (build / "app.bundle.js").is_file():
-            raise SetupError(f"{build} is not the sandbox's build (no index.html/app.bundle.js): "
-                             "build it with `npm ci --legacy-peer-deps && npm run build`")
+            raise SetupError(
+                f"{build} is not the sandbox's build (no index.html/app.bundle.js): "
+                "build it with `npm ci --legacy-peer-deps && npm run build`"
+            )
         if not args.serve_only and not (os.path.isfile(args.chromium) and os.access(args.chromium, os.X_OK)):
             raise SetupError(f"no Chromium at {args.chromium}: apt-get update && apt-get install -y chromium")
         out.mkdir(parents=True, exist_ok=True)
@@ -704,7 +747,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise SetupError(f"no CDS Hooks discovery at {lenadex}/cds-services")
         else:
             lenadex_process = Lenadex(
-                args.lenadex_port or free_port(), args.auth, build / ".well-known" / "jwks.json",
+                args.lenadex_port or free_port(),
+                args.auth,
+                build / ".well-known" / "jwks.json",
                 out / "lenadex.log",
             )
             lenadex = lenadex_process.start()

@@ -63,10 +63,13 @@ def static_file(name: str) -> Response:
 
 @sandbox_page.get("/sandbox/api/patients")
 def patients() -> Response:
-    return jsonify({"patients": [
-        {"slug": story.slug, "story": story.story, "hooks": list(story.hooks)}
-        for story in PATIENTS.values()
-    ]})
+    return jsonify(
+        {
+            "patients": [
+                {"slug": story.slug, "story": story.story, "hooks": list(story.hooks)} for story in PATIENTS.values()
+            ]
+        }
+    )
 
 
 @sandbox_page.get("/sandbox/api/patients/<slug>")
@@ -117,9 +120,14 @@ def patient_summary(slug: str, today: date) -> dict[str, Any]:
         "labs": _labs(snapshot, evaluation),
         "vteRiskFactors": {"high": list(vte.high), "standard": list(vte.standard)},
         "conditions": [
-            {"display": plain_text(c.display), "category": c.category, "active": c.active,
-             "onset": _iso(c.onset or c.recorded)}
-            for c in snapshot.conditions if c.category != "asian-ethnicity"
+            {
+                "display": plain_text(c.display),
+                "category": c.category,
+                "active": c.active,
+                "onset": _iso(c.onset or c.recorded),
+            }
+            for c in snapshot.conditions
+            if c.category != "asian-ethnicity"
         ],
         "medications": {
             "active": [_medication(m) for m in snapshot.medications if m.is_active],
@@ -127,7 +135,8 @@ def patient_summary(slug: str, today: date) -> dict[str, Any]:
         },
         "draftOrders": [
             {**_medication(m), "resource": next(d for d in drafts if d.get("id") == m.id)}
-            for m in snapshot.medications if m.is_draft
+            for m in snapshot.medications
+            if m.is_draft
         ],
         "dataProblems": [plain_text(problem) for problem in snapshot.data_problems],
     }

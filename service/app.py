@@ -120,8 +120,13 @@ def call_hook(service_id: str) -> Response:
             client.stop()  # no fetch of this call outlives its answer (e.g. a slow reference)
 
 
-def _answer(service: CdsService, hook_request: HookRequest, context: PatientViewContext,
-            client: FhirClient | None, config: Settings) -> Response:
+def _answer(
+    service: CdsService,
+    hook_request: HookRequest,
+    context: PatientViewContext,
+    client: FhirClient | None,
+    config: Settings,
+) -> Response:
     triage = triage_drafts(hook_request, context, client)
     if not triage.under_review:
         # No lenalidomide or dexamethasone order to check: nothing the prefetch could change,
@@ -129,15 +134,22 @@ def _answer(service: CdsService, hook_request: HookRequest, context: PatientView
         return jsonify({"cards": []})
     prefetched = resolve_prefetch(service.prefetch, hook_request, context, client)
     answer = answer_hook(
-        hook_request, context, prefetched, today=date.today(), region=config.region,
-        freshness_days=config.freshness_windows(), client=client, triage=triage,
+        hook_request,
+        context,
+        prefetched,
+        today=date.today(),
+        region=config.region,
+        freshness_days=config.freshness_windows(),
+        client=client,
+        triage=triage,
     )
     cards = answer.response["cards"]
     g.rule_ids = tuple(rule for r in answer.recommendations for rule in r.rule_ids)
     g.card_uuids = tuple(str(card["uuid"]) for card in cards if card.get("uuid"))
     g.card_rule_ids = {  # for the governance report (service/reports.py)
         str(card["uuid"]): tuple(card.get("extension", {}).get("org.lenadex.rules", ()))
-        for card in cards if card.get("uuid")
+        for card in cards
+        if card.get("uuid")
     }
     metrics.count_cards(service.id, cards)
     return jsonify(answer.response)
@@ -156,21 +168,26 @@ def feedback(service_id: str) -> Response:
         ).inc()
         if not result.card_known:
             log.info("feedback on card %s, which is in no audit record", item.card)
-    return jsonify({
-        "received": len(items),
-        "stored": sum(result.new for result in results),
-        "duplicates": sum(not result.new for result in results),
-        "unknownCards": sum(not result.card_known for result in results),
-    })
+    return jsonify(
+        {
+            "received": len(items),
+            "stored": sum(result.new for result in results),
+            "duplicates": sum(not result.new for result in results),
+            "unknownCards": sum(not result.card_known for result in results),
+        }
+    )
 
 
 @cds.get("/rules")
 def rule_catalogue() -> Response:
     """Every rule the service checks, for auditors."""
-    return jsonify({"rules": [
-        {"id": r.id, "summary": r.summary, "guidelineSection": r.section, "hooks": list(r.hooks)}
-        for r in RULES
-    ]})
+    return jsonify(
+        {
+            "rules": [
+                {"id": r.id, "summary": r.summary, "guidelineSection": r.section, "hooks": list(r.hooks)} for r in RULES
+            ]
+        }
+    )
 
 
 @cds.get("/livez")
@@ -252,7 +269,10 @@ def _finish_request(response: Response) -> Response:
     endpoint = request.endpoint or "unmatched"
     metrics.observe_request(endpoint, service_id or "", response.status_code, seconds)
     access_log.info(
-        "%s %s %s", request.method, request.path[:200], response.status_code,
+        "%s %s %s",
+        request.method,
+        request.path[:200],
+        response.status_code,
         extra={"status": response.status_code, "latency_ms": round(seconds * 1000, 1)},
     )
     if endpoint == "cds.call_hook" and service_id:

@@ -106,7 +106,9 @@ class _RemoteJwks:
             response.raise_for_status()
             self._keys = keys_by_kid(response.json())
         except (requests.RequestException, ValueError) as error:
-            log.warning("JWKS %s could not be fetched (%s); keeping the keys fetched before", self.url, type(error).__name__)
+            log.warning(
+                "JWKS %s could not be fetched (%s); keeping the keys fetched before", self.url, type(error).__name__
+            )
 
 
 def keys_by_kid(jwks: Any) -> dict[str, dict[str, Any]]:
@@ -123,7 +125,9 @@ def keys_by_kid(jwks: Any) -> dict[str, dict[str, Any]]:
 class KeyRing:
     """Public keys by kid: JWKS files read at start-up, and JWKS URLs (the allowed jku)."""
 
-    def __init__(self, sources: list[str], *, cache_seconds: float, timeout: float, min_refresh_seconds: float = 10.0) -> None:
+    def __init__(
+        self, sources: list[str], *, cache_seconds: float, timeout: float, min_refresh_seconds: float = 10.0
+    ) -> None:
         self.file_keys: dict[str, dict[str, Any]] = {}
         self.remote: dict[str, _RemoteJwks] = {}
         for source in sources:
@@ -185,10 +189,16 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> int:
 class JwtVerifier:
     def __init__(self, config: Settings, store: Store, keys: Mapping[str, KeyRing] | None = None) -> None:
         sources = config.jwks_by_issuer()  # ValueError when a JWKS is unbound or ambiguous
-        self.keys: dict[str, KeyRing] = dict(keys) if keys is not None else {
-            issuer: KeyRing(issuer_sources, cache_seconds=config.jwks_cache_seconds, timeout=config.fetch_timeout_seconds)
-            for issuer, issuer_sources in sources.items()
-        }
+        self.keys: dict[str, KeyRing] = (
+            dict(keys)
+            if keys is not None
+            else {
+                issuer: KeyRing(
+                    issuer_sources, cache_seconds=config.jwks_cache_seconds, timeout=config.fetch_timeout_seconds
+                )
+                for issuer, issuer_sources in sources.items()
+            }
+        )
         self.leeway = config.jwt_leeway_seconds
         self.max_lifetime = config.jwt_max_lifetime_seconds
         self.max_authorization_bytes = config.max_authorization_bytes
@@ -235,8 +245,12 @@ class JwtVerifier:
                 # aud, iss and the times are checked below, with the rules of the contract
                 # (PyJWT would take "exp": "99999999999" and overflow on an Infinity).
                 options={
-                    "require": REQUIRED_CLAIMS, "verify_aud": False, "verify_iss": False,
-                    "verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                    "require": REQUIRED_CLAIMS,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
                 },
             )
         except (jwt.PyJWTError, ValueError, OverflowError) as error:

@@ -98,8 +98,12 @@ def _no_sqlite_file(database_url: str) -> bool:
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
-    return bool(url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:"
-                and not os.path.exists(url.database))
+    return bool(
+        url.get_backend_name() == "sqlite"
+        and url.database
+        and url.database != ":memory:"
+        and not os.path.exists(url.database)
+    )
 
 
 def _first_existing_folder(database_url: str) -> str:
@@ -126,8 +130,7 @@ def _unreachable(database_url: str, error: BaseException) -> str:
 
 def _not_newest(current: str | None, newest: str) -> str:
     found = f"the store's schema is at revision {current}" if current else "the store has no schema yet"
-    return (f"{found}, not at the newest ({newest}), and LENADEX_MIGRATE_AT_START is false: "
-            "run `lenadex migrate` first")
+    return f"{found}, not at the newest ({newest}), and LENADEX_MIGRATE_AT_START is false: run `lenadex migrate` first"
 
 
 def _revision_checked(store: Store, database_url: str) -> str | None:
@@ -268,8 +271,9 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lenadex", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="lenadex", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"lenadex {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="start the CDS Hooks service")

@@ -25,9 +25,7 @@ MAX_FEEDBACK_ITEMS = 100
 
 # RFC 3339 section 5.6 date-time: a full date, "T" (or space), a time, and a zone — either "Z"
 # or a numeric offset. Local times without a zone are refused: they name no instant.
-_RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 class Coding(BaseModel):

@@ -43,15 +43,25 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata"})
 """Cloud instance metadata services by name: they hand out the host's own credentials."""
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack
-    "fd00:ec2::254",  # AWS over IPv6
-    "100.100.100.200",  # Alibaba Cloud
-))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack
+        "fd00:ec2::254",  # AWS over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+    )
+)
 LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
-PRIVATE = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7",
-))
+PRIVATE = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    )
+)
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
@@ -194,8 +204,12 @@ def address_refusal(address: IPAddress, policy: FhirServerPolicy, *, allow_liste
         if allow_listed or not policy.auth_on:
             return None
         return "a loopback address (with authentication on it must be named in LENADEX_FHIR_SERVERS)"
-    if address.is_unspecified or address.is_multicast or address.is_reserved or (
-            isinstance(address, ipaddress.IPv4Address) and address == ipaddress.IPv4Address("255.255.255.255")):
+    if (
+        address.is_unspecified
+        or address.is_multicast
+        or address.is_reserved
+        or (isinstance(address, ipaddress.IPv4Address) and address == ipaddress.IPv4Address("255.255.255.255"))
+    ):
         return "not a unicast address"  # 0.0.0.0 and :: reach the host itself on Linux
     if any(address in network for network in PRIVATE) or not address.is_global:
         if allow_listed:
@@ -230,7 +244,7 @@ def reference_url(reference: str, target: FhirTarget) -> str | None:
         url = same_server_url(reference, target)
         if url is None:
             return None
-        relative = url[len(target.base_url) + 1:]
+        relative = url[len(target.base_url) + 1 :]
     else:
         relative = reference
     segments = relative.split("/")
@@ -370,10 +384,14 @@ def _pinned(connection_class: type[HTTPConnection], addresses: tuple[str, ...]) 
             last: OSError | None = None
             for address in addresses:
                 try:
-                    return _registered(urllib3_connection.create_connection(
-                        (address, self.port), self.timeout,
-                        source_address=self.source_address, socket_options=self.socket_options,
-                    ))
+                    return _registered(
+                        urllib3_connection.create_connection(
+                            (address, self.port),
+                            self.timeout,
+                            source_address=self.source_address,
+                            socket_options=self.socket_options,
+                        )
+                    )
                 except TimeoutError as error:
                     raise ConnectTimeoutError(self, f"connection to {self.host} timed out") from error
                 except OSError as error:
@@ -398,10 +416,12 @@ def _pinned_pools(addresses: tuple[str, ...]) -> dict[str, type[HTTPConnectionPo
     """Connection pool classes per set of addresses, made once: a class per request would be
     garbage the collector has to find (classes are reference cycles)."""
     return {
-        "http": type("PinnedHTTPConnectionPool", (HTTPConnectionPool,),
-                     {"ConnectionCls": _pinned(HTTPConnection, addresses)}),
-        "https": type("PinnedHTTPSConnectionPool", (HTTPSConnectionPool,),
-                      {"ConnectionCls": _pinned(HTTPSConnection, addresses)}),
+        "http": type(
+            "PinnedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": _pinned(HTTPConnection, addresses)}
+        ),
+        "https": type(
+            "PinnedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": _pinned(HTTPSConnection, addresses)}
+        ),
     }
 
 

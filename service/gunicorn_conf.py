@@ -37,6 +37,7 @@ from service.http_worker import GRACEFUL_TIMEOUT_SECONDS
 from service.logs import QUIETER_LOGGERS
 from service.settings import Settings
 
+
 def available_cpus() -> int:
     """CPUs this process may use: the cgroup quota (cgroup v2 cpu.max) when set, else the
     CPUs it may be scheduled on."""

@@ -62,9 +62,7 @@ class OrderSelectContext(OrderSignContext):
 
     @model_validator(mode="after")
     def _selections_point_at_drafts(self) -> "OrderSelectContext":
-        drafts = {
-            f"{r.get('resourceType')}/{r.get('id')}" for r in self.draftOrders.resources()
-        }
+        drafts = {f"{r.get('resourceType')}/{r.get('id')}" for r in self.draftOrders.resources()}
         missing = [s for s in self.selections if s not in drafts]
         if missing:
             raise ValueError(f"selections not in draftOrders: {', '.join(missing)}")
@@ -113,7 +111,8 @@ def parse_hook_request(body: Any, expected_hook: str) -> tuple[HookRequest, Pati
         raise _bad_request(error, prefix="") from None
     if request.hook != expected_hook:
         raise ApiError(
-            400, f"hook {request.hook!r} does not match this service, which answers {expected_hook!r}",
+            400,
+            f"hook {request.hook!r} does not match this service, which answers {expected_hook!r}",
             expression=["hook"],
         )
     try:

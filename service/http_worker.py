@@ -124,8 +124,12 @@ class OneAtATime:
     wake-up, and gives each to uvicorn's protocol. Stands in for the asyncio server uvicorn
     would make (``close`` and ``wait_closed`` are what its shutdown calls)."""
 
-    def __init__(self, listener: socket.socket, protocol_factory: Callable[[], asyncio.Protocol],
-                 open_connections: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        listener: socket.socket,
+        protocol_factory: Callable[[], asyncio.Protocol],
+        open_connections: Callable[[], int],
+    ) -> None:
         listener.setblocking(False)
         self._listener, self._protocol_factory = listener, protocol_factory
         self._open_connections = open_connections

@@ -43,7 +43,9 @@ class RequestContext(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
             for name, attribute in (
-                ("request_id", "request_id"), ("hookInstance", "hook_instance"), ("service", "service_id"),
+                ("request_id", "request_id"),
+                ("hookInstance", "hook_instance"),
+                ("service", "service_id"),
             ):
                 if getattr(record, name, None) is None:
                     setattr(record, name, g.get(attribute))
@@ -77,7 +79,9 @@ class JsonFormatter(logging.Formatter):
         # json.dumps escapes C0 controls but, with ensure_ascii off, writes C1 controls and the
         # Unicode line separators raw; some line readers (str.splitlines among them) break on
         # those, so they are written as \u escapes too (they can only occur inside strings).
-        return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json.dumps(entry, ensure_ascii=False, default=str))
+        return _RAW_IN_JSON.sub(
+            lambda m: f"\\u{ord(m.group(0)):04x}", json.dumps(entry, ensure_ascii=False, default=str)
+        )
 
 
 # What a text line must not carry raw: C0 and C1 controls (a line feed or carriage return would
@@ -112,7 +116,8 @@ class TextFormatter(logging.Formatter):
         line = f"{time} {record.levelname} {_one_line(record.name)}: {_one_line(record.getMessage())}"
         context = [
             f"{name}={_one_line(getattr(record, name))}"
-            for name in CONTEXT_FIELDS if getattr(record, name, None) is not None
+            for name in CONTEXT_FIELDS
+            if getattr(record, name, None) is not None
         ]
         if context:
             line += " [" + " ".join(context) + "]"

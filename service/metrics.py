@@ -42,8 +42,24 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 # Most calls take 2–6 ms (bench/bench.py), and CDS Hooks asks for answers "on the order of
 # 500 ms": buckets fine from 0.5 ms to 10 ms, then coarser up to 10 s.
 _LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.002, 0.003, 0.004, 0.006, 0.008, 0.01,
-    0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
+    0.0005,
+    0.001,
+    0.002,
+    0.003,
+    0.004,
+    0.006,
+    0.008,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 # One prefetch key from the EHR's FHIR server, all its pages: a network round trip at least,
 # bounded by LENADEX_FETCH_BUDGET_SECONDS.
@@ -55,9 +71,7 @@ _STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 # What the store times (service/store/database.py); anything else is counted as "other".
 STORE_OPERATIONS = ("audit_write", "feedback_write", "jti_check", "health")
 
-REQUESTS = Counter(
-    "lenadex_http_requests", "HTTP requests answered", ["endpoint", "service", "status"]
-)
+REQUESTS = Counter("lenadex_http_requests", "HTTP requests answered", ["endpoint", "service", "status"])
 LATENCY = Histogram(
     "lenadex_http_request_duration_seconds",
     "Time from request to answer",
@@ -66,12 +80,8 @@ LATENCY = Histogram(
 )
 ERRORS = Counter("lenadex_http_errors", "Answers with an error status (4xx, 5xx)", ["status"])
 CARDS = Counter("lenadex_cards", "Cards returned, by the rule ids that produced them", ["service", "rule"])
-PREFETCH_FETCHES = Counter(
-    "lenadex_prefetch_fetches", "Prefetch keys fetched from the EHR's FHIR server", ["service"]
-)
-PREFETCH_FAILURES = Counter(
-    "lenadex_prefetch_failures", "Prefetch keys that could not be fetched", ["service"]
-)
+PREFETCH_FETCHES = Counter("lenadex_prefetch_fetches", "Prefetch keys fetched from the EHR's FHIR server", ["service"])
+PREFETCH_FAILURES = Counter("lenadex_prefetch_failures", "Prefetch keys that could not be fetched", ["service"])
 FETCH_LATENCY = Histogram(
     "lenadex_fhir_fetch_duration_seconds",
     "Time to fetch one prefetch key from the EHR's FHIR server (all pages of a search), whatever the outcome",

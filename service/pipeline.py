@@ -115,14 +115,12 @@ def answer_hook(
     references = [r for r in unresolved_medication_references(resources + drafts) if r not in tried]
     resources.extend(fetch_references(client, references))
 
-    snapshot = build_snapshot(
-        resources, patient_id=context.patientId, draft_orders=drafts, selections=selections
-    )
+    snapshot = build_snapshot(resources, patient_id=context.patientId, draft_orders=drafts, selections=selections)
     hook: Hook = request.hook  # type: ignore[assignment]  # checked against the service
-    recommendations = evaluate(snapshot, Evaluation(hook=hook, today=today, region=region, freshness_days=freshness_days or {}))
-    drafts_by_id = {
-        str(d["id"]): d for d in drafts if d.get("resourceType") == "MedicationRequest" and d.get("id")
-    }
+    recommendations = evaluate(
+        snapshot, Evaluation(hook=hook, today=today, region=region, freshness_days=freshness_days or {})
+    )
+    drafts_by_id = {str(d["id"]): d for d in drafts if d.get("resourceType") == "MedicationRequest" and d.get("id")}
     cards = to_cards(
         recommendations,
         hook_instance=request.hookInstance,

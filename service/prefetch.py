@@ -105,17 +105,21 @@ class _CallUsage:
             self.bytes_read += count
             over = self.bytes_read > self.max_bytes
         if over:
-            raise FetchFailed(f"the FHIR server's answers for this call are larger than "
-                              f"{self.max_bytes // (1024 * 1024)} MiB", outcome="over-limit")
+            raise FetchFailed(
+                f"the FHIR server's answers for this call are larger than {self.max_bytes // (1024 * 1024)} MiB",
+                outcome="over-limit",
+            )
 
     def add_entries(self, count: int) -> None:
         with self.lock:
             self.entries_read += count
             over = self.entries_read > self.max_entries
         if over:
-            raise FetchFailed(f"the FHIR server's answers for this call hold more than {self.max_entries} entries",
-                              f"{COULD_NOT_READ} completely: more than {self.max_entries} resources",
-                              outcome="over-limit")
+            raise FetchFailed(
+                f"the FHIR server's answers for this call hold more than {self.max_entries} entries",
+                f"{COULD_NOT_READ} completely: more than {self.max_entries} resources",
+                outcome="over-limit",
+            )
 
 
 @dataclass(frozen=True)
@@ -184,9 +188,17 @@ class FhirClient:
                 raise FetchFailed("fetch stopped: the hook call was already answered", outcome="stopped")
             timeout = min(self.timeout_seconds, remaining)
             try:
-                with self.usage.sockets.collecting(), pinned_session(target) as session, session.get(
-                    checked, headers=headers, timeout=(timeout, timeout), stream=True, allow_redirects=False,
-                ) as response:
+                with (
+                    self.usage.sockets.collecting(),
+                    pinned_session(target) as session,
+                    session.get(
+                        checked,
+                        headers=headers,
+                        timeout=(timeout, timeout),
+                        stream=True,
+                        allow_redirects=False,
+                    ) as response,
+                ):
                     status, body = response.status_code, self._read_body(response)
             except requests.ConnectionError as error:
                 if attempt == 1 and not isinstance(error, requests.ReadTimeout):
@@ -256,9 +268,11 @@ class FhirClient:
             if pages >= self.max_pages:
                 # A record cut short could hide the newest creatinine or an active
                 # anticoagulant: no answer from part of it (safety principle 1).
-                raise FetchFailed(f"the search has more than {self.max_pages} pages",
-                                  f"{COULD_NOT_READ} completely: the search has more than {self.max_pages} "
-                                  "pages of results", outcome="over-limit")
+                raise FetchFailed(
+                    f"the search has more than {self.max_pages} pages",
+                    f"{COULD_NOT_READ} completely: the search has more than {self.max_pages} pages of results",
+                    outcome="over-limit",
+                )
             seen.add(next_url)
             page = self.get_json(next_url)
             if page.get("resourceType") != "Bundle":
@@ -402,8 +416,9 @@ def _fetch_all(client: FhirClient, queries: Mapping[str, str]) -> dict[str, dict
 MAX_REFERENCES = 20
 
 
-def fetch_references(client: FhirClient | None, references: list[str],
-                     limit: int = MAX_REFERENCES) -> list[dict[str, Any]]:
+def fetch_references(
+    client: FhirClient | None, references: list[str], limit: int = MAX_REFERENCES
+) -> list[dict[str, Any]]:
     """Resources such as Medication/123 that orders point at; what cannot be had is skipped
     (the order is then classified from its text, or not at all). Only ``Type/id`` references
     on fhirServer are read (FhirClient.read_reference): the token goes nowhere else."""

@@ -55,8 +55,7 @@ _STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode(
 # The page is its own document: its one style sheet inline (allowed by hash), no script, no
 # image, no font, nothing from another origin; its form goes to this service only.
 PAGE_POLICY = (
-    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 
@@ -185,9 +184,15 @@ def rfc3339(moment: datetime) -> str:
 def report_document(counts: CardCounts) -> dict[str, Any]:
     """The JSON of GET /reports/cards (docs/operations.md, "Governance report")."""
     rule_order = {rule.id: index for index, rule in enumerate(RULES)}
-    tallies = sorted(counts.rules, key=lambda t: (
-        rule_order.get(t.rule_id, len(rule_order)), t.rule_id, _hook_rank(t.hook), t.hook or "",
-    ))
+    tallies = sorted(
+        counts.rules,
+        key=lambda t: (
+            rule_order.get(t.rule_id, len(rule_order)),
+            t.rule_id,
+            _hook_rank(t.hook),
+            t.hook or "",
+        ),
+    )
     shown = {(t.rule_id, t.hook) for t in tallies}
     every_call: Counter[int] = Counter()
     for histogram in counts.cards_per_call.values():
@@ -285,41 +290,64 @@ def chart_svg(rows: list[dict[str, Any]]) -> str:
     to the most shown, with the override rate beside it. Built with ElementTree, which escapes
     every text and attribute."""
     height = LEGEND_HEIGHT + ROW_HEIGHT * len(rows)
-    svg = ET.Element("svg", {
-        "xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {CHART_WIDTH} {height}",
-        "width": str(CHART_WIDTH), "height": str(height), "class": "chart", "role": "img",
-        "aria-labelledby": "chart-title", "font-family": "system-ui, sans-serif",
-    })
-    ET.SubElement(svg, "title", {"id": "chart-title"}).text = (
-        "Cards shown per rule and hook: accepted, overridden, no feedback; override rate in %"
+    svg = ET.Element(
+        "svg",
+        {
+            "xmlns": "http://www.w3.org/2000/svg",
+            "viewBox": f"0 0 {CHART_WIDTH} {height}",
+            "width": str(CHART_WIDTH),
+            "height": str(height),
+            "class": "chart",
+            "role": "img",
+            "aria-labelledby": "chart-title",
+            "font-family": "system-ui, sans-serif",
+        },
     )
+    ET.SubElement(
+        svg, "title", {"id": "chart-title"}
+    ).text = "Cards shown per rule and hook: accepted, overridden, no feedback; override rate in %"
     for (key, label), left in zip(LEGEND, (0, 100, 210)):
         ET.SubElement(svg, "rect", {"x": str(left), "y": "4", "width": "12", "height": "12", "fill": COLOURS[key]})
         ET.SubElement(svg, "text", {"x": str(left + 16), "y": "14", "font-size": "12"}).text = label
-    ET.SubElement(svg, "text", {"x": "0", "y": "34", "font-size": "12", "fill": "#57606a"}).text = (
-        "%: override rate, of the cards with feedback"
-    )
+    ET.SubElement(
+        svg, "text", {"x": "0", "y": "34", "font-size": "12", "fill": "#57606a"}
+    ).text = "%: override rate, of the cards with feedback"
     most = max((row["shown"] for row in rows), default=0) or 1
     bar_room = CHART_WIDTH - RATE_WIDTH
     for index, row in enumerate(rows):
         top = LEGEND_HEIGHT + index * ROW_HEIGHT
         group = ET.SubElement(svg, "g", {"class": "chart-row"})
-        ET.SubElement(group, "text", {"x": "0", "y": str(top + 12), "font-size": "12"}).text = (
-            f"{row['ruleId']} · {row['hook'] or 'unknown hook'}"
-        )
+        ET.SubElement(
+            group, "text", {"x": "0", "y": str(top + 12), "font-size": "12"}
+        ).text = f"{row['ruleId']} · {row['hook'] or 'unknown hook'}"
         x = 0.0
         for key, label in LEGEND:
             count = row[key]
             if not count:
                 continue
             width = bar_room * count / most
-            segment = ET.SubElement(group, "rect", {
-                "x": f"{x:.2f}", "y": str(top + 18), "width": f"{width:.2f}", "height": "14", "fill": COLOURS[key],
-            })
+            segment = ET.SubElement(
+                group,
+                "rect",
+                {
+                    "x": f"{x:.2f}",
+                    "y": str(top + 18),
+                    "width": f"{width:.2f}",
+                    "height": "14",
+                    "fill": COLOURS[key],
+                },
+            )
             ET.SubElement(segment, "title").text = f"{label}: {count}"
             x += width
         rate = row["overrideRate"]
-        ET.SubElement(group, "text", {
-            "x": str(CHART_WIDTH), "y": str(top + 30), "font-size": "12", "text-anchor": "end",
-        }).text = "–" if rate is None else f"{rate * 100:.0f}%"
+        ET.SubElement(
+            group,
+            "text",
+            {
+                "x": str(CHART_WIDTH),
+                "y": str(top + 30),
+                "font-size": "12",
+                "text-anchor": "end",
+            },
+        ).text = "–" if rate is None else f"{rate * 100:.0f}%"
     return ET.tostring(svg, encoding="unicode")

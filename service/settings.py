@@ -29,11 +29,13 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Never echoed in an error line (which goes to the log): a database URL may hold a password.
 SECRET_SETTINGS = frozenset({"audit_salt", "reports_token", "database_url"})
 # Variables with our prefix that are not settings, on purpose: they never warn as unknown.
-NOT_SETTINGS = frozenset({
-    "LENADEX_TEST_POSTGRES_URL",  # the PostgreSQL server of the store tests (tests/service/conftest.py)
-    "LENADEX_CHROMIUM",  # the browser of the browser tests and of sandbox/public_sandbox.py
-    "LENADEX_REQUIRE_BROWSER",  # 1: the browser tests fail instead of skipping (tests/browser/conftest.py)
-})
+NOT_SETTINGS = frozenset(
+    {
+        "LENADEX_TEST_POSTGRES_URL",  # the PostgreSQL server of the store tests (tests/service/conftest.py)
+        "LENADEX_CHROMIUM",  # the browser of the browser tests and of sandbox/public_sandbox.py
+        "LENADEX_REQUIRE_BROWSER",  # 1: the browser tests fail instead of skipping (tests/browser/conftest.py)
+    }
+)
 
 
 class Settings(BaseSettings):
@@ -53,8 +55,7 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         default="sqlite:///var/lenadex.sqlite3",
-        description="SQLAlchemy URL of the feedback and audit store (PostgreSQL: "
-        "postgresql+psycopg://user@host/db).",
+        description="SQLAlchemy URL of the feedback and audit store (PostgreSQL: postgresql+psycopg://user@host/db).",
     )
     migrate_at_start: bool = Field(
         default=True,
@@ -97,7 +98,8 @@ class Settings(BaseSettings):
     )
     fetch_max_pages: int = Field(default=10, ge=1)
     fetch_max_bytes: int = Field(
-        default=DEFAULT_CALL_BYTES, ge=1024,
+        default=DEFAULT_CALL_BYTES,
+        ge=1024,
         description="All answers of one hook call's fetches together, decompressed (16 MiB)",
     )
     fetch_max_entries: int = Field(
@@ -177,8 +179,15 @@ class Settings(BaseSettings):
                 continue
             parts = urlsplit(item)
             # A browser's Origin header is scheme://host[:port]: anything more never matches.
-            if (not parts.scheme or not parts.netloc or "@" in parts.netloc or parts.path
-                    or parts.query or parts.fragment or item.endswith(("?", "#"))):
+            if (
+                not parts.scheme
+                or not parts.netloc
+                or "@" in parts.netloc
+                or parts.path
+                or parts.query
+                or parts.fragment
+                or item.endswith(("?", "#"))
+            ):
                 raise ValueError(
                     f"LENADEX_CORS_ORIGINS: must be * or comma-separated origins, scheme://host[:port] without a path "
                     f"(e.g. https://ehr.hospital.example); not {item[:200]!r}"
@@ -212,8 +221,10 @@ class Settings(BaseSettings):
     @field_validator("reports_token")
     @classmethod
     def _strong_reports_token(cls, value: str) -> str:
-        if value and not (MIN_REPORTS_TOKEN_LENGTH <= len(value) <= MAX_REPORTS_TOKEN_LENGTH
-                          and all("!" <= char <= "~" for char in value)):
+        if value and not (
+            MIN_REPORTS_TOKEN_LENGTH <= len(value) <= MAX_REPORTS_TOKEN_LENGTH
+            and all("!" <= char <= "~" for char in value)
+        ):
             # Never echo the value: it is a secret, and the error line goes to the log.
             raise ValueError(
                 f"LENADEX_REPORTS_TOKEN: must be {MIN_REPORTS_TOKEN_LENGTH} to {MAX_REPORTS_TOKEN_LENGTH} "
@@ -364,8 +375,11 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
         close = difflib.get_close_matches(
             name.removeprefix(prefix), [known.removeprefix(prefix) for known in settings], n=1, cutoff=0.6
         )
-        hint = (f"did you mean {prefix}{close[0]}?" if close
-                else "no setting has a similar name (the settings are listed in the README, \"Settings\")")
+        hint = (
+            f"did you mean {prefix}{close[0]}?"
+            if close
+            else 'no setting has a similar name (the settings are listed in the README, "Settings")'
+        )
         warnings.append(f"warning: {variable} is not a setting and is ignored; {hint}")
     return warnings
 

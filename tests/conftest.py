@@ -18,6 +18,42 @@ from tests import openapi_check
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Test files that start real servers (gunicorn, Chromium), fuzz, explore properties with many
+# examples or run mypy, ruff or Kubernetes schemas: marked ``slow`` here, in one place, so that
+# ``pytest -m "not slow"`` is the quick loop while editing (the full suite is the README's).
+SLOW_FILES = frozenset(
+    {
+        "tests/browser/test_sandbox_page.py",
+        "tests/browser/test_reports_page.py",
+        "tests/conformance/test_fetch_bounds.py",
+        "tests/conformance/test_fetch_faults.py",
+        "tests/conformance/test_fetch_targets.py",
+        "tests/conformance/test_hostile_input.py",
+        "tests/conformance/test_schemathesis.py",
+        "tests/e2e/test_serve_command.py",
+        "tests/fhir_mappings/test_mapping_properties.py",
+        "tests/rules/test_invariants.py",
+        "tests/rules/test_safety_properties.py",
+        "tests/service/test_cli_config.py",
+        "tests/service/test_graceful_shutdown.py",
+        "tests/service/test_hostile_clients.py",
+        "tests/service/test_reports.py",
+        "tests/service/test_scale_out.py",
+        "tests/test_deploy.py",
+        "tests/test_lint.py",
+        "tests/test_typing.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.relative_to(REPO_ROOT).as_posix()
+        if path.startswith("tests/browser/"):
+            item.add_marker(pytest.mark.browser)
+        if path in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+
 
 @dataclass
 class LiveService:
@@ -42,7 +78,7 @@ def serving(settings: Settings) -> Iterator[LiveService]:
     """The Flask app in a real threaded HTTP server on a free port of 127.0.0.1, for the block;
     its responses are checked against the OpenAPI document."""
     server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{server.server_port}"
     openapi_check.register(base_url)

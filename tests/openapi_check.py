@@ -49,9 +49,7 @@ def _registry() -> Registry:  # type: ignore[type-arg]
 def _paths() -> tuple[tuple[re.Pattern[str], str], ...]:
     """Documented path templates as anchored regexes, literal paths first."""
     templates = sorted(document()["paths"], key=lambda t: ("{" in t, t))
-    return tuple(
-        (re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(t)) + "$"), t) for t in templates
-    )
+    return tuple((re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(t)) + "$"), t) for t in templates)
 
 
 def schema_errors(body: Any, pointer: str) -> list[str]:
@@ -98,7 +96,8 @@ def assert_conforms(method: str, path: str, response: requests.Response) -> None
     media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if status >= 400:
         assert media_type in ("application/json", "application/fhir+json"), (
-            f"{where}: HTTP {status} answered with {media_type or 'no content type'}, not JSON")
+            f"{where}: HTTP {status} answered with {media_type or 'no content type'}, not JSON"
+        )
         _assert_operation_outcome(where, response)
 
     template = next((t for pattern, t in _paths() if pattern.match(path)), None)
@@ -123,7 +122,8 @@ def assert_conforms(method: str, path: str, response: requests.Response) -> None
     content = spec.get("content")
     if not content:
         assert not response.content or response.request.method == "HEAD", (
-            f"{where}: HTTP {status} documents no body but got {response.content[:100]!r}")
+            f"{where}: HTTP {status} documents no body but got {response.content[:100]!r}"
+        )
         return
     assert media_type in content, f"{where}: HTTP {status} media type {media_type!r} is not one of {sorted(content)}"
     if response.request is not None and response.request.method == "HEAD":
@@ -166,7 +166,7 @@ def _checked_path(url: str) -> str | None:
         bases = tuple(_checked_base_urls)
     for base in bases:
         if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
-            return url[len(base):].split("?", 1)[0] or "/"
+            return url[len(base) :].split("?", 1)[0] or "/"
     return None
 
 

@@ -68,11 +68,7 @@ def pod_spec(document: dict[str, Any]) -> dict[str, Any] | None:
 
 def containers(document: dict[str, Any]) -> list[dict[str, Any]]:
     spec = pod_spec(document)
-    return (
-        []
-        if spec is None
-        else [*spec.get("initContainers", []), *spec.get("containers", [])]
-    )
+    return [] if spec is None else [*spec.get("initContainers", []), *spec.get("containers", [])]
 
 
 def render(directory: Path) -> list[dict[str, Any]]:
@@ -86,9 +82,7 @@ def render(directory: Path) -> list[dict[str, Any]]:
         "labels",
         "images",
     }
-    assert not unknown, (
-        f"{directory}: kustomization fields test_deploy.render does not implement: {unknown}"
-    )
+    assert not unknown, f"{directory}: kustomization fields test_deploy.render does not implement: {unknown}"
     assert kustomization.get("kind") == "Kustomization"
     documents: list[dict[str, Any]] = []
     for entry in kustomization.get("resources", []):
@@ -97,19 +91,15 @@ def render(directory: Path) -> list[dict[str, Any]]:
             documents.extend(render(path))
         else:
             # kustomize's load restriction: a file must lie under the kustomization's folder.
-            assert path.is_relative_to(directory.resolve()), (
-                f"{entry} is outside {directory}"
-            )
+            assert path.is_relative_to(directory.resolve()), f"{entry} is outside {directory}"
             documents.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
     for label in kustomization.get("labels", []):
         assert set(label) <= {"pairs", "includeSelectors", "includeTemplates"}, label
-        assert not label.get("includeSelectors") and not label.get(
-            "includeTemplates"
-        ), "labels into selectors or templates: not implemented by test_deploy.render"
+        assert not label.get("includeSelectors") and not label.get("includeTemplates"), (
+            "labels into selectors or templates: not implemented by test_deploy.render"
+        )
         for document in documents:
-            document.setdefault("metadata", {}).setdefault("labels", {}).update(
-                label["pairs"]
-            )
+            document.setdefault("metadata", {}).setdefault("labels", {}).update(label["pairs"])
     for image in kustomization.get("images", []):
         for document in documents:
             for container in containers(document):
@@ -142,9 +132,7 @@ def one(documents: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     """A Kubernetes label selector (matchLabels and matchExpressions) matches these labels."""
-    if not selector or not (
-        selector.get("matchLabels") or selector.get("matchExpressions")
-    ):
+    if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         return False  # an empty selector selects everything: never what a manifest here means
     for key, value in (selector.get("matchLabels") or {}).items():
         if labels.get(key) != value:
@@ -201,29 +189,21 @@ def container_port(container: dict[str, Any], port: str | int) -> int:
     for declared in container.get("ports", []):
         if port in (declared.get("name"), declared["containerPort"]):
             return int(declared["containerPort"])
-    raise AssertionError(
-        f"port {port!r} is not a port of container {container['name']}"
-    )
+    raise AssertionError(f"port {port!r} is not a port of container {container['name']}")
 
 
-def settings_environment(
-    documents: list[dict[str, Any]], secret: dict[str, Any]
-) -> dict[str, str]:
+def settings_environment(documents: list[dict[str, Any]], secret: dict[str, Any]) -> dict[str, str]:
     """The LENADEX_ variables of the serving container: the ConfigMap, the Secret, its env."""
     container = server(documents)
     environment: dict[str, str] = {}
-    configmaps = {
-        d["metadata"]["name"]: d for d in by_kind(documents).get("ConfigMap", [])
-    }
+    configmaps = {d["metadata"]["name"]: d for d in by_kind(documents).get("ConfigMap", [])}
     for source in container.get("envFrom", []):
         if "configMapRef" in source:
             environment.update(configmaps[source["configMapRef"]["name"]]["data"])
         if "secretRef" in source:
             assert source["secretRef"]["name"] == secret["metadata"]["name"]
             environment.update(secret["stringData"])
-    environment.update(
-        {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
-    )
+    environment.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
     return environment
 
 
@@ -242,9 +222,7 @@ def test_the_renderer_agrees_with_kustomize():
         if shutil.which(tool)
     ]
     if not tools:
-        pytest.skip(
-            "neither kubectl nor kustomize is installed: the render is this file's alone"
-        )
+        pytest.skip("neither kubectl nor kustomize is installed: the render is this file's alone")
     for directory in (K8S, K8S_MONITORING):
         done = subprocess.run(
             [*tools[0], str(directory)],
@@ -259,9 +237,7 @@ def test_the_renderer_agrees_with_kustomize():
         assert sorted(theirs, key=_kind_and_name) == sorted(ours, key=_kind_and_name)
 
 
-def test_every_document_is_valid_for_the_kubernetes_api(
-    rendered_with_monitoring, secret_example
-):
+def test_every_document_is_valid_for_the_kubernetes_api(rendered_with_monitoring, secret_example):
     import kubernetes_validate
 
     documents = [*rendered_with_monitoring, secret_example]
@@ -293,13 +269,9 @@ def test_every_document_is_valid_for_the_kubernetes_api(
     }
 
 
-def test_the_monitoring_variant_is_the_base_and_a_service_monitor(
-    rendered, rendered_with_monitoring
-):
+def test_the_monitoring_variant_is_the_base_and_a_service_monitor(rendered, rendered_with_monitoring):
     extra = [d for d in rendered_with_monitoring if d not in rendered]
-    assert [(d["apiVersion"], d["kind"]) for d in extra] == [
-        ("monitoring.coreos.com/v1", "ServiceMonitor")
-    ]
+    assert [(d["apiVersion"], d["kind"]) for d in extra] == [("monitoring.coreos.com/v1", "ServiceMonitor")]
     assert [d for d in rendered_with_monitoring if d in rendered] == rendered
 
 
@@ -310,21 +282,11 @@ def test_the_selectors_select_the_pods(rendered):
     deployment = one(rendered, "Deployment")
     labels = pod_labels(rendered)
     assert selects(deployment["spec"]["selector"], labels), "Deployment selector"
-    assert selects(
-        {"matchLabels": one(rendered, "Service")["spec"]["selector"]}, labels
-    ), "Service selector"
-    assert selects(one(rendered, "PodDisruptionBudget")["spec"]["selector"], labels), (
-        "PDB selector"
-    )
-    assert selects(one(rendered, "NetworkPolicy")["spec"]["podSelector"], labels), (
-        "NetworkPolicy podSelector"
-    )
-    for constraint in deployment["spec"]["template"]["spec"].get(
-        "topologySpreadConstraints", []
-    ):
-        assert selects(constraint["labelSelector"], labels), (
-            "topologySpreadConstraints labelSelector"
-        )
+    assert selects({"matchLabels": one(rendered, "Service")["spec"]["selector"]}, labels), "Service selector"
+    assert selects(one(rendered, "PodDisruptionBudget")["spec"]["selector"], labels), "PDB selector"
+    assert selects(one(rendered, "NetworkPolicy")["spec"]["podSelector"], labels), "NetworkPolicy podSelector"
+    for constraint in deployment["spec"]["template"]["spec"].get("topologySpreadConstraints", []):
+        assert selects(constraint["labelSelector"], labels), "topologySpreadConstraints labelSelector"
 
 
 def test_the_service_reaches_the_server_port(rendered):
@@ -344,14 +306,9 @@ def test_the_autoscaler_alone_sets_the_replicas(rendered):
     # A count in the Deployment would be set back on every apply, under the HPA's feet.
     assert "replicas" not in deployment["spec"]
     # CPU utilisation is measured against the containers' requests: they must have them.
-    if any(
-        m["type"] == "Resource" and m["resource"]["name"] == "cpu"
-        for m in hpa["spec"]["metrics"]
-    ):
+    if any(m["type"] == "Resource" and m["resource"]["name"] == "cpu" for m in hpa["spec"]["metrics"]):
         for container in deployment["spec"]["template"]["spec"]["containers"]:
-            assert container.get("resources", {}).get("requests", {}).get("cpu"), (
-                container["name"]
-            )
+            assert container.get("resources", {}).get("requests", {}).get("cpu"), container["name"]
     pdb = one(rendered, "PodDisruptionBudget")
     # Otherwise a node drain at the minimum would be blocked for good.
     assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
@@ -364,21 +321,13 @@ def test_the_network_policy_lets_in_the_ingress_and_out_the_dependencies(rendere
         for port in rule["ports"]:
             container_port(server(rendered), port["port"])
     namespaces = {
-        peer.get("namespaceSelector", {})
-        .get("matchLabels", {})
-        .get("kubernetes.io/metadata.name")
+        peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
         for rule in policy["ingress"]
         for peer in rule.get("from", [])
     }
-    assert "ingress-nginx" in namespaces, (
-        "the ingress controller (ingress.yaml's class nginx) may call"
-    )
+    assert "ingress-nginx" in namespaces, "the ingress controller (ingress.yaml's class nginx) may call"
     assert one(rendered, "Ingress")["spec"]["ingressClassName"] == "nginx"
-    egress_ports = {
-        (port.get("protocol", "TCP"), port["port"])
-        for rule in policy["egress"]
-        for port in rule["ports"]
-    }
+    egress_ports = {(port.get("protocol", "TCP"), port["port"]) for rule in policy["egress"] for port in rule["ports"]}
     # DNS, PostgreSQL, and https to the EHR's FHIR server and JWKS.
     assert {("UDP", 53), ("TCP", 5432), ("TCP", 443)} <= egress_ports
 
@@ -386,9 +335,7 @@ def test_the_network_policy_lets_in_the_ingress_and_out_the_dependencies(rendere
 def test_the_ingress_is_the_public_url_over_tls(rendered, secret_example):
     ingress = one(rendered, "Ingress")["spec"]
     service = one(rendered, "Service")
-    public = urlsplit(
-        settings_environment(rendered, secret_example)["LENADEX_PUBLIC_BASE_URL"]
-    )
+    public = urlsplit(settings_environment(rendered, secret_example)["LENADEX_PUBLIC_BASE_URL"])
     assert public.scheme == "https"
     tls_hosts = {host for entry in ingress["tls"] for host in entry["hosts"]}
     assert all(entry.get("secretName") for entry in ingress["tls"])
@@ -400,22 +347,16 @@ def test_the_ingress_is_the_public_url_over_tls(rendered, secret_example):
         for path in rule["http"]["paths"]:
             backend = path["backend"]["service"]
             assert backend["name"] == service["metadata"]["name"]
-            assert backend["port"].get("name") in {
-                p["name"] for p in service["spec"]["ports"]
-            } or backend["port"].get("number") in {
-                p["port"] for p in service["spec"]["ports"]
-            }
+            assert backend["port"].get("name") in {p["name"] for p in service["spec"]["ports"]} or backend["port"].get(
+                "number"
+            ) in {p["port"] for p in service["spec"]["ports"]}
             paths.append(path["path"])
     prefix = public.path.rstrip("/")
     assert f"{prefix}/cds-services" in paths
     # Metrics and probes answer without a token: they stay inside the cluster.
     for internal in ("/metrics", "/livez", "/readyz", "/healthz"):
         url = prefix + internal
-        assert not [
-            path
-            for path in paths
-            if url == path or url.startswith(path.rstrip("/") + "/")
-        ], internal
+        assert not [path for path in paths if url == path or url.startswith(path.rstrip("/") + "/")], internal
 
 
 def test_the_service_monitor_scrapes_the_service(rendered_with_monitoring):
@@ -438,9 +379,7 @@ def test_the_service_monitor_scrapes_the_service(rendered_with_monitoring):
     # Prometheus must also be let through the NetworkPolicy.
     policy = one(rendered_with_monitoring, "NetworkPolicy")["spec"]
     assert "monitoring" in {
-        peer.get("namespaceSelector", {})
-        .get("matchLabels", {})
-        .get("kubernetes.io/metadata.name")
+        peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
         for rule in policy["ingress"]
         for peer in rule.get("from", [])
     }
@@ -464,19 +403,13 @@ def test_the_pods_are_locked_down(rendered):
 
 def test_every_container_runs_the_one_image(rendered):
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    images = {
-        container["image"]
-        for document in rendered
-        for container in containers(document)
-    }
+    images = {container["image"] for document in rendered for container in containers(document)}
     assert len(images) == 1, images
     (image,) = images
     # Set by the kustomization's images: (a name or a digest is set in one place).
     entry = next(e for e in kustomization["images"] if e["name"] == "lenadex")
     assert _image_name(image) == entry["newName"]
-    assert image.endswith(
-        f"@{entry['digest']}" if "digest" in entry else f":{entry['newTag']}"
-    )
+    assert image.endswith(f"@{entry['digest']}" if "digest" in entry else f":{entry['newTag']}")
     # The docs say how to pin it by digest.
     kubernetes = operations_section("Kubernetes")
     assert "@sha256:" in kubernetes and "kustomize edit set image" in kubernetes
@@ -488,22 +421,14 @@ def test_the_settings_are_settings(rendered, secret_example):
 
     environment = settings_environment(rendered, secret_example)
     assert unknown_variables(environment) == []
-    load_settings(
-        **{
-            name.removeprefix("LENADEX_").lower(): value
-            for name, value in environment.items()
-        }
-    )
+    load_settings(**{name.removeprefix("LENADEX_").lower(): value for name, value in environment.items()})
     assert environment["LENADEX_MIGRATE_AT_START"] == "false"
 
 
 def test_the_schema_is_migrated_before_the_server_starts(rendered, secret_example):
     spec = one(rendered, "Deployment")["spec"]["template"]["spec"]
     (migrate,) = [c for c in spec["initContainers"] if c.get("args") == ["migrate"]]
-    assert (
-        migrate["command"] == ["lenadex"]
-        and migrate["image"] == server(rendered)["image"]
-    )
+    assert migrate["command"] == ["lenadex"] and migrate["image"] == server(rendered)["image"]
     # The same store as the server's.
     assert migrate["envFrom"] == server(rendered)["envFrom"]
     from service.cli import main
@@ -513,9 +438,7 @@ def test_the_schema_is_migrated_before_the_server_starts(rendered, secret_exampl
     assert usage.value.code == 0
 
 
-def test_the_probes_ask_the_right_questions(
-    rendered, secret_example, tmp_path, monkeypatch
-):
+def test_the_probes_ask_the_right_questions(rendered, secret_example, tmp_path, monkeypatch):
     """Liveness /livez, readiness and startup /readyz; answered without a token under the
     pod's settings (LENADEX_AUTH=jwt), like the ServiceMonitor's /metrics, once the init
     container's `lenadex migrate` has run."""
@@ -524,10 +447,7 @@ def test_the_probes_ask_the_right_questions(
     from service.settings import load_settings
 
     container = server(rendered)
-    probes = {
-        name: container[name]["httpGet"]
-        for name in ("livenessProbe", "readinessProbe", "startupProbe")
-    }
+    probes = {name: container[name]["httpGet"] for name in ("livenessProbe", "readinessProbe", "startupProbe")}
     assert probes["livenessProbe"]["path"] == "/livez"
     assert probes["readinessProbe"]["path"] == "/readyz"
     assert probes["startupProbe"]["path"] == "/readyz"
@@ -561,9 +481,7 @@ def test_shutdown_waits_for_the_endpoints_then_for_the_calls(rendered):
     command = server(rendered)["lifecycle"]["preStop"]["exec"]["command"]
     assert command[0] == "sleep"
     pause = int(command[1])
-    assert pause >= 5, (
-        "kube-proxy and the ingress controller need a few seconds to drop the pod"
-    )
+    assert pause >= 5, "kube-proxy and the ingress controller need a few seconds to drop the pod"
     # The grace period runs from the start of preStop: the pause, then gunicorn's own drain.
     assert spec["terminationGracePeriodSeconds"] >= pause + GRACEFUL_TIMEOUT_SECONDS + 1
 
@@ -579,20 +497,12 @@ def test_the_postgres_connections_fit(rendered, secret_example, monkeypatch):
     hpa = one(rendered, "HorizontalPodAutoscaler")
     surge = deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
     most = hpa["spec"]["maxReplicas"]
-    surge_pods = (
-        math.ceil(most * int(surge[:-1]) / 100)
-        if isinstance(surge, str)
-        else int(surge)
-    )
+    surge_pods = math.ceil(most * int(surge[:-1]) / 100) if isinstance(surge, str) else int(surge)
     pods = most + surge_pods
 
     container = server(rendered)
     args = container["args"]
-    requested = (
-        int(args[args.index("--workers") + 1])
-        if "--workers" in args
-        else Settings().workers
-    )
+    requested = int(args[args.index("--workers") + 1]) if "--workers" in args else Settings().workers
     cpu = str(container["resources"]["limits"]["cpu"])
     cpus = max(1, int(int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)))
     monkeypatch.setattr(gunicorn_conf, "available_cpus", lambda: cpus)
@@ -616,11 +526,7 @@ def test_the_postgres_connections_fit(rendered, secret_example, monkeypatch):
 
 def dockerfile_lines() -> list[str]:
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    return [
-        line.strip()
-        for line in text.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def dockerfile_user() -> int:
@@ -630,9 +536,7 @@ def dockerfile_user() -> int:
 
 def operations_section(title: str) -> str:
     text = (ROOT / "docs" / "operations.md").read_text()
-    match = re.search(
-        rf"^### {re.escape(title)}\n(.*?)(?=^##)", text, re.MULTILINE | re.DOTALL
-    )
+    match = re.search(rf"^### {re.escape(title)}\n(.*?)(?=^##)", text, re.MULTILINE | re.DOTALL)
     assert match, f"docs/operations.md has no section {title!r}"
     return match.group(1)
 
@@ -643,18 +547,13 @@ def project_packages() -> list[str]:
     return sorted(
         path.name
         for path in ROOT.iterdir()
-        if (path / "__init__.py").is_file()
-        and any(fnmatch.fnmatch(path.name, p) for p in patterns)
+        if (path / "__init__.py").is_file() and any(fnmatch.fnmatch(path.name, p) for p in patterns)
     )
 
 
 def test_the_image_holds_every_package_and_nothing_else():
     lines = dockerfile_lines()
-    copied = {
-        line.split()[1]
-        for line in lines
-        if line.startswith("COPY ") and "--from" not in line
-    }
+    copied = {line.split()[1] for line in lines if line.startswith("COPY ") and "--from" not in line}
     ignore = [
         line.strip()
         for line in (ROOT / ".dockerignore").read_text().splitlines()
@@ -664,12 +563,8 @@ def test_the_image_holds_every_package_and_nothing_else():
     packages = project_packages()
     assert {"service", "rules", "fhir_mappings"} <= set(packages)
     for name in [*packages, "pyproject.toml", "README.md"]:
-        assert name in copied or any(
-            name in line.split()[1:-1] for line in lines if line.startswith("COPY ")
-        ), name
-        assert f"!{name}" in ignore or f"!{name}/" in ignore, (
-            f".dockerignore keeps {name} out"
-        )
+        assert name in copied or any(name in line.split()[1:-1] for line in lines if line.startswith("COPY ")), name
+        assert f"!{name}" in ignore or f"!{name}/" in ignore, f".dockerignore keeps {name} out"
 
 
 def test_the_dockerfile_builds_from_any_base_and_keeps_no_wheels():
@@ -680,13 +575,9 @@ def test_the_dockerfile_builds_from_any_base_and_keeps_no_wheels():
     first_from = next(i for i, line in enumerate(lines) if line.startswith("FROM "))
     assert "ARG BASE_IMAGE=python:3.11-slim" in lines[:first_from]
     stages = [line for line in lines if line.startswith("FROM ")]
-    assert len(stages) >= 2 and all(
-        line.split()[1] == "${BASE_IMAGE}" for line in stages
-    )
+    assert len(stages) >= 2 and all(line.split()[1] == "${BASE_IMAGE}" for line in stages)
     final = lines[lines.index(stages[-1]) :]
-    assert not any("wheel" in line for line in final), (
-        "no wheel reaches the final stage"
-    )
+    assert not any("wheel" in line for line in final), "no wheel reaches the final stage"
     assert not any("pip wheel" in line or "/wheels" in line for line in lines)
     assert dockerfile_user() == IMAGE_UID
     exposed = [int(line.split()[1]) for line in final if line.startswith("EXPOSE ")]
@@ -700,16 +591,10 @@ def test_the_dockerfile_builds_from_any_base_and_keeps_no_wheels():
 IMAGE = os.environ.get("DEPLOY_TEST_IMAGE", "")
 
 
-def docker(
-    *args: str, timeout: float = 120, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
     if check:
-        assert done.returncode == 0, (
-            f"docker {' '.join(args)}: {done.stderr.strip()[-2000:]}"
-        )
+        assert done.returncode == 0, f"docker {' '.join(args)}: {done.stderr.strip()[-2000:]}"
     return done
 
 
@@ -720,9 +605,7 @@ def _free_port() -> int:
 
 
 def _get(url: str, data: bytes | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.status, answer.read()
@@ -823,22 +706,16 @@ def test_the_image_runs_like_the_deployment(store_volume):
                     break
             except OSError:
                 pass
-            assert time.monotonic() < deadline, docker(
-                "logs", name, check=False
-            ).stderr[-3000:]
+            assert time.monotonic() < deadline, docker("logs", name, check=False).stderr[-3000:]
             time.sleep(0.5)
         assert _get(f"{base}/readyz")[0] == 200
-        request = (
-            ROOT / "sandbox" / "requests" / "moderate-renal.order-select.json"
-        ).read_bytes()
+        request = (ROOT / "sandbox" / "requests" / "moderate-renal.order-select.json").read_bytes()
         status, body = _get(f"{base}/cds-services/lenalidomide-order-select", request)
         assert status == 200 and "cards" in json.loads(body)
         stopped = time.monotonic()
         docker("stop", "--time", "40", name, timeout=60)
         assert time.monotonic() - stopped < 35
         (state,) = json.loads(docker("inspect", name).stdout)
-        assert state["State"]["ExitCode"] == 0, docker(
-            "logs", name, check=False
-        ).stderr[-3000:]
+        assert state["State"]["ExitCode"] == 0, docker("logs", name, check=False).stderr[-3000:]
     finally:
         docker("rm", "-f", name, check=False)

@@ -48,7 +48,8 @@ def test_the_try_it_requests_are_dated_today_and_leave_the_tree_clean(tmp_path):
     after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     assert after == before
     request = json.loads((ROOT / "var/requests/moderate-renal.order-select.json").read_text(encoding="utf-8"))
-    creatinine = next(e["resource"] for e in request["prefetch"]["observations"]["entry"]
-                      if "creatinine" in e["resource"]["id"])
+    creatinine = next(
+        e["resource"] for e in request["prefetch"]["observations"]["entry"] if "creatinine" in e["resource"]["id"]
+    )
     written_for = date.fromisoformat(creatinine["effectiveDateTime"][:10])
     assert 0 <= (date.today() - written_for).days <= 7

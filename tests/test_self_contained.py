@@ -13,10 +13,15 @@ OUTSIDE = re.compile(r"""\.\./shared|["']shared["']""")
 
 
 def test_nothing_in_the_repository_reads_a_shared_folder_beside_it():
-    tracked = subprocess.run(["git", "ls-files", "*.py", "*.sh", ".ci/*"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout.split()
-    offenders = [name for name in tracked if name != "tests/test_self_contained.py"
-                 and OUTSIDE.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))]
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py", "*.sh", ".ci/*"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    offenders = [
+        name
+        for name in tracked
+        if name != "tests/test_self_contained.py"
+        and OUTSIDE.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))
+    ]
     assert offenders == []
 
 
@@ -26,8 +31,13 @@ INSTALLS = re.compile(r"""["'](apt-get|apt|dpkg|pip|pip3)["']\s*,\s*["'](install
 
 
 def test_no_test_installs_anything():
-    tracked = subprocess.run(["git", "ls-files", "tests/*.py"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout.split()
-    offenders = [name for name in tracked if name != "tests/test_self_contained.py"
-                 and INSTALLS.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))]
+    tracked = subprocess.run(
+        ["git", "ls-files", "tests/*.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    offenders = [
+        name
+        for name in tracked
+        if name != "tests/test_self_contained.py"
+        and INSTALLS.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))
+    ]
     assert offenders == []

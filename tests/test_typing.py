@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_mypy_strict_is_clean():
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "rules", "cards", "fhir_mappings", "service"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

@@ -5,6 +5,13 @@ from service.store.database import FeedbackStored, HookCall, Store, StoreBusy, S
 from service.store.report import CardCounts, ReasonTally, RuleTally
 
 __all__ = [
-    "CardCounts", "FeedbackStored", "HookCall", "ReasonTally", "RuleTally", "Store", "StoreBusy",
-    "StoreUnavailable", "feedback_key",
+    "CardCounts",
+    "FeedbackStored",
+    "HookCall",
+    "ReasonTally",
+    "RuleTally",
+    "Store",
+    "StoreBusy",
+    "StoreUnavailable",
+    "feedback_key",
 ]

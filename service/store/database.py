@@ -42,7 +42,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Table, create_engine, delete, event, exists, func, select, text
+from sqlalchemy import Connection, Table, create_engine, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -174,8 +174,9 @@ class Store:
             self._report_engine.dispose()
 
     @contextmanager
-    def _transaction(self, engine: Engine | None = None, *, migration: bool = False,
-                     wait_seconds: float | None = None) -> Iterator[Connection]:
+    def _transaction(
+        self, engine: Engine | None = None, *, migration: bool = False, wait_seconds: float | None = None
+    ) -> Iterator[Connection]:
         """A transaction that waits for the write lock at most the store's bound (or
         ``wait_seconds``), and whose statements run at most the bound; StoreBusy when it could
         not. Migrations wait longer for each other and are not cut short (a schema change
@@ -189,8 +190,10 @@ class Store:
                     if connection.dialect.name == "postgresql":
                         # Local to the transaction: the pooled session keeps no bound of its own.
                         connection.execute(
-                            text("SELECT set_config('lock_timeout', :wait, true), "
-                                 "set_config('statement_timeout', :hold, true)"),
+                            text(
+                                "SELECT set_config('lock_timeout', :wait, true), "
+                                "set_config('statement_timeout', :hold, true)"
+                            ),
                             {"wait": f"{_milliseconds(wait)}ms", "hold": f"{_milliseconds(hold)}ms" if hold else "0"},
                         )
                     yield connection
@@ -216,10 +219,14 @@ class Store:
                     with connection.begin():
                         connection.execute(text("SET TRANSACTION READ ONLY"))
                         connection.execute(
-                            text("SELECT set_config('lock_timeout', :wait, true), "
-                                 "set_config('statement_timeout', :hold, true)"),
-                            {"wait": f"{_milliseconds(self.lock_timeout_seconds)}ms",
-                             "hold": f"{_milliseconds(REPORT_READ_SECONDS)}ms"},
+                            text(
+                                "SELECT set_config('lock_timeout', :wait, true), "
+                                "set_config('statement_timeout', :hold, true)"
+                            ),
+                            {
+                                "wait": f"{_milliseconds(self.lock_timeout_seconds)}ms",
+                                "hold": f"{_milliseconds(REPORT_READ_SECONDS)}ms",
+                            },
                         )
                         yield connection
             else:
@@ -229,8 +236,9 @@ class Store:
                     yield connection
         except SQLAlchemyError as error:
             if _is_lock_timeout(error):
-                raise StoreBusy(f"store busy: report not read within {REPORT_READ_SECONDS:g} s "
-                                f"({type(error).__name__})") from error
+                raise StoreBusy(
+                    f"store busy: report not read within {REPORT_READ_SECONDS:g} s ({type(error).__name__})"
+                ) from error
             raise StoreUnavailable(f"store error ({type(error).__name__})") from error
 
     def migrate(self) -> None:
@@ -334,34 +342,40 @@ class Store:
         for key, item in zip(keys, items):
             reason = item.overrideReason
             coding = reason.reason if reason else None
-            rows.append({
-                "dedup_key": key,
-                "service_id": service_id,
-                "card_uuid": item.card,
-                "outcome": item.outcome,
-                "outcome_timestamp": item.outcomeTimestamp,
-                "accepted_suggestions": [s.id for s in item.acceptedSuggestions or []],
-                "override_system": coding.system if coding else None,
-                "override_code": coding.code if coding else None,
-                "override_display": coding.display if coding else None,
-                "override_comment": reason.userComment if reason else None,
-                "received_at": now,
-            })
+            rows.append(
+                {
+                    "dedup_key": key,
+                    "service_id": service_id,
+                    "card_uuid": item.card,
+                    "outcome": item.outcome,
+                    "outcome_timestamp": item.outcomeTimestamp,
+                    "accepted_suggestions": [s.id for s in item.acceptedSuggestions or []],
+                    "override_system": coding.system if coding else None,
+                    "override_code": coding.code if coding else None,
+                    "override_display": coding.display if coding else None,
+                    "override_comment": reason.userComment if reason else None,
+                    "received_at": now,
+                }
+            )
         cards = sorted({item.card for item in items})
         with self._transaction() as connection:
-            known = set(connection.execute(
-                select(hook_call_card.c.card_uuid).where(hook_call_card.c.card_uuid.in_(cards)).distinct()
-            ).scalars())
+            known = set(
+                connection.execute(
+                    select(hook_call_card.c.card_uuid).where(hook_call_card.c.card_uuid.in_(cards)).distinct()
+                ).scalars()
+            )
             for row in rows:
                 row["card_known"] = row["card_uuid"] in known
             dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
             # One multi-row INSERT … ON CONFLICT DO NOTHING: RETURNING names the rows that were new.
-            inserted = set(connection.execute(
-                dialect.insert(feedback)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["dedup_key"])
-                .returning(feedback.c.dedup_key)
-            ).scalars())
+            inserted = set(
+                connection.execute(
+                    dialect.insert(feedback)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["dedup_key"])
+                    .returning(feedback.c.dedup_key)
+                ).scalars()
+            )
         results = []
         for key, row in zip(keys, rows):
             new = key in inserted

@@ -79,13 +79,21 @@ def read_card_counts(connection: Connection, start: datetime, end: datetime) -> 
     outcomes: dict[tuple[str, str], tuple[str, str | None, str | None, str | None]] = {}
     for service_id, card_uuid, outcome, system, code, display in connection.execute(
         select(
-            feedback.c.service_id, feedback.c.card_uuid, feedback.c.outcome,
-            feedback.c.override_system, feedback.c.override_code, feedback.c.override_display,
+            feedback.c.service_id,
+            feedback.c.card_uuid,
+            feedback.c.outcome,
+            feedback.c.override_system,
+            feedback.c.override_code,
+            feedback.c.override_display,
         )
-        .select_from(feedback.join(
-            shown_cards,
-            and_(feedback.c.card_uuid == hook_call_card.c.card_uuid, feedback.c.service_id == hook_call.c.service_id),
-        ))
+        .select_from(
+            feedback.join(
+                shown_cards,
+                and_(
+                    feedback.c.card_uuid == hook_call_card.c.card_uuid, feedback.c.service_id == hook_call.c.service_id
+                ),
+            )
+        )
         .where(in_period)
         .order_by(feedback.c.outcome_timestamp, feedback.c.id)
         .execution_options(yield_per=_ROWS_PER_FETCH)
@@ -126,9 +134,9 @@ def read_card_counts(connection: Connection, start: datetime, end: datetime) -> 
         per_call.setdefault(hook, Counter())[int(card_count)] += int(calls)
 
     unknown = connection.execute(
-        select(func.count()).select_from(feedback).where(
-            feedback.c.card_known.is_(false()), feedback.c.received_at >= start, feedback.c.received_at < end
-        )
+        select(func.count())
+        .select_from(feedback)
+        .where(feedback.c.card_known.is_(false()), feedback.c.received_at >= start, feedback.c.received_at < end)
     ).scalar_one()
 
     return CardCounts(

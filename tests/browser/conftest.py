@@ -25,15 +25,25 @@ from service.store.tables import feedback
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 INSTALL_COMMAND = "apt-get update && apt-get install -y chromium"
 
 
 def _find_chromium() -> str | None:
-    candidates = [os.environ.get("LENADEX_CHROMIUM"), "/usr/bin/chromium",
-                  shutil.which("chromium"), shutil.which("chromium-browser")]
+    candidates = [
+        os.environ.get("LENADEX_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ]
     return next((c for c in candidates if c and os.path.isfile(c) and os.access(c, os.X_OK)), None)
 
 
@@ -72,7 +82,10 @@ def browser_page(playwright_driver: Any, chromium_path: str) -> Iterator[Any]:
             page = context.pages[0] if context.pages else context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-            page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
+            page.on(
+                "console",
+                lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None,
+            )
             page.lenadex_errors = errors
             yield page
         finally:

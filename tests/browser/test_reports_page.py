@@ -32,14 +32,22 @@ def _fill(base_url: str) -> dict[str, Any]:
     """Hook calls and feedback over HTTP, as an EHR makes them; the cards of the first call."""
     cards: dict[str, Any] = {}
     for service, hook in ((SELECT, "order-select"), (SELECT, "order-select"), (SIGN, "order-sign")):
-        response = requests.post(f"{base_url}/cds-services/{service}", json=hook_request("moderate-renal", hook), timeout=10)
+        response = requests.post(
+            f"{base_url}/cds-services/{service}", json=hook_request("moderate-renal", hook), timeout=10
+        )
         assert response.status_code == 200
         cards.setdefault(service, response.json()["cards"])
     renal = next(c for c in cards[SELECT] if "R-RENAL-MODERATE" in c["extension"]["org.lenadex.rules"])
-    feedback = {"feedback": [{
-        "card": renal["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-01-10T09:00:00Z",
-        "overrideReason": {"reason": renal["overrideReasons"][0], "userComment": "discussed with Hong Gildong"},
-    }]}
+    feedback = {
+        "feedback": [
+            {
+                "card": renal["uuid"],
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-01-10T09:00:00Z",
+                "overrideReason": {"reason": renal["overrideReasons"][0], "userComment": "discussed with Hong Gildong"},
+            }
+        ]
+    }
     assert requests.post(f"{base_url}/cds-services/{SELECT}/feedback", json=feedback, timeout=10).status_code == 200
     return renal
 
@@ -109,23 +117,36 @@ def test_the_report_page_on_a_phone(browser_page: Any, live_service: LiveService
 
 
 def test_the_report_page_with_auth_on_needs_the_operator_token(
-    playwright_driver: Any, chromium_path: str, start_service: Callable[[Settings], LiveService], tmp_path: Any,
+    playwright_driver: Any,
+    chromium_path: str,
+    start_service: Callable[[Settings], LiveService],
+    tmp_path: Any,
     screenshot: Any,
 ) -> None:
     """A browser is asked for a password (HTTP Basic, the token as password) or sends the token
     as a bearer header; without either it gets nothing."""
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'lenadex.sqlite3'}", auth="jwt", jwks=FIXTURES_JWKS,
-        trusted_issuers="https://sandbox.cds-hooks.org", public_base_url="http://127.0.0.1",
+        database_url=f"sqlite:///{tmp_path / 'lenadex.sqlite3'}",
+        auth="jwt",
+        jwks=FIXTURES_JWKS,
+        trusted_issuers="https://sandbox.cds-hooks.org",
+        public_base_url="http://127.0.0.1",
         reports_token=OPERATOR_TOKEN,
     )
     service = start_service(settings)
     store = Store(settings.database_url)
     try:  # an audit record as a hook call leaves it (the EHR's calls would need its JWTs)
-        store.record_hook_call(HookCall(
-            SELECT, 200, 4.0, datetime.now(timezone.utc), hook="order-select", card_uuids=("c-1",),
-            card_rule_ids={"c-1": ("R-DEX-AGE",)},
-        ))
+        store.record_hook_call(
+            HookCall(
+                SELECT,
+                200,
+                4.0,
+                datetime.now(timezone.utc),
+                hook="order-select",
+                card_uuids=("c-1",),
+                card_rule_ids={"c-1": ("R-DEX-AGE",)},
+            )
+        )
     finally:
         store.close()
     url = f"{service.base_url}/reports?from={date.today() - timedelta(days=2)}"

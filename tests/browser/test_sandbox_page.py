@@ -53,7 +53,9 @@ def test_moderate_renal_scenario_with_the_mouse(browser_page, live_service, scre
     expect(dose_card).to_have_attribute("data-indicator", "critical")  # 25 mg is 2.5 times the 10 mg allowed
     # The detail is rendered Markdown: bold text, the inputs in a paragraph, no asterisks left.
     expect(dose_card.locator("[data-testid=card-detail] strong").first).to_be_visible()
-    expect(dose_card.locator("[data-testid=card-detail] p", has_text="Inputs used:")).to_contain_text("serum creatinine")
+    expect(dose_card.locator("[data-testid=card-detail] p", has_text="Inputs used:")).to_contain_text(
+        "serum creatinine"
+    )
     assert "**" not in dose_card.get_by_test_id("card-detail").inner_text()
     expect(dose_card.get_by_test_id("rule-id")).to_have_text(["R-CRCL-CG", "R-RENAL-MODERATE"])
     indicators = page.get_by_test_id("card").evaluate_all("cards => cards.map(c => c.dataset.indicator)")
@@ -77,8 +79,9 @@ def test_moderate_renal_scenario_with_the_mouse(browser_page, live_service, scre
 
     # The request the page sent carried the rewritten draft as a FHIR MedicationRequest.
     sent = json.loads(page.get_by_test_id("last-request").text_content())
-    [lenalidomide] = [e["resource"] for e in sent["context"]["draftOrders"]["entry"]
-                      if e["resource"]["id"] == "draft-lenalidomide-1"]
+    [lenalidomide] = [
+        e["resource"] for e in sent["context"]["draftOrders"]["entry"] if e["resource"]["id"] == "draft-lenalidomide-1"
+    ]
     dosage = lenalidomide["dosageInstruction"][0]
     assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == 10
     assert sent["context"]["selections"] == ["MedicationRequest/draft-lenalidomide-1"]
@@ -110,7 +113,10 @@ def test_override_of_a_warning_card_is_stored_as_feedback(browser_page, live_ser
     [row] = [row for row in feedback_rows(live_service.settings) if row.card_uuid == card_uuid]
     assert row.outcome == "overridden"
     assert (row.override_system, row.override_code, row.override_display) == (
-        OVERRIDE_SYSTEM, "specialist-decision", reason)
+        OVERRIDE_SYSTEM,
+        "specialist-decision",
+        reason,
+    )
     assert row.override_comment == "Bleeding risk discussed; low-molecular-weight heparin later if needed"
     assert row.accepted_suggestions == []
     assert row.card_known and row.service_id == "lenalidomide-order-select"
@@ -132,7 +138,8 @@ def test_editing_the_dexamethasone_order_and_adding_prophylaxis(browser_page, li
     expect(page.get_by_test_id("dexamethasone-frequency")).to_have_value("168")
     expect(page.get_by_test_id("dexamethasone-days")).to_have_value("1,8,15,22/28")
     expect(page.get_by_test_id("draft-dexamethasone").get_by_test_id("draft-text")).to_have_text(
-        "20 mg orally once weekly on days 1, 8, 15 and 22 of each 28-day cycle")
+        "20 mg orally once weekly on days 1, 8, 15 and 22 of each 28-day cycle"
+    )
     fire(page, "order-sign")
     expect(card_with_rule(page, "R-DEX-AGE")).to_have_count(0)
 
@@ -175,22 +182,29 @@ def test_a_patient_view_patient_gets_critical_cards_first(browser_page, live_ser
 def test_card_text_is_never_injected_as_html(browser_page, live_service):
     """A hostile card (HTML in summary, detail, label and description) shows as text only."""
     page = browser_page
-    hostile = "<img src=x onerror=\"window.lenadexPwned=1\"><script>window.lenadexPwned=2</script>"
+    hostile = '<img src=x onerror="window.lenadexPwned=1"><script>window.lenadexPwned=2</script>'
     card = {
         "uuid": "c0ffee00-0000-4000-8000-000000000001",
         "summary": "Summary " + hostile,
         "indicator": "critical",
         "detail": "**Bold** and *italic* " + hostile + "\n\n- item " + hostile + "\n- 5 &lt; 6",
         "source": {"label": "Source " + hostile},
-        "suggestions": [{"label": "Label " + hostile, "uuid": "c0ffee00-0000-4000-8000-000000000002",
-                         "actions": [{"type": "create", "description": "Description " + hostile}]}],
+        "suggestions": [
+            {
+                "label": "Label " + hostile,
+                "uuid": "c0ffee00-0000-4000-8000-000000000002",
+                "actions": [{"type": "create", "description": "Description " + hostile}],
+            }
+        ],
         "selectionBehavior": "any",
         "overrideReasons": [{"system": "urn:x", "code": "x", "display": "Reason " + hostile}],
         "links": [{"label": "bad link", "url": "javascript:alert(1)", "type": "absolute"}],
         "extension": {"org.lenadex.rules": ["R-TEST"]},
     }
-    page.route("**/cds-services/lenalidomide-order-select", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=json.dumps({"cards": [card]})))
+    page.route(
+        "**/cds-services/lenalidomide-order-select",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps({"cards": [card]})),
+    )
     open_patient(page, live_service.base_url, "moderate-renal")
     fire(page, "order-select")
     shown = page.get_by_test_id("card")
@@ -236,7 +250,8 @@ def assert_no_sideways_scrolling(page: Any, when: str) -> None:
     found = page.evaluate(WIDER_THAN_THE_WINDOW)
     assert found["scrollWidth"] <= found["innerWidth"], (
         f"{when}: the page is {found['scrollWidth']} px wide in a {found['innerWidth']} px window; "
-        f"sticking out: {found['wide']}")
+        f"sticking out: {found['wide']}"
+    )
 
 
 def box(locator: Any) -> dict[str, float]:
@@ -273,13 +288,16 @@ def test_on_a_narrow_screen_the_cards_come_above_the_record(browser_page, live_s
     assert page.lenadex_errors == []
 
 
-@pytest.mark.parametrize(("slug", "hook"), [
-    ("no-prior-therapy", "order-select"),
-    ("active-dvt-low-platelets", "patient-view"),
-    ("active-dvt-low-platelets", "order-select"),
-    ("elderly-high-dex", "order-select"),
-    ("low-platelets", "patient-view"),
-])
+@pytest.mark.parametrize(
+    ("slug", "hook"),
+    [
+        ("no-prior-therapy", "order-select"),
+        ("active-dvt-low-platelets", "patient-view"),
+        ("active-dvt-low-platelets", "order-select"),
+        ("elderly-high-dex", "order-select"),
+        ("low-platelets", "patient-view"),
+    ],
+)
 def test_a_phone_never_scrolls_sideways(browser_page, live_service, screenshot, slug, hook):
     """390 px: the record, the cards with their long texts, the open JSON and an open override
     form all fit the window."""
@@ -309,8 +327,9 @@ def test_long_words_urls_and_codes_wrap_on_a_phone(browser_page, live_service, s
         summary = route.fetch().json()
         summary["story"] = long_url
         summary["conditions"].append({"display": long_word, "category": "other", "active": True, "onset": "2020-01-01"})
-        summary["medications"]["past"].append({"id": "x", "drug": "x", "display": long_code, "status": "completed",
-                                               "dosage": long_url})
+        summary["medications"]["past"].append(
+            {"id": "x", "drug": "x", "display": long_code, "status": "completed", "dosage": long_url}
+        )
         summary["dataProblems"] = [long_url]
         summary["labs"][0]["value"] = long_code
         route.fulfill(status=200, content_type="application/json", body=json.dumps(summary))
@@ -321,16 +340,23 @@ def test_long_words_urls_and_codes_wrap_on_a_phone(browser_page, live_service, s
         "indicator": "warning",
         "detail": f"Read {long_url} and `{long_code}`.\n\n- {long_word}\n- **{long_code}**",
         "source": {"label": long_word, "url": long_url},
-        "suggestions": [{"label": "Change to " + long_word, "uuid": "c0ffee00-0000-4000-8000-000000000012",
-                         "actions": [{"type": "update", "description": long_url}]}],
+        "suggestions": [
+            {
+                "label": "Change to " + long_word,
+                "uuid": "c0ffee00-0000-4000-8000-000000000012",
+                "actions": [{"type": "update", "description": long_url}],
+            }
+        ],
         "selectionBehavior": "any",
         "overrideReasons": [{"system": "urn:x", "code": "x", "display": long_word}],
         "links": [{"label": long_code, "url": long_url, "type": "absolute"}],
         "extension": {"org.lenadex.rules": [long_code]},
     }
     page.route("**/sandbox/api/patients/elderly-high-dex", longer_record)
-    page.route("**/cds-services/lenalidomide-order-select", lambda route: route.fulfill(
-        status=200, content_type="application/json", body=json.dumps({"cards": [card]})))
+    page.route(
+        "**/cds-services/lenalidomide-order-select",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps({"cards": [card]})),
+    )
     open_patient(page, live_service.base_url, "elderly-high-dex")
     expect(page.get_by_test_id("patient-summary")).to_contain_text(long_word)
     assert_no_sideways_scrolling(page, "long words in the record")
@@ -359,11 +385,11 @@ def test_on_a_wide_screen_the_cards_sit_beside_the_record(browser_page, live_ser
     expect(first_card).to_be_visible()
     record, orders = box(page.get_by_test_id("patient-panel")), box(page.get_by_test_id("orders-panel"))
     cards, card = box(page.get_by_test_id("cards-panel")), box(first_card)
-    assert record["x"] + record["width"] <= orders["x"], (record, orders)       # beside, on the left
-    assert abs(record["y"] - orders["y"]) < 2, (record, orders)                 # from the same top
+    assert record["x"] + record["width"] <= orders["x"], (record, orders)  # beside, on the left
+    assert abs(record["y"] - orders["y"]) < 2, (record, orders)  # from the same top
     assert record["x"] + record["width"] <= cards["x"], (record, cards)
     assert record["y"] < card["y"] < record["y"] + record["height"], (record, card)
-    assert record["width"] < orders["width"]                                    # 2fr : 3fr
+    assert record["width"] < orders["width"]  # 2fr : 3fr
     assert_no_sideways_scrolling(page, "wide screen, cards shown")
     open_the_exchange_and_an_override_form(page)
     assert_no_sideways_scrolling(page, "wide screen, JSON open")

@@ -82,8 +82,13 @@ def test_only_the_page_files_are_served(client):
 def test_the_page_can_be_switched_off(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'off.sqlite3'}", sandbox_page=False)
     client = create_app(settings).test_client()
-    for path in ("/sandbox", "/sandbox/static/sandbox.js", "/sandbox/api/patients",
-                 "/sandbox/api/patients/moderate-renal", "/sandbox/api/patients/moderate-renal/request?hook=order-select"):
+    for path in (
+        "/sandbox",
+        "/sandbox/static/sandbox.js",
+        "/sandbox/api/patients",
+        "/sandbox/api/patients/moderate-renal",
+        "/sandbox/api/patients/moderate-renal/request?hook=order-select",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert response.json["resourceType"] == "OperationOutcome"
@@ -92,8 +97,13 @@ def test_the_page_can_be_switched_off(tmp_path):
 def test_the_page_needs_no_token_when_authentication_is_on(tmp_path):
     if not SANDBOX_JWKS.exists():
         pytest.skip(f"{SANDBOX_JWKS} is not there")
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'jwt.sqlite3'}", auth="jwt",
-                        trusted_issuers=SANDBOX_ISSUER, jwks=str(SANDBOX_JWKS), public_base_url="http://localhost")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'jwt.sqlite3'}",
+        auth="jwt",
+        trusted_issuers=SANDBOX_ISSUER,
+        jwks=str(SANDBOX_JWKS),
+        public_base_url="http://localhost",
+    )
     client = create_app(settings).test_client()
     assert client.get("/sandbox").status_code == 200
     assert client.get("/sandbox/api/patients").status_code == 200
@@ -107,8 +117,11 @@ def test_patients_lists_slug_story_and_hooks(client):
     patients = client.get("/sandbox/api/patients").json["patients"]
     assert [p["slug"] for p in patients] == list(PATIENTS)
     moderate = next(p for p in patients if p["slug"] == "moderate-renal")
-    assert moderate == {"slug": "moderate-renal", "story": PATIENTS["moderate-renal"].story,
-                        "hooks": ["order-select", "order-sign"]}
+    assert moderate == {
+        "slug": "moderate-renal",
+        "story": PATIENTS["moderate-renal"].story,
+        "hooks": ["order-select", "order-sign"],
+    }
 
 
 def test_moderate_renal_key_data_come_from_the_record_as_the_rules_read_it(client):
@@ -185,8 +198,11 @@ def allowed_headers(response: requests.Response) -> set[str]:
 def test_cors_preflight_from_the_public_sandbox(live_service):
     response = requests.options(
         f"{live_service.base_url}/cds-services/{SELECT}",
-        headers={"Origin": SANDBOX_ISSUER, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization,content-type"},
+        headers={
+            "Origin": SANDBOX_ISSUER,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
         timeout=5,
     )
     assert response.status_code in (200, 204)
@@ -212,8 +228,11 @@ def as_the_public_sandbox_sends_it(request: dict[str, Any]) -> dict[str, Any]:
     del request["context"]["draftOrders"]["type"]
     request["context"].pop("encounterId", None)
     for entry in request["context"]["draftOrders"]["entry"]:
-        entry["resource"]["category"] = {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category", "code": "outpatient"}]}
+        entry["resource"]["category"] = {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category", "code": "outpatient"}
+            ]
+        }
     return request
 
 
@@ -221,32 +240,53 @@ def test_the_public_sandbox_flow_with_its_jwt_and_quirks(start_service, tmp_path
     if not (SANDBOX_JWKS.exists() and SANDBOX_PRIVATE_KEY.exists()):
         pytest.skip(f"the sandbox keys are not in {SANDBOX_JWKS.parent}")
     public = "https://cds.hospital.example"  # the URL the EHR calls: the tokens' aud
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'public.sqlite3'}", auth="jwt",
-                        trusted_issuers=SANDBOX_ISSUER, jwks=str(SANDBOX_JWKS), public_base_url=public)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'public.sqlite3'}",
+        auth="jwt",
+        trusted_issuers=SANDBOX_ISSUER,
+        jwks=str(SANDBOX_JWKS),
+        public_base_url=public,
+    )
     base = start_service(settings).base_url
 
     def aud(url: str) -> str:
         return public + url.removeprefix(base)
+
     origin = {"Origin": SANDBOX_ISSUER}
 
     discovery_url = f"{base}/cds-services"
-    discovery = requests.get(discovery_url, headers={**origin, "Authorization": f"Bearer {sandbox_token(aud(discovery_url))}"}, timeout=5)
+    discovery = requests.get(
+        discovery_url, headers={**origin, "Authorization": f"Bearer {sandbox_token(aud(discovery_url))}"}, timeout=5
+    )
     assert discovery.status_code == 200
     assert discovery.headers["Access-Control-Allow-Origin"] in ("*", SANDBOX_ISSUER)
     assert SELECT in {s["id"] for s in discovery.json()["services"]}
 
     url = f"{base}/cds-services/{SELECT}"
     body = as_the_public_sandbox_sends_it(hook_request("moderate-renal", "order-select"))
-    answer = requests.post(url, json=body, headers={**origin, "Authorization": f"Bearer {sandbox_token(aud(url))}"}, timeout=10)
+    answer = requests.post(
+        url, json=body, headers={**origin, "Authorization": f"Bearer {sandbox_token(aud(url))}"}, timeout=10
+    )
     assert answer.status_code == 200, answer.text
     [dose] = [c for c in answer.json()["cards"] if "org.lenadex.dose" in c["extension"]]
     assert dose["extension"]["org.lenadex.dose"]["mg"] == 10
 
     feedback_url = f"{url}/feedback"
-    item = {"card": dose["uuid"], "outcome": "accepted", "acceptedSuggestions": [{"id": dose["suggestions"][0]["uuid"]}],
-            "outcomeTimestamp": "2026-01-01T09:00:00Z"}
-    stored = requests.post(feedback_url, data=json.dumps({"feedback": [item]}),
-                           headers={**origin, "Content-Type": "application/json",
-                                    "Authorization": f"Bearer {sandbox_token(aud(feedback_url))}"}, timeout=5)
+    item = {
+        "card": dose["uuid"],
+        "outcome": "accepted",
+        "acceptedSuggestions": [{"id": dose["suggestions"][0]["uuid"]}],
+        "outcomeTimestamp": "2026-01-01T09:00:00Z",
+    }
+    stored = requests.post(
+        feedback_url,
+        data=json.dumps({"feedback": [item]}),
+        headers={
+            **origin,
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {sandbox_token(aud(feedback_url))}",
+        },
+        timeout=5,
+    )
     assert stored.status_code == 200
     assert stored.json()["stored"] == 1

@@ -28,8 +28,12 @@ def _cards(slug: str, hook: str, today: date) -> list[dict[str, Any]]:
 
 
 def _every_card() -> list[tuple[str, dict[str, Any]]]:
-    return [(f"{slug}.{hook}", card) for slug, story in PATIENTS.items() for hook in story.hooks
-            for card in _cards(slug, hook, ANCHOR_DATE)]
+    return [
+        (f"{slug}.{hook}", card)
+        for slug, story in PATIENTS.items()
+        for hook in story.hooks
+        for card in _cards(slug, hook, ANCHOR_DATE)
+    ]
 
 
 def test_details_are_short() -> None:
@@ -40,11 +44,14 @@ def test_details_are_short() -> None:
 
 
 def test_a_dose_card_opens_with_what_to_give_and_what_was_ordered() -> None:
-    dose_cards = [(name, card) for name, card in _every_card()
-                  if "org.lenadex.dose" in card["extension"] and card["extension"]["org.lenadex.dose"]["drug"] == "lenalidomide"]
+    dose_cards = [
+        (name, card)
+        for name, card in _every_card()
+        if "org.lenadex.dose" in card["extension"] and card["extension"]["org.lenadex.dose"]["drug"] == "lenalidomide"
+    ]
     assert dose_cards
     for name, card in dose_cards:
         paragraphs = card["detail"].split("\n\n")
         opening = " ".join(paragraphs[:2])  # an overdose finding may come first
-        assert ("Start **" in opening or "Give **" in opening or "do not start" in opening.lower()), name
+        assert "Start **" in opening or "Give **" in opening or "do not start" in opening.lower(), name
         assert "mg" in opening and "ordered" in opening.lower(), name

@@ -37,17 +37,27 @@ def read(draft: dict[str, Any], *others: dict[str, Any]) -> MedicationOrder:
 
 def draft(medication: dict[str, Any], quantity: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {
-        "resourceType": "MedicationRequest", "id": "d1", "status": "draft", "intent": "order",
-        "subject": {"reference": "Patient/p1"}, **medication,
-        "dosageInstruction": [{"timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-                               "doseAndRate": [{"doseQuantity": quantity}]}],
+        "resourceType": "MedicationRequest",
+        "id": "d1",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        **medication,
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": quantity}],
+            }
+        ],
         **fields,
     }
 
 
 def lenalidomide_25(quantity: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    concept = {"coding": [{"system": RXNORM, "code": "643720", "display": "lenalidomide 25 MG Oral Capsule"}],
-               "text": "lenalidomide 25 MG Oral Capsule"}
+    concept = {
+        "coding": [{"system": RXNORM, "code": "643720", "display": "lenalidomide 25 MG Oral Capsule"}],
+        "text": "lenalidomide 25 MG Oral Capsule",
+    }
     return draft({"medicationCodeableConcept": concept}, quantity, **fields)
 
 
@@ -63,8 +73,9 @@ def medication_codes(resource: dict[str, Any]) -> set[str]:
 
 
 def test_a_capsule_product_becomes_one_capsule_of_the_recommended_strength() -> None:
-    resource, note, quantity = update(lenalidomide_25({"value": 1, "system": UCUM, "code": "{pill}"}),
-                                      "lenalidomide", lenalidomide_regimen(10.0))
+    resource, note, quantity = update(
+        lenalidomide_25({"value": 1, "system": UCUM, "code": "{pill}"}), "lenalidomide", lenalidomide_regimen(10.0)
+    )
     assert resource["medicationCodeableConcept"]["text"] == "lenalidomide 10 MG Oral Capsule"
     assert "643720" not in medication_codes(resource)  # the 25 mg product is gone
     assert quantity == {"value": 1, "system": UCUM, "code": "{pill}"}  # the draft's unit style
@@ -72,8 +83,9 @@ def test_a_capsule_product_becomes_one_capsule_of_the_recommended_strength() -> 
 
 
 def test_a_strength_with_a_confirmed_code_is_ordered_by_that_code() -> None:
-    resource, _, quantity = update(lenalidomide_25({"value": 1, "system": UCUM, "code": "{capsule}"}),
-                                   "lenalidomide", lenalidomide_regimen(2.5))
+    resource, _, quantity = update(
+        lenalidomide_25({"value": 1, "system": UCUM, "code": "{capsule}"}), "lenalidomide", lenalidomide_regimen(2.5)
+    )
     assert resource["medicationCodeableConcept"]["coding"] == [
         {"system": RXNORM, "code": "1242231", "display": "lenalidomide 2.5 MG Oral Capsule"}
     ]
@@ -81,15 +93,17 @@ def test_a_strength_with_a_confirmed_code_is_ordered_by_that_code() -> None:
 
 
 def test_no_single_capsule_gives_the_dose_so_several_are_ordered_and_said() -> None:
-    resource, note, quantity = update(lenalidomide_25({"value": 1, "unit": "capsule"}),
-                                      "lenalidomide", lenalidomide_regimen(7.5))
+    resource, note, quantity = update(
+        lenalidomide_25({"value": 1, "unit": "capsule"}), "lenalidomide", lenalidomide_regimen(7.5)
+    )
     assert resource["medicationCodeableConcept"]["coding"][0]["code"] == "1242231"
     assert quantity == {"value": 3, "unit": "capsule"} and note.startswith("3 × lenalidomide 2.5 MG")
 
 
 def test_a_dose_no_strength_makes_is_ordered_as_the_ingredient_in_mg() -> None:
-    resource, note, quantity = update(lenalidomide_25({"value": 1, "code": "{pill}"}),
-                                      "lenalidomide", lenalidomide_regimen(3.0))
+    resource, note, quantity = update(
+        lenalidomide_25({"value": 1, "code": "{pill}"}), "lenalidomide", lenalidomide_regimen(3.0)
+    )
     assert medication_codes(resource) == {"342369"} and quantity["code"] == "mg" and quantity["value"] == 3
     assert "no lenalidomide capsule strength gives 3 mg" in note
 
@@ -102,8 +116,11 @@ def test_the_same_strength_keeps_the_draft_product_and_counts_capsules() -> None
 
 
 def test_a_product_drafted_in_mg_switches_product_and_keeps_mg() -> None:
-    resource, _, quantity = update(lenalidomide_25({"value": 25, "system": UCUM, "code": "mg", "unit": "mg"}),
-                                   "lenalidomide", lenalidomide_regimen(10.0))
+    resource, _, quantity = update(
+        lenalidomide_25({"value": 25, "system": UCUM, "code": "mg", "unit": "mg"}),
+        "lenalidomide",
+        lenalidomide_regimen(10.0),
+    )
     assert resource["medicationCodeableConcept"]["text"] == "lenalidomide 10 MG Oral Capsule"
     assert (quantity["value"], quantity["code"]) == (10, "mg")
 
@@ -127,13 +144,19 @@ def test_dexamethasone_tablets_keep_their_strength_in_whole_tablets() -> None:
 
 def test_a_contained_medication_is_replaced_by_the_new_product() -> None:
     medication = {
-        "resourceType": "Medication", "id": "m1", "code": {"text": "lenalidomide 25 MG Oral Capsule"},
-        "ingredient": [{"itemCodeableConcept": {"text": "lenalidomide"},
-                        "strength": {"numerator": {"value": 25, "unit": "mg"},
-                                     "denominator": {"value": 1, "unit": "capsule"}}}],
+        "resourceType": "Medication",
+        "id": "m1",
+        "code": {"text": "lenalidomide 25 MG Oral Capsule"},
+        "ingredient": [
+            {
+                "itemCodeableConcept": {"text": "lenalidomide"},
+                "strength": {"numerator": {"value": 25, "unit": "mg"}, "denominator": {"value": 1, "unit": "capsule"}},
+            }
+        ],
     }
-    original = draft({"medicationReference": {"reference": "#m1"}}, {"value": 1, "unit": "capsule"},
-                     contained=[medication])
+    original = draft(
+        {"medicationReference": {"reference": "#m1"}}, {"value": 1, "unit": "capsule"}, contained=[medication]
+    )
     resource, _, quantity = update(original, "lenalidomide", lenalidomide_regimen(10.0))
     assert "medicationReference" not in resource and "contained" not in resource
     assert resource["medicationCodeableConcept"]["text"] == "lenalidomide 10 MG Oral Capsule"
@@ -161,11 +184,20 @@ def sandbox_cards(name: str, **patient: Any) -> list[dict[str, Any]]:
     prefetch = copy.deepcopy(request["prefetch"])
     prefetch["patient"].update(patient)
     drafts = [e["resource"] for e in request["context"]["draftOrders"]["entry"]]
-    snapshot = build_snapshot(list(prefetch.values()), patient_id=request["context"]["patientId"],
-                              draft_orders=drafts, selections=request["context"]["selections"])
+    snapshot = build_snapshot(
+        list(prefetch.values()),
+        patient_id=request["context"]["patientId"],
+        draft_orders=drafts,
+        selections=request["context"]["selections"],
+    )
     recommendations = evaluate(snapshot, Evaluation(hook="order-select", today=date(2026, 12, 1)))
-    return to_cards(recommendations, hook_instance=request["hookInstance"], patient_id=snapshot.patient_id,
-                    drafts_by_id={d["id"]: d for d in drafts}, orders=snapshot.medications)
+    return to_cards(
+        recommendations,
+        hook_instance=request["hookInstance"],
+        patient_id=snapshot.patient_id,
+        drafts_by_id={d["id"]: d for d in drafts},
+        orders=snapshot.medications,
+    )
 
 
 def updates(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -22,9 +22,24 @@ from sandbox.catalogue import ANCHOR_DATE, draft_orders, fhir_resources
 
 # GitHub-flavoured Markdown with raw HTML on, as the public sandbox renders detail.
 RENDERER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-LIVE = {"link_open", "image", "html_inline", "html_block", "em_open", "strong_open", "code_inline",
-        "s_open", "heading_open", "bullet_list_open", "ordered_list_open", "blockquote_open",
-        "code_block", "fence", "hr", "table_open"}
+LIVE = {
+    "link_open",
+    "image",
+    "html_inline",
+    "html_block",
+    "em_open",
+    "strong_open",
+    "code_inline",
+    "s_open",
+    "heading_open",
+    "bullet_list_open",
+    "ordered_list_open",
+    "blockquote_open",
+    "code_block",
+    "fence",
+    "hr",
+    "table_open",
+}
 HOSTILE = "![](http://127.0.0.1:9/beacon) [click](http://127.0.0.1:9/x) <img src=x>"
 
 
@@ -44,29 +59,32 @@ def _rendered_text(markdown: str) -> str:
 
 
 # Each metacharacter where it would be live; each must render as itself and nothing more.
-@pytest.mark.parametrize("record_text", [
-    "a \\*b\\* c",         # backslash (would turn the escapes below back off)
-    "`code`",               # code span
-    "*em* and **strong**",  # emphasis
-    "_em_ and __strong__",  # emphasis
-    "{: .class}",           # attribute list (some renderers)
-    "[text](http://127.0.0.1:9/x)",  # link
-    "[text][ref]",          # reference link
-    "![](http://127.0.0.1:9/beacon)",  # image: fetched when the card is shown
-    "# heading",            # heading
-    "+ item",               # list item
-    "- item",               # list item
-    "---",                  # thematic break
-    "1. item",              # ordered list item
-    "1) item",              # ordered list item
-    "a | b",                # table cell
-    "~~struck~~",           # strikethrough
-    "<img src=x onerror=alert(1)>",  # raw HTML
-    "<http://127.0.0.1:9/x>",        # autolink
-    "> quoted",             # block quote
-    "&lt;b&gt; &amp;",      # entities stay as typed
-    "first\nsecond\n\n# third\r\n    code",  # line starts inside a label
-])
+@pytest.mark.parametrize(
+    "record_text",
+    [
+        "a \\*b\\* c",  # backslash (would turn the escapes below back off)
+        "`code`",  # code span
+        "*em* and **strong**",  # emphasis
+        "_em_ and __strong__",  # emphasis
+        "{: .class}",  # attribute list (some renderers)
+        "[text](http://127.0.0.1:9/x)",  # link
+        "[text][ref]",  # reference link
+        "![](http://127.0.0.1:9/beacon)",  # image: fetched when the card is shown
+        "# heading",  # heading
+        "+ item",  # list item
+        "- item",  # list item
+        "---",  # thematic break
+        "1. item",  # ordered list item
+        "1) item",  # ordered list item
+        "a | b",  # table cell
+        "~~struck~~",  # strikethrough
+        "<img src=x onerror=alert(1)>",  # raw HTML
+        "<http://127.0.0.1:9/x>",  # autolink
+        "> quoted",  # block quote
+        "&lt;b&gt; &amp;",  # entities stay as typed
+        "first\nsecond\n\n# third\r\n    code",  # line starts inside a label
+    ],
+)
 def test_each_metacharacter_renders_as_itself(record_text: str) -> None:
     markdown = f"- condition: {_as_card_text(record_text)}"  # as an input line of a card
     found = {t.type for t in _tokens(markdown)} & LIVE
@@ -110,7 +128,10 @@ def test_hostile_text_in_inputs_and_rationale_is_literal_in_detail() -> None:
     shown = markdown_text(HOSTILE)  # as the mappers store a display or a value as received
     recommendation = _recommendation(
         rationale=("**Overdose**: 25 mg a day ordered.", f"Dialysis on record (*{shown}*) is old."),
-        inputs=(InputUsed("dialysis", shown, None, shown), InputUsed("ANC", "900/µL", None, markdown_text("0.9 " + HOSTILE))),
+        inputs=(
+            InputUsed("dialysis", shown, None, shown),
+            InputUsed("ANC", "900/µL", None, markdown_text("0.9 " + HOSTILE)),
+        ),
         data_needed=(f"verify: creatinine {shown}",),
     )
     detail = _detail(recommendation)
@@ -139,12 +160,21 @@ def _hostile_condition_record(slug: str, text: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("slug", ["dialysis", "recent-dvt"])
 def test_a_hostile_condition_display_is_literal_from_record_to_card(slug: str) -> None:
     drafts = draft_orders(slug, ANCHOR_DATE)
-    snapshot = build_snapshot(_hostile_condition_record(slug, HOSTILE), patient_id=f"{slug}", draft_orders=drafts,
-                              selections=[f"MedicationRequest/{d['id']}" for d in drafts])
+    snapshot = build_snapshot(
+        _hostile_condition_record(slug, HOSTILE),
+        patient_id=f"{slug}",
+        draft_orders=drafts,
+        selections=[f"MedicationRequest/{d['id']}" for d in drafts],
+    )
     assert snapshot.conditions  # still classified, so still quoted on a card
     recommendations = evaluate(snapshot, Evaluation(hook="order-select", today=ANCHOR_DATE, region="KR"))
-    cards = to_cards(recommendations, hook_instance="hook-1", patient_id=slug,
-                     drafts_by_id={d["id"]: d for d in drafts}, orders=snapshot.medications)
+    cards = to_cards(
+        recommendations,
+        hook_instance="hook-1",
+        patient_id=slug,
+        drafts_by_id={d["id"]: d for d in drafts},
+        orders=snapshot.medications,
+    )
     quoting = [card["detail"] for card in cards if "127.0.0.1" in card["detail"]]
     assert quoting, "the condition's display is quoted on some card"
     for detail in quoting:
@@ -157,5 +187,6 @@ def test_a_hostile_condition_display_is_literal_from_record_to_card(slug: str) -
 def test_the_sandbox_page_shows_record_text_as_written() -> None:
     # The page renders plain text: the Markdown escapes of the cards must not show there.
     from fhir_mappings.card_text import markdown_text, plain_text
+
     for text in ("10*3/uL", "![](http://127.0.0.1:9/beacon) [x](y) _a_", "[lb_av]", "CKD stage 5 (N18.5)"):
         assert plain_text(markdown_text(text)) == text

@@ -12,18 +12,24 @@ from rules.model import DoseChange, InputUsed, NewMedication, Recommendation, Re
 from tests.conformance.card_invariants import lenadex_problems, standard_problems
 
 DRAFT = {
-    "resourceType": "MedicationRequest", "id": "draft-1", "status": "draft", "intent": "order",
+    "resourceType": "MedicationRequest",
+    "id": "draft-1",
+    "status": "draft",
+    "intent": "order",
     "medicationCodeableConcept": {"text": "lenalidomide 25 mg"},
     "subject": {"reference": "Patient/p1"},
     "category": {"coding": [{"code": "outpatient"}]},
-    "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">25 mg</div>"},
+    "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">25 mg</div>'},
 }
 
 
 def recommendation(**overrides) -> Recommendation:
     fields = dict(
-        rule_ids=("R-CRCL-CG", "R-RENAL-MODERATE"), concern="lenalidomide-dose", severity="warning",
-        summary="Lenalidomide: CrCl 34 mL/min — start 10 mg", rationale=("Finding.",),
+        rule_ids=("R-CRCL-CG", "R-RENAL-MODERATE"),
+        concern="lenalidomide-dose",
+        severity="warning",
+        summary="Lenalidomide: CrCl 34 mL/min — start 10 mg",
+        rationale=("Finding.",),
         section="Renal insufficiency",
         inputs=(InputUsed("serum creatinine", "1.30 mg/dL", date(2026, 11, 22), "115 umol/L"),),
     )
@@ -77,7 +83,9 @@ def test_patient_text_is_escaped_in_detail():
 
 def test_alternatives_keep_one_recommended_and_create_valid_orders():
     enoxaparin = NewMedication("enoxaparin", Regimen(40, "mg", 24, route="subcutaneous"), "Enoxaparin", "create", True)
-    dalteparin = NewMedication("dalteparin", Regimen(5000, "IU", 24, route="subcutaneous"), "Dalteparin", "create", True)
+    dalteparin = NewMedication(
+        "dalteparin", Regimen(5000, "IU", 24, route="subcutaneous"), "Dalteparin", "create", True
+    )
     [card] = render(recommendation(concern="vte", actions=(enoxaparin, dalteparin)))
     assert [s.get("isRecommended") for s in card["suggestions"]] == [True, None]
     for suggestion in card["suggestions"]:
@@ -85,8 +93,12 @@ def test_alternatives_keep_one_recommended_and_create_valid_orders():
         assert action["type"] == "create"
         order = MedicationRequest.model_validate(action["resource"])
         assert order.subject.reference == "Patient/p1" and order.status == "draft"
-    assert card["suggestions"][1]["actions"][0]["resource"]["dosageInstruction"][0]["doseAndRate"][0][
-        "doseQuantity"]["code"] == "[iU]"
+    assert (
+        card["suggestions"][1]["actions"][0]["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"][
+            "code"
+        ]
+        == "[iU]"
+    )
 
 
 def test_an_update_for_an_order_not_in_the_drafts_is_dropped():
@@ -102,8 +114,15 @@ def removal(order_id: str = "draft-1") -> RemoveDraft:
 def test_a_removal_is_a_delete_naming_the_draft_by_relative_reference():
     # CDS Hooks 2.0.1 Action: "resourceId: A relative reference to the relevant resource"
     # (a string, "ServiceRequest/procedure-request-1" in the standard's example); no resource.
-    [card] = render(recommendation(rule_ids=("R-TERATO-F",), concern="teratogenicity", severity="critical",
-                                   section="Infection and teratogenicity", actions=(removal(),)))
+    [card] = render(
+        recommendation(
+            rule_ids=("R-TERATO-F",),
+            concern="teratogenicity",
+            severity="critical",
+            section="Infection and teratogenicity",
+            actions=(removal(),),
+        )
+    )
     [suggestion] = card["suggestions"]
     assert suggestion["actions"] == [
         {"type": "delete", "description": "Remove the draft order", "resourceId": "MedicationRequest/draft-1"}

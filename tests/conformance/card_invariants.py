@@ -66,8 +66,9 @@ def fhir_problems(resource: Any, where: str) -> list[str]:
         model.model_validate(resource)
     except ValidationError as error:
         first = error.errors()[0]
-        return [f"{where}: invalid R4 {resource['resourceType']}: "
-                f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"]
+        return [
+            f"{where}: invalid R4 {resource['resourceType']}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        ]
     return []
 
 
@@ -135,7 +136,9 @@ def _card_problems(card: Any, where: str) -> list[str]:
             problems.append(f"{where}.suggestions: not a list")
             suggestions = []
         if behavior not in SELECTION_BEHAVIORS:
-            problems.append(f"{where}.selectionBehavior: {behavior!r} with suggestions; must be one of {SELECTION_BEHAVIORS}")
+            problems.append(
+                f"{where}.selectionBehavior: {behavior!r} with suggestions; must be one of {SELECTION_BEHAVIORS}"
+            )
         recommended = 0
         for i, suggestion in enumerate(suggestions):
             at = f"{where}.suggestions[{i}]"
@@ -178,11 +181,17 @@ def standard_problems(body: Any) -> list[str]:
     """What CDS Hooks 2.0.1 requires of a hook response body."""
     if not isinstance(body, dict) or not isinstance(body.get("cards"), list):
         return ["(body): not an object with a cards list"]
-    problems = [f"{path}: null, \"\", [] or {{}} where the field should be omitted"
-                for key, value in body.items() if key != "cards" for path in empty_values(value, key)]
+    problems = [
+        f'{path}: null, "", [] or {{}} where the field should be omitted'
+        for key, value in body.items()
+        if key != "cards"
+        for path in empty_values(value, key)
+    ]
     for i, card in enumerate(body["cards"]):
-        problems += [f"{path}: null, \"\", [] or {{}} where the field should be omitted"
-                     for path in empty_values(card, f"cards[{i}]")]
+        problems += [
+            f'{path}: null, "", [] or {{}} where the field should be omitted'
+            for path in empty_values(card, f"cards[{i}]")
+        ]
         problems += _card_problems(card, f"cards[{i}]")
     for i, action in enumerate(body.get("systemActions") or []):
         problems += _action_problems(action, f"systemActions[{i}]")
@@ -215,7 +224,7 @@ def lenadex_problems(body: dict[str, Any], hook: str) -> list[str]:
         extension = card.get("extension")
         rule_ids = extension.get("org.lenadex.rules") if isinstance(extension, dict) else None
         if not isinstance(rule_ids, list) or not rule_ids:
-            problems.append(f"{where}.extension[\"org.lenadex.rules\"]: missing")
+            problems.append(f'{where}.extension["org.lenadex.rules"]: missing')
         else:
             for rule_id in rule_ids:
                 rule = RULES_BY_ID.get(rule_id)

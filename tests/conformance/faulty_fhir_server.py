@@ -75,22 +75,36 @@ class FaultyFhirServer:
         if fault == "huge":
             return Response(_huge(), 200, content_type=FHIR_JSON)
         if fault == "deep":
-            return Response(b'{"resourceType": "Bundle", "entry": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
-                            200, content_type=FHIR_JSON)
+            return Response(
+                b'{"resourceType": "Bundle", "entry": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+                200,
+                content_type=FHIR_JSON,
+            )
         if fault == "nan":
-            return Response(b'{"resourceType": "Patient", "id": "x", "multipleBirthInteger": NaN}', 200,
-                            content_type=FHIR_JSON)
+            return Response(
+                b'{"resourceType": "Patient", "id": "x", "multipleBirthInteger": NaN}', 200, content_type=FHIR_JSON
+            )
         if fault == "endless-pages":
             page = int(request.args.get("page", "0"))
-            bundle = {"resourceType": "Bundle", "type": "searchset",
-                      "link": [{"relation": "next", "url": f"{request.base_url}?page={page + 1}"}]}
+            bundle = {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "link": [{"relation": "next", "url": f"{request.base_url}?page={page + 1}"}],
+            }
             return Response(json.dumps(bundle), 200, content_type=FHIR_JSON)
         if fault == "reset":
             # The reset server is a plain socket: redirecting there makes the client meet it.
             return Response(status=307, headers={"Location": f"http://127.0.0.1:{self.reset_port}/"})
-        return Response(json.dumps({"resourceType": "OperationOutcome", "issue": [
-            {"severity": "error", "code": "not-found", "diagnostics": f"unknown fault {fault}"}]}), 404,
-            content_type=FHIR_JSON)
+        return Response(
+            json.dumps(
+                {
+                    "resourceType": "OperationOutcome",
+                    "issue": [{"severity": "error", "code": "not-found", "diagnostics": f"unknown fault {fault}"}],
+                }
+            ),
+            404,
+            content_type=FHIR_JSON,
+        )
 
 
 def _serve_resets() -> int:

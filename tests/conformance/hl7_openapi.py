@@ -58,21 +58,45 @@ def patched_document() -> dict[str, Any]:
     # with its context (CDS Hooks library: patient-view 1.0, order-select 1.0, order-sign 1.1).
     schemas["Hook"] = {"type": "string", "enum": ["patient-view", "order-select", "order-sign"]}
     schemas["PatientViewContext"] = {
-        "type": "object", "required": ["userId", "patientId"],
-        "properties": {"userId": {"type": "string"}, "patientId": {"type": "string"},
-                       "encounterId": {"type": "string"}},
+        "type": "object",
+        "required": ["userId", "patientId"],
+        "properties": {
+            "userId": {"type": "string"},
+            "patientId": {"type": "string"},
+            "encounterId": {"type": "string"},
+        },
     }
-    schemas["OrderSignContext"] = {"allOf": [_ref("PatientViewContext"), {
-        "type": "object", "required": ["draftOrders"],
-        "properties": {"draftOrders": {"type": "object", "required": ["resourceType"],
-                                       "properties": {"resourceType": {"type": "string", "enum": ["Bundle"]}}}},
-    }]}
-    schemas["OrderSelectContext"] = {"allOf": [_ref("OrderSignContext"), {
-        "type": "object", "required": ["selections"],
-        "properties": {"selections": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
-    }]}
+    schemas["OrderSignContext"] = {
+        "allOf": [
+            _ref("PatientViewContext"),
+            {
+                "type": "object",
+                "required": ["draftOrders"],
+                "properties": {
+                    "draftOrders": {
+                        "type": "object",
+                        "required": ["resourceType"],
+                        "properties": {"resourceType": {"type": "string", "enum": ["Bundle"]}},
+                    }
+                },
+            },
+        ]
+    }
+    schemas["OrderSelectContext"] = {
+        "allOf": [
+            _ref("OrderSignContext"),
+            {
+                "type": "object",
+                "required": ["selections"],
+                "properties": {"selections": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+            },
+        ]
+    }
     schemas["CdsRequest"]["properties"]["context"]["anyOf"] = [
-        _ref("OrderSelectContext"), _ref("OrderSignContext"), _ref("PatientViewContext")]
+        _ref("OrderSelectContext"),
+        _ref("OrderSignContext"),
+        _ref("PatientViewContext"),
+    ]
     # servers lists only https and every operation requires a bearer JWT: local tests call
     # http://127.0.0.1 with authentication off (LENADEX_AUTH=off).
     document["servers"] = [{"url": "/"}]
@@ -91,12 +115,15 @@ def _registry() -> Registry:  # type: ignore[type-arg]
 def hl7_schema_errors(body: Any, schema_name: str) -> list[str]:
     """Errors of ``body`` against components/schemas/<schema_name> of the patched document."""
     validator = OAS30Validator(
-        {"$ref": f"{_URI}#/components/schemas/{schema_name}"}, registry=_registry(),
+        {"$ref": f"{_URI}#/components/schemas/{schema_name}"},
+        registry=_registry(),
         format_checker=oas30_format_checker,
     )
     errors = list(validator.iter_errors(body))
     if not errors:
         return []
     first = best_match(errors)
-    return [f"{'/'.join(str(p) for p in e.absolute_path) or '(body)'}: {e.message[:300]}"
-            for e in [first] + [e for e in errors if e is not first][:9]]
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '(body)'}: {e.message[:300]}"
+        for e in [first] + [e for e in errors if e is not first][:9]
+    ]

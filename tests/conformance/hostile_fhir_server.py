@@ -60,8 +60,11 @@ def eventually(condition: Callable[[], bool], *, tries: int = 50, interval: floa
 
 def searchset(resources: Sequence[Mapping[str, Any]], next_url: str | None = None) -> dict[str, Any]:
     """A searchset Bundle of ``resources``, with a next link when ``next_url`` is given."""
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset",
-                              "entry": [{"resource": dict(r)} for r in resources]}
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": dict(r)} for r in resources],
+    }
     if next_url is not None:
         bundle["link"] = [{"relation": "next", "url": next_url}]
     return bundle
@@ -208,22 +211,42 @@ class HostileFhirServer:
 
     # --- the attacks -----------------------------------------------------------------------
 
-    def answer(self, path: RequestPath, body: Mapping[str, Any] | bytes | str, *, status: int = 200,
-               content_type: str = FHIR_JSON, headers: Mapping[str, str] | None = None,
-               query: Mapping[str, str] | None = None) -> None:
+    def answer(
+        self,
+        path: RequestPath,
+        body: Mapping[str, Any] | bytes | str,
+        *,
+        status: int = 200,
+        content_type: str = FHIR_JSON,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
         """``body`` (a mapping is sent as JSON) at ``path``; with ``query``, only for requests
         with that query string. The first matching call wins, so give the specific one first."""
         data = json.dumps(body).encode() if isinstance(body, Mapping) else body
         self.http.expect_request(path, query_string=query).respond_with_response(
-            Response(data, status, headers=dict(headers or {}), content_type=content_type))
+            Response(data, status, headers=dict(headers or {}), content_type=content_type)
+        )
 
-    def answer_bundle(self, path: RequestPath, resources: Sequence[Mapping[str, Any]], *, next_url: str | None = None,
-                      query: Mapping[str, str] | None = None) -> None:
+    def answer_bundle(
+        self,
+        path: RequestPath,
+        resources: Sequence[Mapping[str, Any]],
+        *,
+        next_url: str | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
         """A searchset of ``resources`` at ``path``, with a next link when ``next_url`` is given."""
         self.answer(path, searchset(resources, next_url), query=query)
 
-    def next_link_to(self, path: RequestPath, url: str, resources: Sequence[Mapping[str, Any]] = (), *,
-                     query: Mapping[str, str] | None = None) -> None:
+    def next_link_to(
+        self,
+        path: RequestPath,
+        url: str,
+        resources: Sequence[Mapping[str, Any]] = (),
+        *,
+        query: Mapping[str, str] | None = None,
+    ) -> None:
         """A searchset of ``resources`` whose next link is ``url``, exactly as given: another
         origin, a path that climbs out of the base, userinfo, backslashes, encoded dots."""
         self.answer_bundle(path, resources, next_url=url, query=query)
@@ -231,6 +254,7 @@ class HostileFhirServer:
     def redirect_to(self, path: RequestPath, location: str, *, status: int = 302, body_bytes: int = 0) -> Stream:
         """A ``status`` redirect to ``location``, with a body of ``body_bytes`` bytes (declared in
         Content-Length) streamed from a generator: how much of it was sent is counted."""
+
         def chunks() -> Iterator[bytes]:
             chunk = b"x" * min(_CHUNK, body_bytes)
             left = body_bytes
@@ -238,8 +262,9 @@ class HostileFhirServer:
                 yield chunk[:left]
                 left -= len(chunk)
 
-        return self._stream(path, chunks, body_bytes, status=status, headers={"Location": location},
-                            content_type="text/html")
+        return self._stream(
+            path, chunks, body_bytes, status=status, headers={"Location": location}, content_type="text/html"
+        )
 
     def trickle_headers(self) -> Trickle:
         """A FHIR base URL (``.base_url``) on another port where a status line comes one byte
@@ -291,16 +316,19 @@ class HostileFhirServer:
 
     def pages_without_end(self, path: RequestPath) -> None:
         """Every page of the search links to a new next page (``?page=n+1``), never the same URL twice."""
+
         def page(request: Request) -> Response:
             number = int(request.args.get("page", "0"))
-            return Response(json.dumps(searchset([], f"{request.base_url}?page={number + 1}")), 200,
-                            content_type=FHIR_JSON)
+            return Response(
+                json.dumps(searchset([], f"{request.base_url}?page={number + 1}")), 200, content_type=FHIR_JSON
+            )
 
         self.http.expect_request(path).respond_with_handler(page)
 
     def pages_that_loop(self, path: RequestPath, resources: Sequence[Mapping[str, Any]]) -> None:
         """The first page has ``resources`` and links to ``?page=1``; page 1 links to page 2, and
         page 2 back to page 1, a page already read."""
+
         def page(request: Request) -> Response:
             number = request.args.get("page")
             if number is None:
@@ -313,13 +341,25 @@ class HostileFhirServer:
 
     # ---------------------------------------------------------------------------------------
 
-    def _stream(self, path: RequestPath, chunks: Callable[[], Iterator[bytes]], length: int, *, status: int = 200,
-                headers: Mapping[str, str] | None = None, content_type: str = FHIR_JSON) -> Stream:
+    def _stream(
+        self,
+        path: RequestPath,
+        chunks: Callable[[], Iterator[bytes]],
+        length: int,
+        *,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        content_type: str = FHIR_JSON,
+    ) -> Stream:
         stream = Stream(chunks, self._closing)
 
         def respond(request: Request) -> Response:
-            return Response(stream.body(), status, content_type=content_type,
-                            headers={**(headers or {}), "Content-Length": str(length)})
+            return Response(
+                stream.body(),
+                status,
+                content_type=content_type,
+                headers={**(headers or {}), "Content-Length": str(length)},
+            )
 
         self.http.expect_request(path).respond_with_handler(respond)
         return stream

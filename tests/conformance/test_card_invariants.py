@@ -84,10 +84,13 @@ PLANTED: dict[str, Callable[[dict[str, Any]], None]] = {
     "delete without resourceId": lambda b: _action(b, "update").update(type="delete"),
     "update without resource": lambda b: _action(b, "update").pop("resource"),
     "invalid R4 resource": lambda b: _action(b, "update")["resource"].update(authoredOn="yesterday"),
-    "override reason without display": lambda b: _first_card_with(b, "overrideReasons")["overrideReasons"][0].pop("display"),
+    "override reason without display": lambda b: _first_card_with(b, "overrideReasons")["overrideReasons"][0].pop(
+        "display"
+    ),
     "link without type": lambda b: b["cards"][0].update(links=[{"label": "x", "url": "https://example.org"}]),
     "appContext on an absolute link": lambda b: b["cards"][0].update(
-        links=[{"label": "x", "url": "https://example.org", "type": "absolute", "appContext": "{}x"}]),
+        links=[{"label": "x", "url": "https://example.org", "type": "absolute", "appContext": "{}x"}]
+    ),
 }
 
 PLANTED_CONTRACT: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -98,7 +101,8 @@ PLANTED_CONTRACT: dict[str, Callable[[dict[str, Any]], None]] = {
     "info before critical": lambda b: b["cards"].reverse(),
     "duplicate card": lambda b: b["cards"].append(copy.deepcopy(b["cards"][-1])),
     "warning without override reasons": lambda b: next(
-        c for c in b["cards"] if c["indicator"] in ("warning", "critical")).pop("overrideReasons"),
+        c for c in b["cards"] if c["indicator"] in ("warning", "critical")
+    ).pop("overrideReasons"),
 }
 
 

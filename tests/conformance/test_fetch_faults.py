@@ -46,7 +46,10 @@ SELECT = "lenalidomide-order-select"
 def faulty_server() -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.conformance.faulty_fhir_server", "moderate-renal"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -72,14 +75,22 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def fetching_request(fhir_base_url: str, *, missing: tuple[str, ...] = ("patient", "observations", "conditions",
-                                                                         "medications", "procedures")) -> dict[str, Any]:
+def fetching_request(
+    fhir_base_url: str,
+    *,
+    missing: tuple[str, ...] = ("patient", "observations", "conditions", "medications", "procedures"),
+) -> dict[str, Any]:
     request = hook_request("moderate-renal", "order-select")
     for key in missing:
         del request["prefetch"][key]
     request["fhirServer"] = fhir_base_url
-    request["fhirAuthorization"] = {"access_token": "fault-test-token", "token_type": "Bearer", "expires_in": 300,
-                                    "scope": "patient/*.read", "subject": "lenadex"}
+    request["fhirAuthorization"] = {
+        "access_token": "fault-test-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "lenadex",
+    }
     return request
 
 
@@ -89,8 +100,19 @@ def call(service: LiveService, request: dict[str, Any]) -> tuple[requests.Respon
     return response, time.monotonic() - started
 
 
-FAULTS_412 = ["hang", "dribble", "status-500", "status-401", "html", "truncated", "not-fhir", "huge", "deep",
-              "nan", "reset"]
+FAULTS_412 = [
+    "hang",
+    "dribble",
+    "status-500",
+    "status-401",
+    "html",
+    "truncated",
+    "not-fhir",
+    "huge",
+    "deep",
+    "nan",
+    "reset",
+]
 
 
 @pytest.mark.parametrize("fault", [*FAULTS_412, "refused"])
@@ -137,8 +159,7 @@ def test_a_healthy_server_still_answers_after_every_fault(service, faulty_server
 
 # --- nothing leaks -------------------------------------------------------------------------
 
-LEAK_FAULTS = ["hang", "dribble", "refused", "status-500", "truncated", "huge", "reset", "loop-paging", "html",
-               "deep"]
+LEAK_FAULTS = ["hang", "dribble", "refused", "status-500", "truncated", "huge", "reset", "loop-paging", "html", "deep"]
 REPEATS = 50
 
 

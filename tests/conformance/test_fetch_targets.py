@@ -39,8 +39,9 @@ SELECT = "lenalidomide-order-select"
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     store = tmp_path_factory.mktemp("targets") / "lenadex.sqlite3"
-    with serving(Settings(database_url=f"sqlite:///{store}", fetch_timeout_seconds=1.0,
-                          fetch_budget_seconds=3.0)) as live:
+    with serving(
+        Settings(database_url=f"sqlite:///{store}", fetch_timeout_seconds=1.0, fetch_budget_seconds=3.0)
+    ) as live:
         yield live
 
 
@@ -49,8 +50,13 @@ def _request(base: str, *, missing: tuple[str, ...]) -> dict[str, Any]:
     for key in missing:
         del request["prefetch"][key]
     request["fhirServer"] = base
-    request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
-                                    "scope": "patient/*.read", "subject": "lenadex"}
+    request["fhirAuthorization"] = {
+        "access_token": TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "lenadex",
+    }
     return request
 
 
@@ -64,8 +70,8 @@ def _conditions() -> list[dict[str, Any]]:
 
 # --- next links ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("shape", ["absolute", "scheme-relative", "dot-dot", "userinfo", "backslash",
-                                   "encoded-dots"])
+
+@pytest.mark.parametrize("shape", ["absolute", "scheme-relative", "dot-dot", "userinfo", "backslash", "encoded-dots"])
 def test_a_next_link_off_the_fhir_server_is_not_followed(service, hostile_fhir, elsewhere, shape):
     other = elsewhere.origin
     base = hostile_fhir.base_url
@@ -100,8 +106,10 @@ def test_a_next_link_on_the_fhir_server_is_followed(service, hostile_fhir, elsew
 
 # --- medicationReference ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("shape", ["absolute-elsewhere", "scheme-relative", "dot-dot", "type-dot-dot",
-                                   "not-a-type", "dot-id"])
+
+@pytest.mark.parametrize(
+    "shape", ["absolute-elsewhere", "scheme-relative", "dot-dot", "type-dot-dot", "not-a-type", "dot-id"]
+)
 def test_a_medication_reference_off_the_fhir_server_is_not_fetched(service, hostile_fhir, elsewhere, shape):
     other = elsewhere.origin
     reference = {
@@ -129,12 +137,24 @@ def test_reference_rules() -> None:
     target = check_fhir_server("http://127.0.0.1:8080/fhir", FhirServerPolicy())
     assert reference_url("Medication/123", target) == "http://127.0.0.1:8080/fhir/Medication/123"
     assert reference_url("Medication/1/_history/2", target) == "http://127.0.0.1:8080/fhir/Medication/1/_history/2"
-    assert reference_url("http://127.0.0.1:8080/fhir/Medication/123", target) == \
-        "http://127.0.0.1:8080/fhir/Medication/123"
-    for bad in ("http://127.0.0.1:8081/fhir/Medication/1", "https://127.0.0.1:8080/fhir/Medication/1",
-                "http://127.0.0.1:8080/other/Medication/1", "http://127.0.0.1:8080/fhir/../Medication/1",
-                "Medication/1/extra", "Medication/a b", "Medication/%2e%2e", "Medication/1?x=y",
-                "Medication/" + "x" * 65, "Medication\\1", "/Medication/1", "urn:uuid:1234"):
+    assert (
+        reference_url("http://127.0.0.1:8080/fhir/Medication/123", target)
+        == "http://127.0.0.1:8080/fhir/Medication/123"
+    )
+    for bad in (
+        "http://127.0.0.1:8081/fhir/Medication/1",
+        "https://127.0.0.1:8080/fhir/Medication/1",
+        "http://127.0.0.1:8080/other/Medication/1",
+        "http://127.0.0.1:8080/fhir/../Medication/1",
+        "Medication/1/extra",
+        "Medication/a b",
+        "Medication/%2e%2e",
+        "Medication/1?x=y",
+        "Medication/" + "x" * 65,
+        "Medication\\1",
+        "/Medication/1",
+        "urn:uuid:1234",
+    ):
         assert reference_url(bad, target) is None, bad
 
 
@@ -143,15 +163,23 @@ def test_same_server_url_rules() -> None:
     assert same_server_url("http://127.0.0.1:8080/fhir/Condition?_page=2&code=http%3A%2F%2Floinc.org", target)
     assert same_server_url("HTTP://127.0.0.1:8080/fhir/Condition", target) == "http://127.0.0.1:8080/fhir/Condition"
     assert same_server_url("Condition?page=2", target, relative_to="http://127.0.0.1:8080/fhir/Condition")
-    for bad in ("http://127.0.0.1:8080/fhirx/Condition", "http://127.0.0.1:8080/Condition",
-                "http://127.0.0.1:8080//fhir/Condition", "http://127.0.0.1:8080/fhir//Condition",
-                "http://localhost:8080/fhir/Condition", "http://127.0.0.1/fhir/Condition",
-                "http://127.0.0.1:8080/fhir/%2E%2E/x", "http://127.0.0.1:8080/fhir/a%2fb",
-                "http://x@127.0.0.1:8080/fhir/Condition", "http://127.0.0.1:8080/fhir/./Condition"):
+    for bad in (
+        "http://127.0.0.1:8080/fhirx/Condition",
+        "http://127.0.0.1:8080/Condition",
+        "http://127.0.0.1:8080//fhir/Condition",
+        "http://127.0.0.1:8080/fhir//Condition",
+        "http://localhost:8080/fhir/Condition",
+        "http://127.0.0.1/fhir/Condition",
+        "http://127.0.0.1:8080/fhir/%2E%2E/x",
+        "http://127.0.0.1:8080/fhir/a%2fb",
+        "http://x@127.0.0.1:8080/fhir/Condition",
+        "http://127.0.0.1:8080/fhir/./Condition",
+    ):
         assert same_server_url(bad, target) is None, bad
 
 
 # --- redirects -------------------------------------------------------------------------------
+
 
 def test_a_redirect_is_not_followed(service, hostile_fhir, elsewhere):
     hostile_fhir.redirect_to("/fhir/Condition", elsewhere.url_for("/fhir/Condition"))
@@ -176,14 +204,16 @@ def test_a_redirect_with_a_huge_body_is_neither_followed_nor_read(service, hosti
     assert "conditions: the FHIR server could not be read" in issue["diagnostics"]
     assert elsewhere.requests_seen == []
     assert hostile_fhir.paths_seen == ["/fhir/Condition"]
-    assert eventually(lambda: body.stopped, tries=100), \
-        f"the redirect's body is still being sent ({body.bytes_yielded} bytes so far): the service reads it " \
+    assert eventually(lambda: body.stopped, tries=100), (
+        f"the redirect's body is still being sent ({body.bytes_yielded} bytes so far): the service reads it "
         "or holds the connection"
+    )
     # Less than the call's byte bound: the 3xx body is not read at all (socket buffers only).
     assert body.bytes_yielded < 8 * MIB, f"{body.bytes_yielded} bytes of the redirect's body were sent"
 
 
 # --- every network failure reads the same ------------------------------------------------------
+
 
 def _closed_port() -> int:
     with socket.socket() as probe:
@@ -200,11 +230,13 @@ def test_a_closed_port_and_a_port_answering_garbage_read_the_same(service, hosti
         answers.append(response.json())
     assert answers[0] == answers[1]
     assert answers[0]["issue"][0]["diagnostics"].endswith(
-        "patient: the FHIR server could not be read; conditions: the FHIR server could not be read")
+        "patient: the FHIR server could not be read; conditions: the FHIR server could not be read"
+    )
     assert TOKEN not in str(answers)
 
 
 # --- the fhirServer policy, decided before any socket ------------------------------------------
+
 
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -224,8 +256,9 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         asked.append(host)
         if host not in table:
             raise socket.gaierror(socket.EAI_NONAME, "unknown")
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
-                for a in table[host]]
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in table[host]
+        ]
 
     def no_socket(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the policy opened a socket")
@@ -248,20 +281,41 @@ def _allowed(url: str, policy: FhirServerPolicy) -> bool:
     return True
 
 
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/latest", "https://169.254.169.254", "https://169.254.10.1/fhir",
-    "https://[fe80::1]/fhir", "https://[fd00:ec2::254]/", "https://metadata.google.internal/fhir",
-    "https://METADATA.google.internal./fhir", "https://v6local.example/fhir", "https://rebind.example/fhir",
-    "https://mapped.example/fhir", "https://[::ffff:169.254.169.254]/", "https://0.0.0.0/fhir", "https://[::]/fhir",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest",
+        "https://169.254.169.254",
+        "https://169.254.10.1/fhir",
+        "https://[fe80::1]/fhir",
+        "https://[fd00:ec2::254]/",
+        "https://metadata.google.internal/fhir",
+        "https://METADATA.google.internal./fhir",
+        "https://v6local.example/fhir",
+        "https://rebind.example/fhir",
+        "https://mapped.example/fhir",
+        "https://[::ffff:169.254.169.254]/",
+        "https://0.0.0.0/fhir",
+        "https://[::]/fhir",
+    ],
+)
 def test_link_local_and_metadata_addresses_are_always_refused(no_network, url):
     everything = FhirServerPolicy(allowed=(parse_server_url(url),))
     for policy in (OFF, ON, everything, FhirServerPolicy(allowed=everything.allowed, auth_on=True)):
         assert not _allowed(url, policy), (url, policy)
 
 
-@pytest.mark.parametrize("url", ["https://10.0.0.5/fhir", "https://172.16.3.4/fhir", "https://192.168.1.1/fhir",
-                                 "https://100.64.0.1/fhir", "https://[fd12::1]/fhir", "https://mixed.example/fhir"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.0.0.5/fhir",
+        "https://172.16.3.4/fhir",
+        "https://192.168.1.1/fhir",
+        "https://100.64.0.1/fhir",
+        "https://[fd12::1]/fhir",
+        "https://mixed.example/fhir",
+    ],
+)
 def test_private_addresses_need_the_allow_list(no_network, url):
     assert not _allowed(url, ON)
     assert not _allowed(url, OFF)
@@ -270,8 +324,12 @@ def test_private_addresses_need_the_allow_list(no_network, url):
 
 
 def test_loopback_is_allowed_with_authentication_off_only(no_network):
-    for url in ("http://127.0.0.1:8080/fhir", "http://localhost:8080/fhir", "http://[::1]:8080/fhir",
-                "http://127.5.5.5/fhir"):
+    for url in (
+        "http://127.0.0.1:8080/fhir",
+        "http://localhost:8080/fhir",
+        "http://[::1]:8080/fhir",
+        "http://127.5.5.5/fhir",
+    ):
         assert _allowed(url, OFF), url
         assert not _allowed(url, ON), url
     listed = FhirServerPolicy(allowed=(parse_server_url("http://127.0.0.1:8080"),), auth_on=True)
@@ -305,10 +363,18 @@ def test_names_are_resolved_once_and_literals_not_at_all(no_network):
         check_fhir_server("https://no-such-name.example/fhir", ON, resolve=socket.getaddrinfo)
 
 
-@pytest.mark.parametrize("url", ["https://user:pw@public.example/fhir", "https://public.example/fhir?x=1",
-                                 "https://public.example/fhir/../x", "https://public.example\\@evil/fhir",
-                                 "ftp://public.example/fhir", "https://public.example/f%2e%2e/x",
-                                 "https://public.example:99999/fhir"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:pw@public.example/fhir",
+        "https://public.example/fhir?x=1",
+        "https://public.example/fhir/../x",
+        "https://public.example\\@evil/fhir",
+        "ftp://public.example/fhir",
+        "https://public.example/f%2e%2e/x",
+        "https://public.example:99999/fhir",
+    ],
+)
 def test_malformed_fhir_servers_are_refused(no_network, url):
     with pytest.raises(TargetRefused):
         check_fhir_server(url, OFF, resolve=socket.getaddrinfo)
@@ -327,6 +393,7 @@ def test_the_policy_follows_the_settings():
 def test_address_classes() -> None:
     def refused(a: str, policy: FhirServerPolicy = ON) -> bool:
         return address_refusal(ipaddress.ip_address(a), policy, allow_listed=False) is not None
+
     assert not refused("8.8.8.8") and not refused("2001:4860:4860::8888")
     assert refused("169.254.169.254", OFF) and refused("fe80::1", OFF) and refused("224.0.0.1", OFF)
     assert not refused("127.0.0.1", OFF) and refused("127.0.0.1") and refused("::1")

@@ -40,11 +40,19 @@ def feedback_rows(service: LiveService) -> Iterator[Callable[[], int]]:
     store.close()
 
 
-def post(service: LiveService, body: Any = None, *, raw: bytes | None = None, path: str = SELECT,
-         content_type: str = "application/json", timeout: float = 30) -> requests.Response:
+def post(
+    service: LiveService,
+    body: Any = None,
+    *,
+    raw: bytes | None = None,
+    path: str = SELECT,
+    content_type: str = "application/json",
+    timeout: float = 30,
+) -> requests.Response:
     data = raw if raw is not None else json.dumps(body).encode()
-    return requests.post(f"{service.base_url}/cds-services/{path}", data=data,
-                         headers={"Content-Type": content_type}, timeout=timeout)
+    return requests.post(
+        f"{service.base_url}/cds-services/{path}", data=data, headers={"Content-Type": content_type}, timeout=timeout
+    )
 
 
 def assert_outcome(response: requests.Response, status: int, *words: str) -> None:
@@ -89,7 +97,7 @@ NESTED_100K = b"[" * 100_000 + b"]" * 100_000
         (b"", "malformed JSON"),
         (b"{'hook': 'order-select'}", "malformed JSON"),
         (b'{"hook": "\xff\xfe order-select"}', "UTF-8"),
-        (b'\xc3\x28', "UTF-8"),
+        (b"\xc3\x28", "UTF-8"),
         (NESTED_100K, "nested deeper than 100 levels"),
         (b'{"a": ' * 100_000 + b"1" + b"}" * 100_000, "nested deeper than 100 levels"),
         (b'{"hook": "order-select", "x": NaN}', "NaN is not a JSON number"),
@@ -101,10 +109,24 @@ NESTED_100K = b"[" * 100_000 + b"]" * 100_000
         (b'"order-select"', "JSON object"),
         (b"42", "JSON object"),
     ],
-    ids=["truncated", "trailing garbage", "empty", "single quotes", "invalid UTF-8", "lone continuation byte",
-         "100k nested arrays", "100k nested objects", "NaN", "-Infinity", "1e999", "lone surrogate", "null",
-         "array", "string",
-         "number"],
+    ids=[
+        "truncated",
+        "trailing garbage",
+        "empty",
+        "single quotes",
+        "invalid UTF-8",
+        "lone continuation byte",
+        "100k nested arrays",
+        "100k nested objects",
+        "NaN",
+        "-Infinity",
+        "1e999",
+        "lone surrogate",
+        "null",
+        "array",
+        "string",
+        "number",
+    ],
 )
 def test_what_is_not_a_json_object_is_400(service, raw, words):
     assert_outcome(post(service, raw=raw), 400, words)
@@ -149,8 +171,9 @@ def test_text_in_any_script_and_emoji_are_read(service):
     request = request_for()
     draft(request)["note"] = [{"text": "환자 설명 완료 \U0001f48a ✓ — ñ"}]
     cards = assert_cards(post(service, request))
-    updated = [a["resource"] for c in cards for s in c.get("suggestions", []) for a in s["actions"]
-               if a["type"] == "update"]
+    updated = [
+        a["resource"] for c in cards for s in c.get("suggestions", []) for a in s["actions"] if a["type"] == "update"
+    ]
     assert updated and updated[0]["note"] == [{"text": "환자 설명 완료 \U0001f48a ✓ — ñ"}]
 
 
@@ -176,8 +199,12 @@ WRONG_TYPES: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "fhirServer number": (lambda r: r.update(fhirServer=8080), "fhirServer"),
     "fhirServer not http": (lambda r: r.update(fhirServer="file:///etc/passwd"), "fhirServer"),
     "fhirAuthorization string": (lambda r: r.update(fhirAuthorization="Bearer x"), "fhirAuthorization"),
-    "access_token number": (lambda r: r.update(fhirServer="http://127.0.0.1:9", fhirAuthorization={
-        "access_token": 5, "token_type": "Bearer"}), "access_token"),
+    "access_token number": (
+        lambda r: r.update(
+            fhirServer="http://127.0.0.1:9", fhirAuthorization={"access_token": 5, "token_type": "Bearer"}
+        ),
+        "access_token",
+    ),
     "prefetch list": (lambda r: r.update(prefetch=[]), "prefetch"),
     "prefetch value string": (lambda r: r["prefetch"].update(patient="Patient/1"), "prefetch"),
     "prefetch value number": (lambda r: r["prefetch"].update(observations=3), "prefetch"),
@@ -200,21 +227,27 @@ WRONG_BUT_HARMLESS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "entry resource a string": lambda r: r["context"]["draftOrders"]["entry"].append({"resource": "x"}),
     "searchset entry not a list": lambda r: r["prefetch"]["conditions"].update(entry="x"),
     "searchset entries of junk": lambda r: r["prefetch"]["conditions"].update(
-        entry=[1, None, "x", {"resource": 5}, {"resource": {"resourceType": 7}}]),
+        entry=[1, None, "x", {"resource": 5}, {"resource": {"resourceType": 7}}]
+    ),
     "patient of another type": lambda r: r["prefetch"].update(patient={"resourceType": "Observation", "id": "x"}),
     "birthDate a number": lambda r: r["prefetch"]["patient"].update(birthDate=19540302),
     "gender a list": lambda r: r["prefetch"]["patient"].update(gender=["female"]),
     "dose a string": lambda r: draft(r)["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"].update(value="25"),
     "dose astronomically large": lambda r: draft(r)["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"].update(
-        value=10**400),
+        value=10**400
+    ),
     "weight astronomically large": lambda r: next(
-        e["resource"]["valueQuantity"] for e in r["prefetch"]["observations"]["entry"]
-        if e["resource"]["code"]["coding"][0]["code"] == "29463-7").update(value=10**400),
+        e["resource"]["valueQuantity"]
+        for e in r["prefetch"]["observations"]["entry"]
+        if e["resource"]["code"]["coding"][0]["code"] == "29463-7"
+    ).update(value=10**400),
     "timing period astronomically large": lambda r: draft(r)["dosageInstruction"][0].update(
-        timing={"repeat": {"frequency": 1, "period": 10**400, "periodUnit": "d"}}),
+        timing={"repeat": {"frequency": 1, "period": 10**400, "periodUnit": "d"}}
+    ),
     "dosage not a list": lambda r: draft(r).update(dosageInstruction={"text": "25 mg"}),
     "timing period zero": lambda r: draft(r)["dosageInstruction"][0].update(
-        timing={"repeat": {"frequency": 1, "period": 0, "periodUnit": "d"}}),
+        timing={"repeat": {"frequency": 1, "period": 0, "periodUnit": "d"}}
+    ),
     "medication coding junk": lambda r: draft(r).update(medicationCodeableConcept={"coding": [None, 5, {"code": 1}]}),
 }
 
@@ -237,9 +270,15 @@ def test_selections_pointing_nowhere_are_400(service):
     assert_outcome(post(service, request), 400, "selections", "MedicationRequest/not-in-the-drafts")
 
 
-@pytest.mark.parametrize(("hook", "service_id"), [("order-sign", SELECT), ("patient-view", SIGN),
-                                                  ("order-select", "lenalidomide-patient-view"),
-                                                  ("medication-prescribe", SELECT)])
+@pytest.mark.parametrize(
+    ("hook", "service_id"),
+    [
+        ("order-sign", SELECT),
+        ("patient-view", SIGN),
+        ("order-select", "lenalidomide-patient-view"),
+        ("medication-prescribe", SELECT),
+    ],
+)
 def test_the_wrong_hook_for_the_service_is_400(service, hook, service_id):
     request = request_for()
     request["hook"] = hook
@@ -298,7 +337,8 @@ def test_a_megabyte_where_an_identifier_belongs_is_400(service, mutate, field):
         lambda r: draft(r)["medicationCodeableConcept"].update(text="lenalidomide <script>alert(1)</script>" + ONE_MB),
         lambda r: draft(r)["dosageInstruction"][0].update(text="<img src=x onerror=alert(1)>" + ONE_MB),
         lambda r: r["prefetch"]["observations"]["entry"][0]["resource"]["valueQuantity"].update(
-            unit="<script>" + ONE_MB),
+            unit="<script>" + ONE_MB
+        ),
         lambda r: r["prefetch"]["patient"].update(name=[{"family": "<script>" + ONE_MB}]),
     ],
     ids=["userId", "medication text", "dosage text", "observation unit", "patient name"],
@@ -318,37 +358,58 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 def _lab(i: int) -> dict[str, Any]:
     """Creatinine, weight, ANC, platelets and ALT in turn, one day apart back from 3 days ago."""
-    code, value, unit = [("2160-0", 1.3, "mg/dL"), ("29463-7", 55, "kg"), ("751-8", 2.8, "10*3/uL"),
-                         ("777-3", 180, "10*3/uL"), ("1742-6", 20, "U/L")][i % 5]
-    return {"resourceType": "Observation", "id": f"lab-{i}", "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "subject": {"reference": "Patient/moderate-renal"},
-            "effectiveDateTime": (date.today() - timedelta(days=3 + i // 5)).isoformat(),
-            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}
+    code, value, unit = [
+        ("2160-0", 1.3, "mg/dL"),
+        ("29463-7", 55, "kg"),
+        ("751-8", 2.8, "10*3/uL"),
+        ("777-3", 180, "10*3/uL"),
+        ("1742-6", 20, "U/L"),
+    ][i % 5]
+    return {
+        "resourceType": "Observation",
+        "id": f"lab-{i}",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "subject": {"reference": "Patient/moderate-renal"},
+        "effectiveDateTime": (date.today() - timedelta(days=3 + i // 5)).isoformat(),
+        "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+    }
 
 
 def _condition(i: int) -> dict[str, Any]:
     """Old resolved problems (essential hypertension, seasonal allergy)."""
     code = ("59621000", "367498001")[i % 2]
-    return {"resourceType": "Condition", "id": f"problem-{i}",
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                           "code": "resolved"}]},
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": code}]},
-            "subject": {"reference": "Patient/moderate-renal"},
-            "onsetDateTime": (date.today() - timedelta(days=400 + i)).isoformat()}
+    return {
+        "resourceType": "Condition",
+        "id": f"problem-{i}",
+        "clinicalStatus": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "resolved"}]
+        },
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": code}]},
+        "subject": {"reference": "Patient/moderate-renal"},
+        "onsetDateTime": (date.today() - timedelta(days=400 + i)).isoformat(),
+    }
 
 
 def _past_order(i: int) -> dict[str, Any]:
     """Completed paracetamol and omeprazole orders, one a day going back."""
     code, name = (("161", "acetaminophen"), ("7646", "omeprazole"))[i % 2]
-    return {"resourceType": "MedicationRequest", "id": f"past-{i}", "status": "completed", "intent": "order",
-            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": code, "display": name}]},
-            "subject": {"reference": "Patient/moderate-renal"},
-            "authoredOn": (date.today() - timedelta(days=200 + i)).isoformat()}
+    return {
+        "resourceType": "MedicationRequest",
+        "id": f"past-{i}",
+        "status": "completed",
+        "intent": "order",
+        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": code, "display": name}]},
+        "subject": {"reference": "Patient/moderate-renal"},
+        "authoredOn": (date.today() - timedelta(days=200 + i)).isoformat(),
+    }
 
 
 BIG_BUNDLES: dict[str, Callable[[int], dict[str, Any]]] = {
-    "observations": _lab, "conditions": _condition, "medications": _past_order}
+    "observations": _lab,
+    "conditions": _condition,
+    "medications": _past_order,
+}
 
 
 @pytest.mark.parametrize("key", BIG_BUNDLES)
@@ -384,13 +445,19 @@ def test_a_body_over_5_mib_is_413(service, path):
 def test_a_chunked_body_over_5_mib_is_413_not_cut_and_parsed(service):
     """Without Content-Length the server cannot refuse up front; Werkzeug then cut the body at
     the limit and the service parsed the cut (400 "malformed JSON", or worse, a valid prefix)."""
+
     def chunks() -> Iterator[bytes]:
         yield b'{"hook": "order-select", "padding": "'
         for _ in range(6):
             yield b"x" * MiB
         yield b'"}'
-    response = requests.post(f"{service.base_url}/cds-services/{SELECT}", data=chunks(),
-                             headers={"Content-Type": "application/json"}, timeout=30)
+
+    response = requests.post(
+        f"{service.base_url}/cds-services/{SELECT}",
+        data=chunks(),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert_outcome(response, 413, "larger than the limit")
 
 
@@ -420,27 +487,68 @@ def test_a_wrong_method_is_405_with_allow(service, method):
 REFUSED_FEEDBACK: list[tuple[str, bytes, str, int]] = [
     (SELECT, b'{"feedback": [', "application/json", 400),
     (SELECT, b'{"feedback": "accepted"}', "application/json", 400),
-    (SELECT, b'{"feedback": [{"card": "c", "outcome": "liked", "outcomeTimestamp": "2026-11-25T09:00:00Z"}]}',
-     "application/json", 400),
-    (SELECT, b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "yesterday"}]}',
-     "application/json", 400),
-    (SELECT, b'{"feedback": [{"card": 5, "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}]}',
-     "application/json", 400),
-    (SELECT, b'[{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}]',
-     "application/json", 400),
-    (SELECT, b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}], '
-             b'"x": NaN}', "application/json", 400),
-    (SELECT, b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}]}',
-     "text/plain", 415),
-    ("no-such-service", b'{"feedback": [{"card": "c", "outcome": "accepted", '
-                        b'"outcomeTimestamp": "2026-11-25T09:00:00Z"}]}', "application/json", 404),
-    (SELECT, b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}, '
-             b'{"card": "d", "outcome": "overridden"}]}', "application/json", 400),
+    (
+        SELECT,
+        b'{"feedback": [{"card": "c", "outcome": "liked", "outcomeTimestamp": "2026-11-25T09:00:00Z"}]}',
+        "application/json",
+        400,
+    ),
+    (
+        SELECT,
+        b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "yesterday"}]}',
+        "application/json",
+        400,
+    ),
+    (
+        SELECT,
+        b'{"feedback": [{"card": 5, "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}]}',
+        "application/json",
+        400,
+    ),
+    (
+        SELECT,
+        b'[{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}]',
+        "application/json",
+        400,
+    ),
+    (
+        SELECT,
+        b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}], "x": NaN}',
+        "application/json",
+        400,
+    ),
+    (
+        SELECT,
+        b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}]}',
+        "text/plain",
+        415,
+    ),
+    (
+        "no-such-service",
+        b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}]}',
+        "application/json",
+        404,
+    ),
+    (
+        SELECT,
+        b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-25T09:00:00Z"}, '
+        b'{"card": "d", "outcome": "overridden"}]}',
+        "application/json",
+        400,
+    ),
     # Found by schemathesis: an instant with no UTC equivalent in Python's calendar (a 500).
-    (SELECT, b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "0001-01-01T00:06:06+01:01"}]}',
-     "application/json", 400),
-    (SELECT, b'{"card": "c", "outcome": "accepted", "outcomeTimestamp": "9999-12-31T23:59:59-01:00"}',
-     "application/json", 400),
+    (
+        SELECT,
+        b'{"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "0001-01-01T00:06:06+01:01"}]}',
+        "application/json",
+        400,
+    ),
+    (
+        SELECT,
+        b'{"card": "c", "outcome": "accepted", "outcomeTimestamp": "9999-12-31T23:59:59-01:00"}',
+        "application/json",
+        400,
+    ),
     (SELECT, b"[" * 100_000 + b"]" * 100_000, "application/json", 400),
     (SELECT, b'{"feedback": [{"card": "' + b"x" * (5 * MiB) + b'"}]}', "application/json", 413),
 ]
@@ -450,13 +558,24 @@ def test_refused_feedback_stores_nothing(service, feedback_rows):
     """A feedback body with one bad item among good ones is refused whole: nothing is stored."""
     before = feedback_rows()
     for service_id, raw, content_type, status in REFUSED_FEEDBACK:
-        response = requests.post(f"{service.base_url}/cds-services/{service_id}/feedback", data=raw,
-                                 headers={"Content-Type": content_type}, timeout=30)
+        response = requests.post(
+            f"{service.base_url}/cds-services/{service_id}/feedback",
+            data=raw,
+            headers={"Content-Type": content_type},
+            timeout=30,
+        )
         assert_outcome(response, status)
     assert feedback_rows() == before
 
-    accepted = {"feedback": [{"card": "3f8b9a52-5b7c-4f3e-9a59-0f7e6f1d2c11", "outcome": "accepted",
-                              "outcomeTimestamp": "2026-11-25T09:00:00Z"}]}
+    accepted = {
+        "feedback": [
+            {
+                "card": "3f8b9a52-5b7c-4f3e-9a59-0f7e6f1d2c11",
+                "outcome": "accepted",
+                "outcomeTimestamp": "2026-11-25T09:00:00Z",
+            }
+        ]
+    }
     stored = requests.post(f"{service.base_url}/cds-services/{SELECT}/feedback", json=accepted, timeout=10)
     assert stored.status_code == 200, stored.text
     assert feedback_rows() == before + 1, "the count does see stored feedback"

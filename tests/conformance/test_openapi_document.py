@@ -77,8 +77,14 @@ def test_the_document_names_the_declared_services_and_the_rule_id_format():
 # --- the checker every test's responses go through ----------------------------------------
 
 
-def _response(status: int, body: Any, *, method: str = "POST", content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> requests.Response:
+def _response(
+    status: int,
+    body: Any,
+    *,
+    method: str = "POST",
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
     response = requests.Response()
     response.status_code = status
     response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -106,9 +112,18 @@ SERVICE_PATH = "/cds-services/lenalidomide-order-select"
         ("GET", "/nowhere", _response(200, {})),
         ("GET", "/cds-services", _response(200, {"services": [{"id": "x", "hook": "patient-view"}]})),
     ],
-    ids=["null cards", "card without source", "empty systemActions", "undocumented status",
-         "error not an OperationOutcome", "HTML error", "500", "405 without Allow", "unknown path 200",
-         "discovery service incomplete"],
+    ids=[
+        "null cards",
+        "card without source",
+        "empty systemActions",
+        "undocumented status",
+        "error not an OperationOutcome",
+        "HTML error",
+        "500",
+        "405 without Allow",
+        "unknown path 200",
+        "discovery service incomplete",
+    ],
 )
 def test_the_response_checker_catches_departures(method, path, response):
     with pytest.raises(AssertionError):
@@ -129,10 +144,16 @@ def test_the_response_checker_accepts_documented_answers():
 def test_the_patched_hl7_document_is_valid_and_fixes_the_listed_defects():
     validate(patched_document())
     published = published_document()["components"]["schemas"]
-    assert published["OverrideReason"]["properties"]["reason"]["allOf"] == [{"$ref": "#/components/schemas/OverrideReason"}]
+    assert published["OverrideReason"]["properties"]["reason"]["allOf"] == [
+        {"$ref": "#/components/schemas/OverrideReason"}
+    ]
     assert "usageRequirements" not in published["CdsService"]["properties"]
-    overridden = {"card": "x", "outcome": "overridden", "outcomeTimestamp": "2026-11-25T09:00:00Z",
-                  "overrideReason": {"reason": {"display": "no code"}}}
+    overridden = {
+        "card": "x",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-11-25T09:00:00Z",
+        "overrideReason": {"reason": {"display": "no code"}},
+    }
     assert hl7_schema_errors(overridden, "Feedback"), "an override reason without a code must fail"
 
 
@@ -163,8 +184,12 @@ def inferno_request(hook: str) -> dict[str, Any]:
 
 
 def _fixture_patient(request: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Patient", "id": request["context"]["patientId"], "gender": "male",
-            "birthDate": "1950-01-01"}
+    return {
+        "resourceType": "Patient",
+        "id": request["context"]["patientId"],
+        "gender": "male",
+        "birthDate": "1950-01-01",
+    }
 
 
 def _empty_searchset() -> dict[str, Any]:
@@ -178,7 +203,8 @@ def _assert_valid_cards(response: requests.Response, hook: str) -> None:
     assert lenadex_problems(body, hook) == []
     assert hl7_schema_errors(body, "CdsResponse") == []
     assert all("org.lenadex.dose" not in card["extension"] for card in body["cards"]), (
-        "neither amoxicillin nor a pureed diet is a lenalidomide order")
+        "neither amoxicillin nor a pureed diet is a lenalidomide order"
+    )
 
 
 @pytest.mark.parametrize("hook", INFERNO_REQUESTS)
@@ -190,9 +216,11 @@ def test_inferno_requests_are_standard(hook):
 def test_inferno_request_with_prefetch_gets_valid_cards(conformance_service, hook):
     request = inferno_request(hook)
     request["prefetch"] = {"patient": _fixture_patient(request)} | {
-        key: _empty_searchset() for key in ("observations", "conditions", "medications", "procedures")}
-    response = requests.post(f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}",
-                             json=request, timeout=10)
+        key: _empty_searchset() for key in ("observations", "conditions", "medications", "procedures")
+    }
+    response = requests.post(
+        f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}", json=request, timeout=10
+    )
     _assert_valid_cards(response, hook)
 
 
@@ -203,8 +231,9 @@ def test_inferno_request_fetching_from_a_fhir_server_gets_valid_cards(conformanc
     fhir = stand_in.start()
     try:
         request["fhirServer"] = fhir.base_url  # the fixture's https://example/r4, on loopback
-        response = requests.post(f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}",
-                                 json=request, timeout=10)
+        response = requests.post(
+            f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}", json=request, timeout=10
+        )
     finally:
         fhir.stop()
     _assert_valid_cards(response, hook)
@@ -215,9 +244,16 @@ def _as_lenalidomide(request: dict[str, Any]) -> dict[str, Any]:
     """The Inferno request with its amoxicillin draft turned into a lenalidomide order."""
     for entry in request["context"]["draftOrders"]["entry"]:
         if entry["resource"]["resourceType"] == "MedicationRequest":
-            entry["resource"]["medicationCodeableConcept"] = {"coding": [
-                {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "342369",
-                 "display": "lenalidomide"}], "text": "lenalidomide"}
+            entry["resource"]["medicationCodeableConcept"] = {
+                "coding": [
+                    {
+                        "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                        "code": "342369",
+                        "display": "lenalidomide",
+                    }
+                ],
+                "text": "lenalidomide",
+            }
     return request
 
 
@@ -226,8 +262,9 @@ def test_inferno_request_for_another_drug_is_answered_without_fetching(conforman
     # An amoxicillin draft and a diet order: nothing for lenadex, so no fetch and no 412.
     request = copy.deepcopy(inferno_request(hook))
     request["fhirServer"] = "http://127.0.0.1:9"  # nothing listens
-    response = requests.post(f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}",
-                             json=request, timeout=10)
+    response = requests.post(
+        f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}", json=request, timeout=10
+    )
     assert response.status_code == 200 and response.json() == {"cards": []}
 
 
@@ -235,8 +272,9 @@ def test_inferno_request_for_another_drug_is_answered_without_fetching(conforman
 def test_inferno_request_with_an_unreachable_server_and_no_prefetch_is_412(conformance_service, hook):
     request = _as_lenalidomide(copy.deepcopy(inferno_request(hook)))
     request["fhirServer"] = "http://127.0.0.1:9"  # nothing listens: the fixture's server, unreachable
-    response = requests.post(f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}",
-                             json=request, timeout=10)
+    response = requests.post(
+        f"{conformance_service.base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}", json=request, timeout=10
+    )
     assert response.status_code == 412
     diagnostics = response.json()["issue"][0]["diagnostics"]
     assert all(key in diagnostics for key in ("patient", "observations", "conditions"))
@@ -244,9 +282,19 @@ def test_inferno_request_with_an_unreachable_server_and_no_prefetch_is_412(confo
 
 @pytest.mark.parametrize(
     "path",
-    ["/cds-services", "/healthz", "/rules", "/openapi.json", "/metrics", "/sandbox", "/sandbox/static/sandbox.js",
-     "/sandbox/static/sandbox.css", "/sandbox/api/patients", "/sandbox/api/patients/moderate-renal",
-     "/sandbox/api/patients/moderate-renal/request?hook=order-sign"],
+    [
+        "/cds-services",
+        "/healthz",
+        "/rules",
+        "/openapi.json",
+        "/metrics",
+        "/sandbox",
+        "/sandbox/static/sandbox.js",
+        "/sandbox/static/sandbox.css",
+        "/sandbox/api/patients",
+        "/sandbox/api/patients/moderate-renal",
+        "/sandbox/api/patients/moderate-renal/request?hook=order-sign",
+    ],
 )
 def test_every_documented_read_answers_200_as_documented(conformance_service, path):
     """The session-wide check validates the body; random fuzzing seldom hits a known slug."""

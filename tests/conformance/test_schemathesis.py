@@ -114,16 +114,28 @@ def body_hook(case: schemathesis.Case) -> str:
     return str(case.body["hook"])
 
 
-def _fuzz(operation: Any, mode: GenerationMode, examples: int, service: LiveService, fhir_base_url: str,
-          session: requests.Session) -> None:
+def _fuzz(
+    operation: Any,
+    mode: GenerationMode,
+    examples: int,
+    service: LiveService,
+    fhir_base_url: str,
+    session: requests.Session,
+) -> None:
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
     if mode is GenerationMode.NEGATIVE:
         checks.append(negative_data_rejection)
     started = time.monotonic()
     count = 0
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck), phases=(Phase.explicit, Phase.generate, Phase.shrink))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
         nonlocal count
@@ -141,6 +153,7 @@ def _fuzz(operation: Any, mode: GenerationMode, examples: int, service: LiveServ
 
 
 # --- 1. the document as it is --------------------------------------------------------------
+
 
 def operations(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperation]:
     """Every operation of the schema; a definition schemathesis cannot use fails here."""
@@ -165,79 +178,180 @@ def test_every_operation_of_the_document(service, fhir_server, session, operatio
 
 # --- 2. plausible requests, into the pipeline -------------------------------------------------
 
+
 def _const(value: Any) -> dict[str, Any]:
     return {"const": value}
 
 
 def _coding(systems: list[str], codes: list[str]) -> dict[str, Any]:
-    return {"type": "object", "required": ["system", "code"], "additionalProperties": False,
-            "properties": {"system": {"enum": systems}, "code": {"enum": codes}, "display": {"type": "string"}}}
+    return {
+        "type": "object",
+        "required": ["system", "code"],
+        "additionalProperties": False,
+        "properties": {"system": {"enum": systems}, "code": {"enum": codes}, "display": {"type": "string"}},
+    }
 
 
 def _concept(systems: list[str], codes: list[str]) -> dict[str, Any]:
-    return {"type": "object", "required": ["coding"], "additionalProperties": False, "properties": {
-        "coding": {"type": "array", "minItems": 1, "maxItems": 2, "items": _coding(systems, codes)},
-        "text": {"type": "string", "maxLength": 40}}}
+    return {
+        "type": "object",
+        "required": ["coding"],
+        "additionalProperties": False,
+        "properties": {
+            "coding": {"type": "array", "minItems": 1, "maxItems": 2, "items": _coding(systems, codes)},
+            "text": {"type": "string", "maxLength": 40},
+        },
+    }
 
 
-WHEN = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"},
-                  {"type": "string", "maxLength": 12}]}
-UNITS = ["mg/dL", "umol/L", "mmol/L", "kg", "g", "[lb_av]", "cm", "10*3/uL", "10*9/L", "/uL", "%", "U/L",
-         "mL/min", "mL/min/{1.73_m2}", "mIU/L", "kg/m2", "{score}", "x"]
-QUANTITY = {"type": "object", "required": ["value"], "additionalProperties": False, "properties": {
-    "value": {"type": "number"}, "unit": {"enum": UNITS}, "code": {"enum": UNITS},
-    "system": _const("http://unitsofmeasure.org"), "comparator": {"enum": ["<", "<=", ">=", ">"]}}}
+WHEN = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date"},
+        {"type": "string", "maxLength": 12},
+    ]
+}
+UNITS = [
+    "mg/dL",
+    "umol/L",
+    "mmol/L",
+    "kg",
+    "g",
+    "[lb_av]",
+    "cm",
+    "10*3/uL",
+    "10*9/L",
+    "/uL",
+    "%",
+    "U/L",
+    "mL/min",
+    "mL/min/{1.73_m2}",
+    "mIU/L",
+    "kg/m2",
+    "{score}",
+    "x",
+]
+QUANTITY = {
+    "type": "object",
+    "required": ["value"],
+    "additionalProperties": False,
+    "properties": {
+        "value": {"type": "number"},
+        "unit": {"enum": UNITS},
+        "code": {"enum": UNITS},
+        "system": _const("http://unitsofmeasure.org"),
+        "comparator": {"enum": ["<", "<=", ">=", ">"]},
+    },
+}
 ANSWERS = sorted(PREGNANCY_ANSWERS) + sorted(ECOG_ANSWERS)
 ICD10 = sorted({f"{p[:3]}.{p[3:]}" if len(p) > 3 else p for c in CONDITIONS for p in (*c.icd10, *c.past_icd10)})
 
 
-SUBJECT = {"type": "object", "required": ["reference"], "additionalProperties": False,
-           "properties": {"reference": _const("Patient/p1")}}
+SUBJECT = {
+    "type": "object",
+    "required": ["reference"],
+    "additionalProperties": False,
+    "properties": {"reference": _const("Patient/p1")},
+}
 
 
 def _resource(resource_type: str, required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": ["resourceType", *required], "additionalProperties": False,
-            "properties": {"resourceType": _const(resource_type), "id": {"type": "string", "pattern": "^[a-z0-9]{1,8}$"},
-                           **properties}}
+    return {
+        "type": "object",
+        "required": ["resourceType", *required],
+        "additionalProperties": False,
+        "properties": {
+            "resourceType": _const(resource_type),
+            "id": {"type": "string", "pattern": "^[a-z0-9]{1,8}$"},
+            **properties,
+        },
+    }
 
 
-OBSERVATION = _resource("Observation", ["code", "subject"], {
-    "subject": SUBJECT,
-    "status": {"enum": ["final", "amended", "corrected", "preliminary", "cancelled", "entered-in-error"]},
-    "code": _concept(["http://loinc.org"], list(OBSERVATION_LOINC_CODES)),
-    "effectiveDateTime": WHEN, "issued": WHEN,
-    "valueQuantity": QUANTITY,
-    "valueCodeableConcept": _concept(["http://loinc.org", "http://snomed.info/sct"], ANSWERS),
-    "valueInteger": {"type": "integer"},
-})
-CONDITION = _resource("Condition", ["code", "subject"], {
-    "subject": SUBJECT,
-    "clinicalStatus": _concept(["http://terminology.hl7.org/CodeSystem/condition-clinical"],
-                               ["active", "recurrence", "relapse", "inactive", "remission", "resolved"]),
-    "verificationStatus": _concept(["http://terminology.hl7.org/CodeSystem/condition-ver-status"],
-                                   ["confirmed", "provisional", "refuted", "entered-in-error"]),
-    "code": _concept(["http://snomed.info/sct", "http://hl7.org/fhir/sid/icd-10-cm"],
-                     sorted({s for c in CONDITIONS for s in c.snomed}) + ICD10),
-    "onsetDateTime": WHEN, "abatementDateTime": WHEN, "recordedDate": WHEN,
-})
-PROCEDURE = _resource("Procedure", ["code", "subject"], {
-    "subject": SUBJECT,
-    "status": {"enum": ["completed", "in-progress", "not-done", "entered-in-error"]},
-    "code": _concept(["http://snomed.info/sct", "http://www.ama-assn.org/go/cpt"],
-                     sorted({s for p in PROCEDURES for s in (*p.snomed, *p.cpt)})),
-    "performedDateTime": WHEN,
-})
-DOSAGE = {"type": "object", "additionalProperties": False, "properties": {
-    "text": {"type": "string", "maxLength": 60},
-    "timing": {"type": "object", "additionalProperties": False, "properties": {"repeat": {
-        "type": "object", "additionalProperties": False, "properties": {
-            "frequency": {"type": "integer"}, "period": {"type": "number"}, "periodUnit": {"enum": ["h", "d", "wk", "mo"]},
-            "boundsPeriod": {"type": "object", "additionalProperties": False, "properties": {"start": WHEN, "end": WHEN}},
-            "dayOfWeek": {"type": "array", "maxItems": 3, "items": {"enum": ["mon", "tue", "wed"]}}}}}},
-    "doseAndRate": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
-        "type": "object", "additionalProperties": False, "properties": {"doseQuantity": QUANTITY}}},
-    "route": _concept(["http://snomed.info/sct"], ["26643006", "34206005", "47625008"]),
-}}
+OBSERVATION = _resource(
+    "Observation",
+    ["code", "subject"],
+    {
+        "subject": SUBJECT,
+        "status": {"enum": ["final", "amended", "corrected", "preliminary", "cancelled", "entered-in-error"]},
+        "code": _concept(["http://loinc.org"], list(OBSERVATION_LOINC_CODES)),
+        "effectiveDateTime": WHEN,
+        "issued": WHEN,
+        "valueQuantity": QUANTITY,
+        "valueCodeableConcept": _concept(["http://loinc.org", "http://snomed.info/sct"], ANSWERS),
+        "valueInteger": {"type": "integer"},
+    },
+)
+CONDITION = _resource(
+    "Condition",
+    ["code", "subject"],
+    {
+        "subject": SUBJECT,
+        "clinicalStatus": _concept(
+            ["http://terminology.hl7.org/CodeSystem/condition-clinical"],
+            ["active", "recurrence", "relapse", "inactive", "remission", "resolved"],
+        ),
+        "verificationStatus": _concept(
+            ["http://terminology.hl7.org/CodeSystem/condition-ver-status"],
+            ["confirmed", "provisional", "refuted", "entered-in-error"],
+        ),
+        "code": _concept(
+            ["http://snomed.info/sct", "http://hl7.org/fhir/sid/icd-10-cm"],
+            sorted({s for c in CONDITIONS for s in c.snomed}) + ICD10,
+        ),
+        "onsetDateTime": WHEN,
+        "abatementDateTime": WHEN,
+        "recordedDate": WHEN,
+    },
+)
+PROCEDURE = _resource(
+    "Procedure",
+    ["code", "subject"],
+    {
+        "subject": SUBJECT,
+        "status": {"enum": ["completed", "in-progress", "not-done", "entered-in-error"]},
+        "code": _concept(
+            ["http://snomed.info/sct", "http://www.ama-assn.org/go/cpt"],
+            sorted({s for p in PROCEDURES for s in (*p.snomed, *p.cpt)}),
+        ),
+        "performedDateTime": WHEN,
+    },
+)
+DOSAGE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "text": {"type": "string", "maxLength": 60},
+        "timing": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "repeat": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "frequency": {"type": "integer"},
+                        "period": {"type": "number"},
+                        "periodUnit": {"enum": ["h", "d", "wk", "mo"]},
+                        "boundsPeriod": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {"start": WHEN, "end": WHEN},
+                        },
+                        "dayOfWeek": {"type": "array", "maxItems": 3, "items": {"enum": ["mon", "tue", "wed"]}},
+                    },
+                }
+            },
+        },
+        "doseAndRate": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1,
+            "items": {"type": "object", "additionalProperties": False, "properties": {"doseQuantity": QUANTITY}},
+        },
+        "route": _concept(["http://snomed.info/sct"], ["26643006", "34206005", "47625008"]),
+    },
+}
 
 
 ALL_DRUGS = sorted(DRUG_BY_RXNORM)
@@ -245,33 +359,74 @@ ORDER_UNDER_REVIEW = sorted(code for code, drug in DRUG_BY_RXNORM.items() if dru
 
 
 def _medication_request(ids: dict[str, Any], statuses: list[str], drugs: list[str]) -> dict[str, Any]:
-    schema = _resource("MedicationRequest", ["id", "status", "intent", "medicationCodeableConcept", "subject"], {
-        "subject": SUBJECT,
-        "status": {"enum": statuses}, "intent": {"enum": ["order", "plan", "proposal"]},
-        "medicationCodeableConcept": _concept(["http://www.nlm.nih.gov/research/umls/rxnorm"], drugs),
-        "authoredOn": WHEN,
-        "note": {"type": "array", "maxItems": 1, "items": {"type": "object", "required": ["text"],
-                                                           "additionalProperties": False,
-                                                           "properties": {"text": {"type": "string"}}}},
-        "dosageInstruction": {"type": "array", "maxItems": 2, "items": DOSAGE},
-    })
+    schema = _resource(
+        "MedicationRequest",
+        ["id", "status", "intent", "medicationCodeableConcept", "subject"],
+        {
+            "subject": SUBJECT,
+            "status": {"enum": statuses},
+            "intent": {"enum": ["order", "plan", "proposal"]},
+            "medicationCodeableConcept": _concept(["http://www.nlm.nih.gov/research/umls/rxnorm"], drugs),
+            "authoredOn": WHEN,
+            "note": {
+                "type": "array",
+                "maxItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["text"],
+                    "additionalProperties": False,
+                    "properties": {"text": {"type": "string"}},
+                },
+            },
+            "dosageInstruction": {"type": "array", "maxItems": 2, "items": DOSAGE},
+        },
+    )
     schema["properties"]["id"] = ids
     return schema
 
 
 def _bundle(resource: dict[str, Any]) -> dict[str, Any]:
-    return {"anyOf": [{"type": "null"}, {
-        "type": "object", "required": ["resourceType", "type"], "additionalProperties": False,
-        "properties": {"resourceType": _const("Bundle"), "type": _const("searchset"),
-                       "entry": {"type": "array", "minItems": 1, "maxItems": 12, "items": {
-                           "type": "object", "required": ["resource"], "additionalProperties": False,
-                           "properties": {"resource": resource}}}}}]}
+    return {
+        "anyOf": [
+            {"type": "null"},
+            {
+                "type": "object",
+                "required": ["resourceType", "type"],
+                "additionalProperties": False,
+                "properties": {
+                    "resourceType": _const("Bundle"),
+                    "type": _const("searchset"),
+                    "entry": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 12,
+                        "items": {
+                            "type": "object",
+                            "required": ["resource"],
+                            "additionalProperties": False,
+                            "properties": {"resource": resource},
+                        },
+                    },
+                },
+            },
+        ]
+    }
 
 
-PATIENT = {"anyOf": [{"type": "null"}, _resource("Patient", ["id"], {
-    "id": _const("p1"), "gender": {"enum": ["male", "female", "other", "unknown"]},
-    "birthDate": {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 10}]},
-})]}
+PATIENT = {
+    "anyOf": [
+        {"type": "null"},
+        _resource(
+            "Patient",
+            ["id"],
+            {
+                "id": _const("p1"),
+                "gender": {"enum": ["male", "female", "other", "unknown"]},
+                "birthDate": {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 10}]},
+            },
+        ),
+    ]
+}
 
 
 def plausible_request(hook: str) -> dict[str, Any]:
@@ -280,27 +435,56 @@ def plausible_request(hook: str) -> dict[str, Any]:
     if hook != "patient-view":
         draft_ids = _const("d1") if hook == "order-select" else {"enum": ["d1", "d2", "d3"]}
         context["draftOrders"] = {
-            "type": "object", "required": ["resourceType", "entry"], "additionalProperties": False,
-            "properties": {"resourceType": _const("Bundle"), "type": _const("collection"), "entry": {
-                "type": "array", "minItems": 1, "maxItems": 3, "items": {
-                    "type": "object", "required": ["resource"], "additionalProperties": False,
-                    "properties": {"resource": _medication_request(draft_ids, ["draft"], ORDER_UNDER_REVIEW)}}}}}
+            "type": "object",
+            "required": ["resourceType", "entry"],
+            "additionalProperties": False,
+            "properties": {
+                "resourceType": _const("Bundle"),
+                "type": _const("collection"),
+                "entry": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 3,
+                    "items": {
+                        "type": "object",
+                        "required": ["resource"],
+                        "additionalProperties": False,
+                        "properties": {"resource": _medication_request(draft_ids, ["draft"], ORDER_UNDER_REVIEW)},
+                    },
+                },
+            },
+        }
         required.append("draftOrders")
     if hook == "order-select":
         context["selections"] = _const(["MedicationRequest/d1"])
         required.append("selections")
     keys = ["patient", "observations", "conditions", "medications", "procedures"]
     return {
-        "type": "object", "required": ["hook", "hookInstance", "context", "prefetch"], "additionalProperties": False,
+        "type": "object",
+        "required": ["hook", "hookInstance", "context", "prefetch"],
+        "additionalProperties": False,
         "properties": {
             "hook": _const(hook),
             "hookInstance": {"type": "string", "format": "uuid"},
             "context": {"type": "object", "required": required, "additionalProperties": False, "properties": context},
-            "prefetch": {"type": "object", "required": keys, "additionalProperties": False, "properties": {
-                "patient": PATIENT, "observations": _bundle(OBSERVATION), "conditions": _bundle(CONDITION),
-                "medications": _bundle(_medication_request({"type": "string", "pattern": "^m[0-9]$"},
-                                                           ["active", "completed", "stopped", "on-hold"], ALL_DRUGS)),
-                "procedures": _bundle(PROCEDURE)}},
+            "prefetch": {
+                "type": "object",
+                "required": keys,
+                "additionalProperties": False,
+                "properties": {
+                    "patient": PATIENT,
+                    "observations": _bundle(OBSERVATION),
+                    "conditions": _bundle(CONDITION),
+                    "medications": _bundle(
+                        _medication_request(
+                            {"type": "string", "pattern": "^m[0-9]$"},
+                            ["active", "completed", "stopped", "on-hold"],
+                            ALL_DRUGS,
+                        )
+                    ),
+                    "procedures": _bundle(PROCEDURE),
+                },
+            },
         },
     }
 

@@ -28,17 +28,19 @@ CLINICAL_RULE_IDS = Path(__file__).resolve().parents[1] / "fixtures" / "clinical
 def fired_cards(tmp_path_factory) -> dict[tuple[str, str], list[dict]]:
     """Cards for every sandbox patient on each of its hooks, from one live server."""
     folder = tmp_path_factory.mktemp("store")
-    server = make_server("127.0.0.1", 0, create_app(Settings(database_url=f"sqlite:///{folder / 's.sqlite3'}")),
-                         threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = make_server(
+        "127.0.0.1", 0, create_app(Settings(database_url=f"sqlite:///{folder / 's.sqlite3'}")), threaded=True
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{server.server_port}"
     answers = {}
     try:
         for slug, story in PATIENTS.items():
             for hook in story.hooks:
-                response = requests.post(f"{base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}",
-                                         json=hook_request(slug, hook), timeout=30)
+                response = requests.post(
+                    f"{base_url}/cds-services/{SERVICE_FOR_HOOK[hook]}", json=hook_request(slug, hook), timeout=30
+                )
                 assert response.status_code == 200, (slug, hook, response.text)
                 answers[(slug, hook)] = response.json()["cards"]
     finally:

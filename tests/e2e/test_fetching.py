@@ -17,8 +17,13 @@ def fetching_request(slug: str, base_url: str) -> dict:
     request = hook_request(slug, "order-select")
     del request["prefetch"]
     request["fhirServer"] = base_url
-    request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
-                                    "scope": "patient/*.read", "subject": "lenadex"}
+    request["fhirAuthorization"] = {
+        "access_token": TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "lenadex",
+    }
     return request
 
 
@@ -37,8 +42,9 @@ def test_keys_are_fetched_in_parallel(live_service):
 
 
 def test_a_hanging_server_ends_with_412_naming_its_key(start_service, tmp_path):
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.sqlite3'}",
-                        fetch_timeout_seconds=0.5, fetch_budget_seconds=1.0)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 's.sqlite3'}", fetch_timeout_seconds=0.5, fetch_budget_seconds=1.0
+    )
     service = start_service(settings)
     fhir = StandInFhirServer(fhir_resources("moderate-renal"), fault="hang", fault_paths=("/Condition",)).start()
     try:
@@ -52,8 +58,9 @@ def test_a_hanging_server_ends_with_412_naming_its_key(start_service, tmp_path):
 
 
 def test_paging_that_loops_is_cut_off(live_service):
-    stand_in = StandInFhirServer(fhir_resources("moderate-renal"), page_size=1, fault="loop-paging",
-                                 fault_paths=("/Condition",))
+    stand_in = StandInFhirServer(
+        fhir_resources("moderate-renal"), page_size=1, fault="loop-paging", fault_paths=("/Condition",)
+    )
     fhir = stand_in.start()
     try:
         response = call(live_service.base_url, fetching_request("moderate-renal", fhir.base_url))

@@ -14,9 +14,17 @@ from sandbox.fhir_server import StandInFhirServer
 from service.prefetch import FhirClient
 
 LENALIDOMIDE_MEDICATION = {
-    "resourceType": "Medication", "id": "revlimid-25",
-    "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "643722",
-                         "display": "Revlimid 25 MG Oral Capsule"}]},
+    "resourceType": "Medication",
+    "id": "revlimid-25",
+    "code": {
+        "coding": [
+            {
+                "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                "code": "643722",
+                "display": "Revlimid 25 MG Oral Capsule",
+            }
+        ]
+    },
 }
 
 
@@ -31,13 +39,15 @@ def test_a_draft_by_medication_reference_is_resolved_by_fetching(live_service):
             if f"MedicationRequest/{draft['id']}" in request["context"]["selections"]:
                 draft.pop("medicationCodeableConcept")
                 draft["medicationReference"] = {"reference": "Medication/revlimid-25"}
-        response = requests.post(f"{live_service.base_url}/cds-services/lenalidomide-order-select",
-                                 json=request, timeout=10)
+        response = requests.post(
+            f"{live_service.base_url}/cds-services/lenalidomide-order-select", json=request, timeout=10
+        )
     finally:
         fhir.stop()
     assert response.status_code == 200, response.text
-    doses = [c["extension"]["org.lenadex.dose"] for c in response.json()["cards"]
-             if "org.lenadex.dose" in c["extension"]]
+    doses = [
+        c["extension"]["org.lenadex.dose"] for c in response.json()["cards"] if "org.lenadex.dose" in c["extension"]
+    ]
     assert doses and doses[0]["mg"] == 10
     assert "/Medication/revlimid-25" in [r["path"] for r in stand_in.requests_seen]
 
@@ -89,8 +99,13 @@ def test_a_get_whose_connection_breaks_is_tried_once_more():
     fhir = StandInFhirServer(fhir_resources("moderate-renal")).start()
     relay = DropFirstConnection(int(fhir.base_url.rsplit(":", 1)[1]))
     try:
-        client = FhirClient(base_url=f"http://127.0.0.1:{relay.port}", access_token="t",
-                            timeout_seconds=2.0, deadline=time.monotonic() + 5, max_pages=2)
+        client = FhirClient(
+            base_url=f"http://127.0.0.1:{relay.port}",
+            access_token="t",
+            timeout_seconds=2.0,
+            deadline=time.monotonic() + 5,
+            max_pages=2,
+        )
         patient = client.search_or_read("Patient/moderate-renal")
     finally:
         relay.close()

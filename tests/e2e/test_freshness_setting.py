@@ -28,8 +28,9 @@ def test_a_longer_creatinine_window_makes_a_45_day_old_value_usable(start_servic
     default = start_service(Settings(database_url=f"sqlite:///{tmp_path / 'a.sqlite3'}"))
     assert "R-DATA-RENAL" in rules_fired(default.base_url)
 
-    longer = start_service(Settings(database_url=f"sqlite:///{tmp_path / 'b.sqlite3'}",
-                                    freshness_days="creatinine=60, weight=60"))
+    longer = start_service(
+        Settings(database_url=f"sqlite:///{tmp_path / 'b.sqlite3'}", freshness_days="creatinine=60, weight=60")
+    )
     fired = rules_fired(longer.base_url)
     assert "R-DATA-RENAL" not in fired and {"R-CRCL-CG", "R-RENAL-NORMAL"} <= fired
 

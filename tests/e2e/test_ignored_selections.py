@@ -69,22 +69,33 @@ def _draft(order_id: str, drug: str | None, *, reference: str | None = None) -> 
         "status": "draft",
         "intent": "order",
         "subject": {"reference": f"Patient/{PATIENT}"},
-        "dosageInstruction": [{
-            "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-            "doseAndRate": [{"doseQuantity": {"value": 100, "unit": "mg",
-                                              "system": "http://unitsofmeasure.org", "code": "mg"}}],
-        }],
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [
+                    {"doseQuantity": {"value": 100, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}
+                ],
+            }
+        ],
     }
     if reference is not None:
         order["medicationReference"] = {"reference": reference}
     elif drug is not None:
         order["medicationCodeableConcept"] = {
-            "coding": [{"system": RXNORM, "code": DRUGS[drug], "display": drug}], "text": drug}
+            "coding": [{"system": RXNORM, "code": DRUGS[drug], "display": drug}],
+            "text": drug,
+        }
     return order
 
 
-def _request(hook: str, drafts: list[dict[str, Any]], *, selected: list[str] | None = None,
-             fhir_server: str | None, prefetch: dict[str, Any] | None = None) -> dict[str, Any]:
+def _request(
+    hook: str,
+    drafts: list[dict[str, Any]],
+    *,
+    selected: list[str] | None = None,
+    fhir_server: str | None,
+    prefetch: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """As the public sandbox sends it: draftOrders without type, no encounterId."""
     context: dict[str, Any] = {"userId": "Practitioner/sandbox-clinician", "patientId": PATIENT}
     if hook != "patient-view":
@@ -94,8 +105,13 @@ def _request(hook: str, drafts: list[dict[str, Any]], *, selected: list[str] | N
     body: dict[str, Any] = {"hookInstance": str(uuid.uuid4()), "hook": hook, "context": context}
     if fhir_server is not None:
         body["fhirServer"] = fhir_server
-        body["fhirAuthorization"] = {"access_token": "ignored-selection-token", "token_type": "Bearer",
-                                     "expires_in": 300, "scope": "patient/*.read", "subject": "lenadex"}
+        body["fhirAuthorization"] = {
+            "access_token": "ignored-selection-token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "lenadex",
+        }
     if prefetch is not None:
         body["prefetch"] = prefetch
     return body
@@ -113,8 +129,9 @@ def _paths(server: HTTPServer) -> list[str]:
 
 
 def test_order_select_of_an_aspirin_draft_fetches_nothing_and_answers_no_cards(service, recording):
-    body = _request("order-select", [_draft("aspirin-1", "aspirin")], selected=["aspirin-1"],
-                    fhir_server=recording.url_for("/fhir"))
+    body = _request(
+        "order-select", [_draft("aspirin-1", "aspirin")], selected=["aspirin-1"], fhir_server=recording.url_for("/fhir")
+    )
     response = _post(service, SELECT, body)
     assert (response.status_code, response.json()) == (200, {"cards": []}), response.text[:300]
     assert _paths(recording) == [], "no prefetch key is needed for an aspirin order"
@@ -123,8 +140,13 @@ def test_order_select_of_an_aspirin_draft_fetches_nothing_and_answers_no_cards(s
 def test_order_select_of_the_aspirin_draft_beside_an_unselected_lenalidomide_draft(service, recording):
     """order-select is about the selected order: the lenalidomide draft waits for its own turn."""
     drafts = [_draft("aspirin-1", "aspirin"), _draft("lenalidomide-1", "lenalidomide")]
-    body = _request("order-select", drafts, selected=["aspirin-1"], fhir_server=recording.url_for("/fhir"),
-                    prefetch={"patient": {"resourceType": "Patient", "id": PATIENT}})  # some keys only
+    body = _request(
+        "order-select",
+        drafts,
+        selected=["aspirin-1"],
+        fhir_server=recording.url_for("/fhir"),
+        prefetch={"patient": {"resourceType": "Patient", "id": PATIENT}},
+    )  # some keys only
     response = _post(service, SELECT, body)
     assert (response.status_code, response.json()) == (200, {"cards": []}), response.text[:300]
     assert _paths(recording) == []
@@ -148,8 +170,13 @@ def test_no_412_when_the_fhir_server_is_down_or_absent(service, hook, server):
 
 def test_a_contained_medication_decides_without_a_fetch(service, recording):
     draft = _draft("aspirin-1", None, reference="#med")
-    draft["contained"] = [{"resourceType": "Medication", "id": "med", "code": {
-        "coding": [{"system": RXNORM, "code": DRUGS["aspirin"], "display": "aspirin"}]}}]
+    draft["contained"] = [
+        {
+            "resourceType": "Medication",
+            "id": "med",
+            "code": {"coding": [{"system": RXNORM, "code": DRUGS["aspirin"], "display": "aspirin"}]},
+        }
+    ]
     body = _request("order-select", [draft], selected=["aspirin-1"], fhir_server=recording.url_for("/fhir"))
     response = _post(service, SELECT, body)
     assert (response.status_code, response.json()) == (200, {"cards": []}), response.text[:300]
@@ -160,20 +187,32 @@ def test_a_contained_medication_decides_without_a_fetch(service, recording):
 
 
 def test_a_referenced_medication_is_fetched_alone_and_decides(service, recording):
-    recording.expect_request("/fhir/Medication/med-1").respond_with_json({
-        "resourceType": "Medication", "id": "med-1",
-        "code": {"coding": [{"system": RXNORM, "code": DRUGS["aspirin"], "display": "aspirin"}]}})
-    body = _request("order-select", [_draft("order-1", None, reference="Medication/med-1")],
-                    selected=["order-1"], fhir_server=recording.url_for("/fhir"))
+    recording.expect_request("/fhir/Medication/med-1").respond_with_json(
+        {
+            "resourceType": "Medication",
+            "id": "med-1",
+            "code": {"coding": [{"system": RXNORM, "code": DRUGS["aspirin"], "display": "aspirin"}]},
+        }
+    )
+    body = _request(
+        "order-select",
+        [_draft("order-1", None, reference="Medication/med-1")],
+        selected=["order-1"],
+        fhir_server=recording.url_for("/fhir"),
+    )
     response = _post(service, SELECT, body)
     assert (response.status_code, response.json()) == (200, {"cards": []}), response.text[:300]
     assert _paths(recording) == ["/fhir/Medication/med-1"], "only the Medication, no prefetch key"
 
 
 def test_a_referenced_lenalidomide_is_reviewed_and_fetched_only_once(service, recording):
-    recording.expect_request("/fhir/Medication/med-1").respond_with_json({
-        "resourceType": "Medication", "id": "med-1",
-        "code": {"coding": [{"system": RXNORM, "code": DRUGS["lenalidomide"], "display": "lenalidomide"}]}})
+    recording.expect_request("/fhir/Medication/med-1").respond_with_json(
+        {
+            "resourceType": "Medication",
+            "id": "med-1",
+            "code": {"coding": [{"system": RXNORM, "code": DRUGS["lenalidomide"], "display": "lenalidomide"}]},
+        }
+    )
     body = hook_request(PATIENT, "order-select")  # the whole record as prefetch
     [selected] = body["context"]["selections"]
     body["fhirServer"] = recording.url_for("/fhir")
@@ -191,8 +230,12 @@ def test_a_referenced_lenalidomide_is_reviewed_and_fetched_only_once(service, re
 
 def test_an_unresolvable_medication_is_not_waved_through(service):
     """It could be lenalidomide: without it and without the record, the documented 412."""
-    body = _request("order-select", [_draft("order-1", None, reference="Medication/med-1")],
-                    selected=["order-1"], fhir_server=_closed_port_url())
+    body = _request(
+        "order-select",
+        [_draft("order-1", None, reference="Medication/med-1")],
+        selected=["order-1"],
+        fhir_server=_closed_port_url(),
+    )
     response = _post(service, SELECT, body)
     assert response.status_code == 412, response.text[:300]
     assert "patient" in response.json()["issue"][0]["diagnostics"]
@@ -203,8 +246,12 @@ def test_an_unresolvable_medication_is_not_waved_through(service):
 
 @pytest.mark.parametrize("drug", ["lenalidomide", "dexamethasone"])
 def test_a_selected_lenalidomide_or_dexamethasone_draft_still_needs_its_prefetch(service, drug):
-    body = _request("order-select", [_draft("aspirin-1", "aspirin"), _draft("order-1", drug)],
-                    selected=["order-1"], fhir_server=_closed_port_url())
+    body = _request(
+        "order-select",
+        [_draft("aspirin-1", "aspirin"), _draft("order-1", drug)],
+        selected=["order-1"],
+        fhir_server=_closed_port_url(),
+    )
     response = _post(service, SELECT, body)
     assert response.status_code == 412, response.text[:300]
 
@@ -218,4 +265,3 @@ def test_order_sign_with_a_lenalidomide_draft_among_others_still_needs_its_prefe
 def test_patient_view_is_unchanged_and_still_needs_its_prefetch(service):
     response = _post(service, VIEW, _request("patient-view", [], fhir_server=_closed_port_url()))
     assert response.status_code == 412, response.text[:300]
-

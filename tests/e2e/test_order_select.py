@@ -21,8 +21,12 @@ def post(base_url: str, body: Any, service: str = SERVICE, **kwargs: Any) -> req
 
 def dose_cards(response: requests.Response) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
-    return [c for c in response.json()["cards"] if "org.lenadex.dose" in c.get("extension", {})
-            or "R-DATA-RENAL" in c.get("extension", {}).get("org.lenadex.rules", [])]
+    return [
+        c
+        for c in response.json()["cards"]
+        if "org.lenadex.dose" in c.get("extension", {})
+        or "R-DATA-RENAL" in c.get("extension", {}).get("org.lenadex.rules", [])
+    ]
 
 
 def test_discovery_lists_the_order_select_service_with_prefetch(live_service):
@@ -47,7 +51,11 @@ def test_moderate_renal_gets_10_mg_with_an_update_of_the_draft(live_service):
     assert "10 mg once daily" in card["summary"] and len(card["summary"]) < 140
     assert card["extension"]["org.lenadex.rules"] == ["R-CRCL-CG", "R-RENAL-MODERATE"]
     assert card["extension"]["org.lenadex.dose"] == {
-        "drug": "lenalidomide", "mg": 10, "everyHours": 24, "days": "1-21/28"}
+        "drug": "lenalidomide",
+        "mg": 10,
+        "everyHours": 24,
+        "days": "1-21/28",
+    }
     assert "Cockcroft-Gault" in card["detail"] and "mg/dL" in card["detail"]
     assert card["source"]["label"]
     assert card["selectionBehavior"] == "at-most-one"
@@ -58,8 +66,13 @@ def test_moderate_renal_gets_10_mg_with_an_update_of_the_draft(live_service):
     assert suggestion.get("isRecommended") is True and "isRecommended" not in removal
     [action] = suggestion["actions"]
     draft_id = request["context"]["selections"][0].split("/")[1]
-    assert removal["actions"] == [{"type": "delete", "description": removal["actions"][0]["description"],
-                                   "resourceId": f"MedicationRequest/{draft_id}"}]
+    assert removal["actions"] == [
+        {
+            "type": "delete",
+            "description": removal["actions"][0]["description"],
+            "resourceId": f"MedicationRequest/{draft_id}",
+        }
+    ]
     assert action["type"] == "update"
     assert action["resource"]["id"] == draft_id
     updated = MedicationRequest.model_validate(action["resource"])  # valid R4
@@ -94,8 +107,11 @@ def test_stale_creatinine_gives_a_data_card_without_a_dose(live_service):
     assert card["extension"]["org.lenadex.rules"] == ["R-DATA-RENAL"]
     assert "org.lenadex.dose" not in card["extension"]
     # No dose from such data: the one suggestion holds the draft until the data are there.
-    assert [a["type"] == "update" and a["resource"]["status"] == "on-hold"
-            for suggestion in card.get("suggestions", []) for a in suggestion["actions"]] == [True]
+    assert [
+        a["type"] == "update" and a["resource"]["status"] == "on-hold"
+        for suggestion in card.get("suggestions", [])
+        for a in suggestion["actions"]
+    ] == [True]
     assert "creatinine" in card["summary"].lower() and "days old" in card["detail"]
 
 
@@ -110,8 +126,11 @@ def cards_of(response: requests.Response) -> list[dict[str, Any]]:
     return response.json()["cards"]
 
 
-SERVICE_FOR_HOOK = {"order-select": SERVICE, "order-sign": "lenalidomide-order-sign",
-                    "patient-view": "lenalidomide-patient-view"}
+SERVICE_FOR_HOOK = {
+    "order-select": SERVICE,
+    "order-sign": "lenalidomide-order-sign",
+    "patient-view": "lenalidomide-patient-view",
+}
 
 
 @pytest.mark.parametrize("slug", sorted(PATIENTS))
@@ -126,8 +145,12 @@ def test_fetching_gives_the_same_cards_as_prefetch(live_service, slug):
         del fetched["prefetch"]
         fetched["fhirServer"] = fhir.base_url
         fetched["fhirAuthorization"] = {
-            "access_token": "secret-token", "token_type": "Bearer", "expires_in": 300,
-            "scope": "patient/*.read", "subject": "lenadex"}
+            "access_token": "secret-token",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "lenadex",
+        }
         a = cards_of(post(live_service.base_url, with_prefetch, SERVICE_FOR_HOOK[hook]))
         b = cards_of(post(live_service.base_url, fetched, SERVICE_FOR_HOOK[hook]))
         assert a == b
@@ -136,8 +159,10 @@ def test_fetching_gives_the_same_cards_as_prefetch(live_service, slug):
 
 
 def test_an_operation_outcome_in_prefetch_is_fetched_again(live_service):
-    outcome = {"resourceType": "OperationOutcome",
-               "issue": [{"severity": "error", "code": "timeout", "diagnostics": "EHR timed out"}]}
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "timeout", "diagnostics": "EHR timed out"}],
+    }
     stand_in = StandInFhirServer(fhir_resources("moderate-renal"))
     fhir = stand_in.start()
     try:
@@ -163,8 +188,13 @@ def test_fetching_sends_the_bearer_token_and_pages(live_service):
         request = hook_request("moderate-renal", "order-select")
         del request["prefetch"]
         request["fhirServer"] = fhir.base_url
-        request["fhirAuthorization"] = {"access_token": "tok-123", "token_type": "Bearer",
-                                        "expires_in": 300, "scope": "patient/*.read", "subject": "x"}
+        request["fhirAuthorization"] = {
+            "access_token": "tok-123",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "x",
+        }
         [card] = dose_cards(post(live_service.base_url, request))
         assert card["extension"]["org.lenadex.dose"]["mg"] == 10
     finally:
@@ -222,9 +252,11 @@ def test_real_client_deviations_are_accepted(live_service):
     request["context"].pop("encounterId", None)
     request["context"]["draftOrders"].pop("type", None)
     for entry in request["context"]["draftOrders"]["entry"]:
-        entry["resource"]["category"] = {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
-            "code": "outpatient"}]}
+        entry["resource"]["category"] = {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category", "code": "outpatient"}
+            ]
+        }
     [card] = dose_cards(post(live_service.base_url, request))
     resource = card["suggestions"][0]["actions"][0]["resource"]
     assert isinstance(resource["category"], list)  # repaired to valid R4

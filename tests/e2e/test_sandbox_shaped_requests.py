@@ -29,15 +29,20 @@ from tests.conftest import LiveService, serving
 
 REQUESTS_DIR = Path(__file__).parent / "sandbox_requests"
 CAPTURED_ON = date(2026, 12, 1)
-SERVICES = {"order-select": "lenalidomide-order-select", "order-sign": "lenalidomide-order-sign",
-            "patient-view": "lenalidomide-patient-view"}
+SERVICES = {
+    "order-select": "lenalidomide-order-select",
+    "order-sign": "lenalidomide-order-sign",
+    "patient-view": "lenalidomide-patient-view",
+}
 
 
 def redated(node: Any, days: int) -> Any:
     """Every date, dateTime and instant moved by whole days (time and offset kept)."""
     if isinstance(node, dict):
-        return {key: shift_date(value, days) if key in DATE_KEYS and isinstance(value, str)
-                else redated(value, days) for key, value in node.items()}
+        return {
+            key: shift_date(value, days) if key in DATE_KEYS and isinstance(value, str) else redated(value, days)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [redated(item, days) for item in node]
     return node
@@ -99,19 +104,25 @@ def ordered_mg(order: dict[str, Any]) -> float:
 
 def test_the_loader_moves_the_laboratory_values_to_the_test_day():
     body = sandbox_request("order-select.moderate-renal", "http://127.0.0.1:9/fhir", today=date(2027, 3, 2))
-    creatinine = next(e["resource"] for e in body["prefetch"]["observations"]["entry"]
-                      if e["resource"]["id"] == "moderate-renal-creatinine-1")
+    creatinine = next(
+        e["resource"]
+        for e in body["prefetch"]["observations"]["entry"]
+        if e["resource"]["id"] == "moderate-renal-creatinine-1"
+    )
     assert creatinine["effectiveDateTime"] == "2027-02-27T08:30:00+09:00"  # 3 days before, as captured
     assert body["prefetch"]["patient"]["birthDate"] == "1954-09-07"  # the age stays as captured
 
 
-@pytest.mark.parametrize("name, with_reason", [
-    ("order-select.moderate-renal", False),
-    ("order-sign.moderate-renal", False),
-    # With a treating condition chosen in its Rx View, the sandbox copies that Condition's code
-    # into the draft as `reasonCode` — one CodeableConcept, not a list (invalid R4).
-    ("order-select.moderate-renal", True),
-])
+@pytest.mark.parametrize(
+    "name, with_reason",
+    [
+        ("order-select.moderate-renal", False),
+        ("order-sign.moderate-renal", False),
+        # With a treating condition chosen in its Rx View, the sandbox copies that Condition's code
+        # into the draft as `reasonCode` — one CodeableConcept, not a list (invalid R4).
+        ("order-select.moderate-renal", True),
+    ],
+)
 def test_moderate_renal_product_coded_draft_gets_the_10_mg_dose_card(service, fhir_server, name, with_reason):
     body = sandbox_request(name, fhir_server)
     draft = body["context"]["draftOrders"]["entry"][0]["resource"]
@@ -120,7 +131,11 @@ def test_moderate_renal_product_coded_draft_gets_the_10_mg_dose_card(service, fh
     cards = call(service, body)
     [card] = [c for c in cards if "R-RENAL-MODERATE" in rules_of(c)]
     assert card["extension"]["org.lenadex.dose"] == {
-        "drug": "lenalidomide", "mg": 10, "everyHours": 24, "days": "1-21/28"}
+        "drug": "lenalidomide",
+        "mg": 10,
+        "everyHours": 24,
+        "days": "1-21/28",
+    }
     updates = [a for s in card.get("suggestions", []) for a in s["actions"] if a["type"] == "update"]
     assert updates, "the dose card offers the changed draft"
     for action in updates:
@@ -139,7 +154,8 @@ def test_overdose_of_four_25_mg_capsules_twice_daily_gets_a_critical_lenalidomid
     assert critical, [c["summary"] for c in cards]
     assert cards[0] in critical, "critical first"
     assert any("200 mg" in c["summary"] + c.get("detail", "") for c in critical), (
-        "the card names the ordered 200 mg a day")
+        "the card names the ordered 200 mg a day"
+    )
 
 
 def test_patient_view_low_platelets_gets_the_platelet_card(service, fhir_server):
@@ -151,7 +167,9 @@ def test_patient_view_low_platelets_gets_the_platelet_card(service, fhir_server)
 def _as_product(draft: dict[str, Any], name: str, count: float) -> None:
     """The draft as the sandbox writes a product order: the product's name, `count` {pill}."""
     draft["medicationCodeableConcept"] = {
-        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "display": name}], "text": name}
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "display": name}],
+        "text": name,
+    }
     [dose] = [d for i in draft["dosageInstruction"] for d in i.get("doseAndRate", [])]
     dose["doseQuantity"] = {"value": count, "unit": "{pill}", "system": "http://unitsofmeasure.org", "code": "{pill}"}
 

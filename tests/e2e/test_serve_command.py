@@ -37,11 +37,15 @@ def test_lenadex_serve_answers_the_moderate_renal_request(tmp_path: Path):
             assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
             assert time.monotonic() < deadline, "service did not start"
             time.sleep(0.2)
-        response = requests.post(f"{base}/cds-services/lenalidomide-order-select",
-                                 json=hook_request("moderate-renal", "order-select"), timeout=10)
+        response = requests.post(
+            f"{base}/cds-services/lenalidomide-order-select",
+            json=hook_request("moderate-renal", "order-select"),
+            timeout=10,
+        )
         assert response.status_code == 200
-        doses = [c["extension"]["org.lenadex.dose"] for c in response.json()["cards"]
-                 if "org.lenadex.dose" in c["extension"]]
+        doses = [
+            c["extension"]["org.lenadex.dose"] for c in response.json()["cards"] if "org.lenadex.dose" in c["extension"]
+        ]
         assert doses == [{"drug": "lenalidomide", "mg": 10, "everyHours": 24, "days": "1-21/28"}]
     finally:
         process.terminate()

@@ -16,8 +16,11 @@ from service.settings import Settings
 from tests.conformance.card_invariants import lenadex_problems, standard_problems
 from tests.conftest import LiveService, serving
 
-SERVICES = {"order-select": "lenalidomide-order-select", "order-sign": "lenalidomide-order-sign",
-            "patient-view": "lenalidomide-patient-view"}
+SERVICES = {
+    "order-select": "lenalidomide-order-select",
+    "order-sign": "lenalidomide-order-sign",
+    "patient-view": "lenalidomide-patient-view",
+}
 SLUG = "moderate-renal"  # 72 y woman, 55 kg, creatinine 1.30 mg/dL: CrCl 34.0 mL/min, 10 mg daily
 EXTREME_DATES = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
 HEMODIALYSIS = {"system": "http://snomed.info/sct", "code": "302497006", "display": "Hemodialysis"}
@@ -63,10 +66,18 @@ def no_dose_from_it(cards: list[dict[str, Any]]) -> None:
 
 
 def add_dialysis_procedure(request: dict[str, Any], **performed: Any) -> None:
-    request["prefetch"]["procedures"]["entry"] = [{"resource": {
-        "resourceType": "Procedure", "id": "hd-1", "status": "completed", "code": {"coding": [HEMODIALYSIS]},
-        "subject": {"reference": f"Patient/{SLUG}"}, **performed,
-    }}]
+    request["prefetch"]["procedures"]["entry"] = [
+        {
+            "resource": {
+                "resourceType": "Procedure",
+                "id": "hd-1",
+                "status": "completed",
+                "code": {"coding": [HEMODIALYSIS]},
+                "subject": {"reference": f"Patient/{SLUG}"},
+                **performed,
+            }
+        }
+    ]
 
 
 # --- implausible values: a card names the value to verify ---------------------------------------
@@ -83,8 +94,7 @@ def add_dialysis_procedure(request: dict[str, Any], **performed: Any) -> None:
         (lambda r: lab(r, "2160-0")["valueQuantity"].update(value=45), "is outside 0.1–20 mg/dL"),
         (lambda r: lab(r, "2160-0").update(effectiveDateTime="1899-12-31"), "dated 1899-12-31 is before 1900"),
     ],
-    ids=["birth-year-1", "age-125", "age-7", "weight-1e-300", "creatinine-0.0001", "creatinine-45",
-         "creatinine-1899"],
+    ids=["birth-year-1", "age-125", "age-7", "weight-1e-300", "creatinine-0.0001", "creatinine-45", "creatinine-1899"],
 )
 def test_an_implausible_input_gets_a_card_naming_it_and_no_dose(
     service: LiveService, mutate: Callable[[dict[str, Any]], None], named: str
@@ -95,8 +105,11 @@ def test_an_implausible_input_gets_a_card_naming_it_and_no_dose(
     card = renal_card(cards)
     assert named in card["detail"] and "Verify: " in card["detail"] and "verify" in card["summary"]
     # No dose from such data: the one suggestion holds the draft until the data are there.
-    assert [a["type"] == "update" and a["resource"]["status"] == "on-hold"
-            for suggestion in card.get("suggestions", []) for a in suggestion["actions"]] == [True]
+    assert [
+        a["type"] == "update" and a["resource"]["status"] == "on-hold"
+        for suggestion in card.get("suggestions", [])
+        for a in suggestion["actions"]
+    ] == [True]
     no_dose_from_it(cards)
 
 
@@ -130,8 +143,12 @@ def test_one_creatinine_sent_in_two_units_is_one_result(service: LiveService) ->
     second = copy.deepcopy(first)
     second["id"] = "same-in-umol"
     second["code"]["coding"][0]["code"] = "14682-9"
-    second["valueQuantity"] = {"value": 115, "unit": "umol/L", "system": "http://unitsofmeasure.org",
-                               "code": "umol/L"}  # 115 / 88.4 = 1.30 mg/dL
+    second["valueQuantity"] = {
+        "value": 115,
+        "unit": "umol/L",
+        "system": "http://unitsofmeasure.org",
+        "code": "umol/L",
+    }  # 115 / 88.4 = 1.30 mg/dL
     request["prefetch"]["observations"]["entry"].append({"resource": second})
     cards = cards_of(post(service, request))
     [dose] = [c for c in cards if "org.lenadex.dose" in c["extension"]]
@@ -167,8 +184,12 @@ def _set(path: str, text: str) -> Callable[[dict[str, Any]], None]:
             for entry in request["context"]["draftOrders"]["entry"]:
                 entry["resource"][element] = text
             return
-        key = {"Observation": "observations", "Condition": "conditions", "MedicationRequest": "medications",
-               "Procedure": "procedures"}[kind]
+        key = {
+            "Observation": "observations",
+            "Condition": "conditions",
+            "MedicationRequest": "medications",
+            "Procedure": "procedures",
+        }[kind]
         if kind == "Procedure":
             add_dialysis_procedure(request, performedDateTime="2026-11-28")
         for resource in entries(request, key):
@@ -177,25 +198,38 @@ def _set(path: str, text: str) -> Callable[[dict[str, Any]], None]:
                 resource[element] = {"start": text, "end": text}
             else:
                 resource[element] = text
+
     return mutate
 
 
 DATE_FIELDS = (
-    "Observation.effectiveDateTime", "Observation.effectivePeriod", "Observation.issued",
-    "Condition.onsetDateTime", "Condition.recordedDate", "Condition.abatementDateTime",
-    "Procedure.performedDateTime", "Procedure.performedPeriod", "MedicationRequest.authoredOn",
-    "Draft.authoredOn", "Patient.birthDate",
+    "Observation.effectiveDateTime",
+    "Observation.effectivePeriod",
+    "Observation.issued",
+    "Condition.onsetDateTime",
+    "Condition.recordedDate",
+    "Condition.abatementDateTime",
+    "Procedure.performedDateTime",
+    "Procedure.performedPeriod",
+    "MedicationRequest.authoredOn",
+    "Draft.authoredOn",
+    "Patient.birthDate",
 )
 
 
-HOOK_FIELDS = [(hook, field) for hook in SERVICES for field in DATE_FIELDS
-               if hook == "order-sign" or not field.startswith("Draft.")]  # drafts come with order-sign
+HOOK_FIELDS = [
+    (hook, field)
+    for hook in SERVICES
+    for field in DATE_FIELDS
+    if hook == "order-sign" or not field.startswith("Draft.")
+]  # drafts come with order-sign
 
 
 @pytest.mark.parametrize("text", EXTREME_DATES)
 @pytest.mark.parametrize(("hook", "field"), HOOK_FIELDS)
-def test_an_extreme_date_in_any_field_is_answered_never_500(service: LiveService, hook: str, field: str,
-                                                            text: str) -> None:
+def test_an_extreme_date_in_any_field_is_answered_never_500(
+    service: LiveService, hook: str, field: str, text: str
+) -> None:
     request = hook_request(SLUG, hook)
     _set(field, text)(request)
     response = post(service, request, hook)

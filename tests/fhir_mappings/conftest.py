@@ -31,9 +31,7 @@ def hl7_example() -> Callable[[str], dict[str, Any]]:
 def hl7_medication_requests() -> list[dict[str, Any]]:
     if not HL7_R4.is_dir():
         pytest.skip(f"official HL7 R4 examples not found at {HL7_R4}")
-    found = [
-        json.loads(p.read_text(encoding="utf-8")) for p in sorted(HL7_R4.glob("MedicationRequest-*.json"))
-    ]
+    found = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(HL7_R4.glob("MedicationRequest-*.json"))]
     if not found:
         pytest.skip(f"no MedicationRequest examples in {HL7_R4}")
     return found

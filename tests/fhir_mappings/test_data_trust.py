@@ -154,7 +154,8 @@ def test_a_result_dated_before_1900_is_named_not_used() -> None:
     snapshot = snapshot_of(lab(CREATININE, 1.0, "mg/dL", when="0001-01-01T00:00:00+14:00"))
     assert snapshot.creatinine is None
     assert notes(snapshot, "creatinine") == [
-        "Verify: creatinine 1.0 mg/dL dated 0001-01-01T00:00:00+14:00 is before 1900"]
+        "Verify: creatinine 1.0 mg/dL dated 0001-01-01T00:00:00+14:00 is before 1900"
+    ]
 
 
 def test_a_result_dated_before_1900_does_not_hide_a_newer_one() -> None:
@@ -169,20 +170,31 @@ def test_a_result_dated_before_1900_does_not_hide_a_newer_one() -> None:
 @pytest.mark.parametrize(
     ("code", "value", "unit", "field", "note"),
     [
-        (CREATININE, 0.0001, "mg/dL", "creatinine",
-         "Verify: creatinine 0.0001 mg/dL on 2026-11-20 is outside 0.1–20 mg/dL"),
-        (CREATININE, 21, "mg/dL", "creatinine",
-         "Verify: creatinine 21 mg/dL on 2026-11-20 is outside 0.1–20 mg/dL"),
-        ("14682-9", 5, "umol/L", "creatinine",
-         "Verify: creatinine 5 umol/L on 2026-11-20 is outside 0.1–20 mg/dL"),
-        (WEIGHT, 1e-300, "kg", "weight",
-         "Verify: body weight 1E-300 kg on 2026-11-20 is outside 25–300 kg"),
-        (WEIGHT, 700, "[lb_av]", "weight",
-         r"Verify: body weight 700 \[lb\_av\] on 2026-11-20 is outside 25–300 kg"),
-        (ANC, 100.001, "10*9/L", "anc",
-         r"Verify: ANC 100.001 10\*9/L on 2026-11-20 is outside the plausible range (≤ 100,000/µL)"),
-        (PLATELETS, 2000001, "/uL", "platelets",
-         "Verify: platelets 2000001 /uL on 2026-11-20 is outside the plausible range (≤ 2,000,000/µL)"),
+        (
+            CREATININE,
+            0.0001,
+            "mg/dL",
+            "creatinine",
+            "Verify: creatinine 0.0001 mg/dL on 2026-11-20 is outside 0.1–20 mg/dL",
+        ),
+        (CREATININE, 21, "mg/dL", "creatinine", "Verify: creatinine 21 mg/dL on 2026-11-20 is outside 0.1–20 mg/dL"),
+        ("14682-9", 5, "umol/L", "creatinine", "Verify: creatinine 5 umol/L on 2026-11-20 is outside 0.1–20 mg/dL"),
+        (WEIGHT, 1e-300, "kg", "weight", "Verify: body weight 1E-300 kg on 2026-11-20 is outside 25–300 kg"),
+        (WEIGHT, 700, "[lb_av]", "weight", r"Verify: body weight 700 \[lb\_av\] on 2026-11-20 is outside 25–300 kg"),
+        (
+            ANC,
+            100.001,
+            "10*9/L",
+            "anc",
+            r"Verify: ANC 100.001 10\*9/L on 2026-11-20 is outside the plausible range (≤ 100,000/µL)",
+        ),
+        (
+            PLATELETS,
+            2000001,
+            "/uL",
+            "platelets",
+            "Verify: platelets 2000001 /uL on 2026-11-20 is outside the plausible range (≤ 2,000,000/µL)",
+        ),
     ],
 )
 def test_a_value_outside_its_range_is_named_and_not_used(
@@ -254,7 +266,8 @@ def test_disagreeing_results_at_one_time_are_ambiguous() -> None:
     [doubt] = snapshot.untrusted
     assert (doubt.kind, doubt.reason, doubt.values) == ("creatinine", "ambiguous", ("1.0 mg/dL", "2.4 mg/dL"))
     assert doubt.note == (
-        "Verify: two creatinine results at 2026-11-20T08:00:00Z: 1.0 mg/dL and 2.4 mg/dL — which is right?")
+        "Verify: two creatinine results at 2026-11-20T08:00:00Z: 1.0 mg/dL and 2.4 mg/dL — which is right?"
+    )
 
 
 def test_a_later_issued_result_at_the_same_time_does_not_settle_the_disagreement() -> None:

@@ -208,9 +208,7 @@ def test_procedures(resource: dict[str, Any], expected: str | None) -> None:
 def test_procedure_dates() -> None:
     snapshot = build_snapshot(
         [
-            procedure(
-                "302497006", performedPeriod={"start": "2026-11-18T08:00:00Z", "end": "2026-11-18T12:00:00Z"}
-            ),
+            procedure("302497006", performedPeriod={"start": "2026-11-18T08:00:00Z", "end": "2026-11-18T12:00:00Z"}),
             procedure("709115004", performedDateTime="2019-06-02"),
         ],
         patient_id=PATIENT,
@@ -299,9 +297,7 @@ def test_a_dvt_is_not_also_counted_as_a_vte() -> None:
 
 
 def test_a_history_mentioned_later_does_not_end_the_condition() -> None:
-    myeloma = condition(
-        "L2", "http://acme.org/problems", text="IgG kappa multiple myeloma, history of ASCT 2019"
-    )
+    myeloma = condition("L2", "http://acme.org/problems", text="IgG kappa multiple myeloma, history of ASCT 2019")
     assert categories(myeloma) == {("multiple-myeloma", True)}
 
 
@@ -341,8 +337,12 @@ def test_words_denied_in_their_clause_are_not_findings(text: str, absent: str | 
 
 
 def test_ckd_stage_5_code_is_not_end_stage_or_dialysis() -> None:
-    concept = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N18.5"},
-                          {"system": "http://snomed.info/sct", "code": "433146000"}],
-               "text": "Chronic kidney disease stage 5, not on dialysis"}
+    concept = {
+        "coding": [
+            {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N18.5"},
+            {"system": "http://snomed.info/sct", "code": "433146000"},
+        ],
+        "text": "Chronic kidney disease stage 5, not on dialysis",
+    }
     categories = {c.category for c in classify_condition(concept)}
     assert categories == {"ckd"}

@@ -109,9 +109,7 @@ def mg(value: float, unit: str = "mg") -> dict[str, Any]:
         ),
     ],
 )
-def test_structured_dose(
-    dose_and_rate: list[dict[str, Any]], expected: tuple[float | None, str | None]
-) -> None:
+def test_structured_dose(dose_and_rate: list[dict[str, Any]], expected: tuple[float | None, str | None]) -> None:
     regimen, _ = read_regimen(dosage(doseAndRate=dose_and_rate))
     assert regimen is not None
     assert (regimen.dose, regimen.dose_unit) == expected
@@ -119,11 +117,7 @@ def test_structured_dose(
 
 def test_dose_range_is_noted() -> None:
     _, problems = read_regimen(
-        dosage(
-            doseAndRate=[
-                {"doseRange": {"low": {"value": 1, "unit": "TAB"}, "high": {"value": 2, "unit": "TAB"}}}
-            ]
-        )
+        dosage(doseAndRate=[{"doseRange": {"low": {"value": 1, "unit": "TAB"}, "high": {"value": 2, "unit": "TAB"}}}])
     )
     assert any("range" in p for p in problems)
 
@@ -155,9 +149,7 @@ def test_dose_range_is_noted() -> None:
         (
             {
                 "code": {
-                    "coding": [
-                        {"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation", "code": "QD"}
-                    ]
+                    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation", "code": "QD"}]
                 }
             },
             24,
@@ -222,9 +214,7 @@ def test_text_dose_is_not_used_when_the_structured_dose_is_ambiguous() -> None:
     regimen, _ = read_regimen(
         dosage(
             text="10 mg daily",
-            doseAndRate=[
-                {"doseRange": {"low": {"value": 10, "unit": "mg"}, "high": {"value": 15, "unit": "mg"}}}
-            ],
+            doseAndRate=[{"doseRange": {"low": {"value": 10, "unit": "mg"}, "high": {"value": 15, "unit": "mg"}}}],
         )
     )
     assert regimen is not None and regimen.dose is None
@@ -254,9 +244,7 @@ def test_high_dose_dexamethasone_cycle_total() -> None:
 
 
 def test_two_instructions_for_the_same_dose_merge_their_days() -> None:
-    regimen, problems = read_regimen(
-        [{"text": "40 mg PO days 1-4 of 28"}, {"text": "40 mg PO days 15-18 of 28"}]
-    )
+    regimen, problems = read_regimen([{"text": "40 mg PO days 1-4 of 28"}, {"text": "40 mg PO days 15-18 of 28"}])
     assert regimen is not None and regimen.cycle_days == (1, 2, 3, 4, 15, 16, 17, 18)
     assert problems == []
 

@@ -63,9 +63,7 @@ def test_bundle_ghp_creatinine_in_mmol_per_litre(hl7_example: Loader) -> None:
 
 
 def test_creatinine_series_keeps_one_patients_history_newest_first(hl7_example: Loader) -> None:
-    snapshot = build_snapshot(
-        [hl7_example("Bundle-72ac8493-52ac-41bd-8d5d-7258c289b5ea.json")], patient_id="1"
-    )
+    snapshot = build_snapshot([hl7_example("Bundle-72ac8493-52ac-41bd-8d5d-7258c289b5ea.json")], patient_id="1")
 
     history = snapshot.creatinine_history
     assert history and history[0] == snapshot.creatinine

@@ -134,7 +134,11 @@ def kcd8_condition(id: str, code: str) -> dict[str, Any]:
     return {
         "resourceType": "Condition",
         "id": id,
-        "meta": {"profile": ["http://www.hl7korea.or.kr/fhir/krcore/StructureDefinition/krcore-condition-encounter-diagnosis"]},
+        "meta": {
+            "profile": [
+                "http://www.hl7korea.or.kr/fhir/krcore/StructureDefinition/krcore-condition-encounter-diagnosis"
+            ]
+        },
         "clinicalStatus": {
             "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
         },

@@ -166,9 +166,7 @@ def test_draft_orders_with_category_as_one_object() -> None:
         dosageInstruction=[{"text": "25 mg PO daily d1-21 q28d"}],
         **named("lenalidomide 25 mg"),
     )
-    snapshot = build_snapshot(
-        [], patient_id=PATIENT, draft_orders=[draft], selections=["MedicationRequest/draft-1"]
-    )
+    snapshot = build_snapshot([], patient_id=PATIENT, draft_orders=[draft], selections=["MedicationRequest/draft-1"])
     (order,) = snapshot.medications
     assert (order.id, order.drug, order.status, order.is_draft, order.selected) == (
         "draft-1", "lenalidomide", "draft", True, True,
@@ -208,9 +206,7 @@ def test_draft_also_returned_by_the_ehr_counts_once() -> None:
 
 def test_entered_in_error_orders_are_skipped() -> None:
     assert (
-        build_snapshot(
-            [request(status="entered-in-error", **named("bortezomib"))], patient_id=PATIENT
-        ).medications
+        build_snapshot([request(status="entered-in-error", **named("bortezomib"))], patient_id=PATIENT).medications
         == ()
     )
 
@@ -245,8 +241,9 @@ def sandbox_draft(name: str) -> dict[str, Any]:
 
 
 def draft_order(resource: dict[str, Any], *others: dict[str, Any]) -> Any:
-    snapshot = build_snapshot(list(others), patient_id=resource["subject"]["reference"].split("/")[1],
-                              draft_orders=[resource])
+    snapshot = build_snapshot(
+        list(others), patient_id=resource["subject"]["reference"].split("/")[1], draft_orders=[resource]
+    )
     [order] = [o for o in snapshot.medications if o.is_draft]
     return order, snapshot.data_problems
 
@@ -296,45 +293,69 @@ def test_count_forms_times_the_named_strength(dose: dict[str, Any], mg: float) -
 
 def test_dexamethasone_tablets_by_confirmed_code_weekly() -> None:
     medication = coded(RXNORM, "197582")  # dexamethasone 4 MG Oral Tablet, no display
-    order, _ = draft_order(request("d1", status="draft", **medication, **counted(10, "{tablet}", frequency=1,
-                                                                              period=1, periodUnit="wk")))
+    order, _ = draft_order(
+        request("d1", status="draft", **medication, **counted(10, "{tablet}", frequency=1, period=1, periodUnit="wk"))
+    )
     assert order.drug == "dexamethasone"
     assert (order.regimen.dose, order.regimen.every_hours) == (40.0, 168.0)
 
 
 def test_contained_medication_strength_gives_the_dose() -> None:
     medication = {
-        "resourceType": "Medication", "id": "m1",
+        "resourceType": "Medication",
+        "id": "m1",
         "code": {"coding": [{"system": RXNORM, "code": "342369"}], "text": "LENA 5"},
-        "ingredient": [{"itemCodeableConcept": {"text": "lenalidomide"},
-                        "strength": {"numerator": {"value": 5, "unit": "mg"}, "denominator": {"value": 1, "unit": "capsule"}}}],
+        "ingredient": [
+            {
+                "itemCodeableConcept": {"text": "lenalidomide"},
+                "strength": {"numerator": {"value": 5, "unit": "mg"}, "denominator": {"value": 1, "unit": "capsule"}},
+            }
+        ],
     }
-    order, _ = draft_order(request("d1", status="draft", contained=[medication],
-                                   medicationReference={"reference": "#m1"}, **counted(3, "{capsule}")))
+    order, _ = draft_order(
+        request(
+            "d1",
+            status="draft",
+            contained=[medication],
+            medicationReference={"reference": "#m1"},
+            **counted(3, "{capsule}"),
+        )
+    )
     assert order.regimen.dose == 15.0 and order.product.strength_mg == 5.0
 
 
 def test_referenced_medication_strength_gives_the_dose() -> None:
     medication = {
-        "resourceType": "Medication", "id": "med-9", "code": {"text": "Revlimid"},
-        "ingredient": [{"itemCodeableConcept": {"text": "lenalidomide"},
-                        "strength": {"numerator": {"value": 25, "unit": "mg"}, "denominator": {"value": 1, "code": "CAP"}}}],
+        "resourceType": "Medication",
+        "id": "med-9",
+        "code": {"text": "Revlimid"},
+        "ingredient": [
+            {
+                "itemCodeableConcept": {"text": "lenalidomide"},
+                "strength": {"numerator": {"value": 25, "unit": "mg"}, "denominator": {"value": 1, "code": "CAP"}},
+            }
+        ],
     }
-    order, _ = draft_order(request("d1", status="draft", medicationReference={"reference": "Medication/med-9"},
-                                   **counted(1, "{pill}")), medication)
+    order, _ = draft_order(
+        request("d1", status="draft", medicationReference={"reference": "Medication/med-9"}, **counted(1, "{pill}")),
+        medication,
+    )
     assert order.regimen.dose == 25.0 and order.product.dose_form == "capsule"
 
 
 def test_a_form_not_understood_is_named_not_called_unstated() -> None:
-    order, problems = draft_order(request("d1", status="draft", **named("lenalidomide 10 MG Oral Capsule"),
-                                          **counted(1, "{puff}")))
+    order, problems = draft_order(
+        request("d1", status="draft", **named("lenalidomide 10 MG Oral Capsule"), **counted(1, "{puff}"))
+    )
     assert order.regimen.dose is None and order.dose_problem == r"dose form '\{puff\}' not understood"
     assert any("{puff}" in p for p in problems)
 
 
 def test_a_product_of_unknown_strength_is_not_guessed() -> None:
     # 1162570 'lenalidomide Pill' (an RxNorm dose-form group, no strength) with a pill count
-    order, problems = draft_order(request("d1", status="draft", **coded(RXNORM, "1162570", "lenalidomide Pill"), **counted(1, "{pill}")))
+    order, problems = draft_order(
+        request("d1", status="draft", **coded(RXNORM, "1162570", "lenalidomide Pill"), **counted(1, "{pill}"))
+    )
     assert order.drug == "lenalidomide" and order.regimen.dose is None and order.product is None
     assert "strength is not known" in (order.dose_problem or "")
     assert any("strength is not known" in p for p in problems)
@@ -346,9 +367,14 @@ def test_a_bare_number_of_an_ingredient_counts_nothing() -> None:
 
 
 def test_reason_code_as_one_object_is_mended_before_validation() -> None:
-    draft = request("d1", status="draft", **coded(RXNORM, "342369"),
-                    reasonCode={"coding": [{"system": "http://snomed.info/sct", "code": "109989006"}]},
-                    note={"text": "cycle 1"}, **counted(25, "mg"))
+    draft = request(
+        "d1",
+        status="draft",
+        **coded(RXNORM, "342369"),
+        reasonCode={"coding": [{"system": "http://snomed.info/sct", "code": "109989006"}]},
+        note={"text": "cycle 1"},
+        **counted(25, "mg"),
+    )
     _, problems = draft_order(draft)
     assert not [p for p in problems if "d1" in p]
 

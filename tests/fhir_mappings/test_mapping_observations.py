@@ -68,9 +68,7 @@ def test_same_day_results_ordered_by_time() -> None:
 
 @pytest.mark.parametrize("status", ["entered-in-error", "preliminary", "registered", "cancelled", "unknown"])
 def test_only_final_amended_corrected_count(status: str) -> None:
-    s = snapshot_of(
-        observation(value=0.3, when="2026-11-21", status=status), observation(value=1.5, when="2026-11-01")
-    )
+    s = snapshot_of(observation(value=0.3, when="2026-11-21", status=status), observation(value=1.5, when="2026-11-01"))
     assert s.anc is not None and s.anc.value == pytest.approx(1500)
     assert [m.value for m in s.anc_history] == pytest.approx([1500])
 
@@ -81,9 +79,7 @@ def test_usable_statuses(status: str) -> None:
 
 
 def test_preliminary_newest_value_is_explained() -> None:
-    s = snapshot_of(
-        observation(value=0.3, when="2026-11-21", status="preliminary"), observation(when="2026-11-01")
-    )
+    s = snapshot_of(observation(value=0.3, when="2026-11-21", status="preliminary"), observation(when="2026-11-01"))
     assert any("ANC" in p and "preliminary" in p and "2026-11-21" in p for p in s.data_problems)
 
 
@@ -94,9 +90,7 @@ def test_value_without_unit_is_not_used_and_noted() -> None:
 
 
 def test_value_in_an_unknown_unit_is_not_used_and_noted() -> None:
-    s = snapshot_of(
-        observation("2160-0", 1.2, "mg/dL/h"), observation("2160-0", 1.0, "mg/dL", when="2026-10-01")
-    )
+    s = snapshot_of(observation("2160-0", 1.2, "mg/dL/h"), observation("2160-0", 1.0, "mg/dL", when="2026-10-01"))
     assert s.creatinine is not None and s.creatinine.value == pytest.approx(1.0)
     assert any("'mg/dL/h'" in p for p in s.data_problems)
 
@@ -177,9 +171,7 @@ def test_components_of_a_panel_are_read() -> None:
     }
     s = snapshot_of(panel)
     assert s.anc is not None and s.anc.value == pytest.approx(700) and s.anc.code == "751-8"
-    assert (
-        s.platelets is not None and s.platelets.value == pytest.approx(95_000) and s.platelets.code == "777-3"
-    )
+    assert s.platelets is not None and s.platelets.value == pytest.approx(95_000) and s.platelets.code == "777-3"
 
 
 def test_component_with_data_absent_reason_is_skipped() -> None:
@@ -208,9 +200,7 @@ def test_duplicates_are_collapsed() -> None:
 
 
 def test_history_is_capped() -> None:
-    labs = [
-        observation(value=1.0 + i / 10, when=f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}") for i in range(60)
-    ]
+    labs = [observation(value=1.0 + i / 10, when=f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}") for i in range(60)]
     s = snapshot_of(*labs)
     assert len(s.anc_history) == observations.HISTORY_LENGTH
     assert s.anc_history[0].when == date(2026, 3, 4)

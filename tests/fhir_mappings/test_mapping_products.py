@@ -41,9 +41,11 @@ def test_every_confirmed_code_names_a_listed_strength_and_unconfirmed_codes_are_
         assert mg in line.strengths_mg and product_code(line, mg) == code
         assert parse_product_name(line.name(mg)) == (line, mg)
     # The public sandbox's RxNorm table ties each of these to one capsule strength.
-    assert {code: mg for code, (_, mg) in CONFIRMED_CODES.items() if code in
-            {"602912", "602910", "643712", "1428947", "643720"}} == {
-        "602912": 5.0, "602910": 10.0, "643712": 15.0, "1428947": 20.0, "643720": 25.0}
+    assert {
+        code: mg
+        for code, (_, mg) in CONFIRMED_CODES.items()
+        if code in {"602912", "602910", "643712", "1428947", "643720"}
+    } == {"602912": 5.0, "602910": 10.0, "643712": 15.0, "1428947": 20.0, "643720": 25.0}
 
 
 def test_a_confirmed_code_gives_the_strength_without_a_name():

@@ -95,9 +95,7 @@ def sent_observations(draw: st.DrawFn) -> tuple[dict[str, Any], list[Sent]]:
     system = draw(st.sampled_from([LOINC, LOINC, LOINC, "http://acme.org/lab"]))
     status = draw(st.sampled_from(STATUSES))
     known = KINDS[kind][2] if kind else {}
-    unit = draw(
-        st.sampled_from([*known, *UNKNOWN_UNITS, None]) if known else st.sampled_from([*UNKNOWN_UNITS, None])
-    )
+    unit = draw(st.sampled_from([*known, *UNKNOWN_UNITS, None]) if known else st.sampled_from([*UNKNOWN_UNITS, None]))
     as_ucum = draw(st.booleans())
     value = draw(
         st.one_of(
@@ -112,9 +110,7 @@ def sent_observations(draw: st.DrawFn) -> tuple[dict[str, Any], list[Sent]]:
 
     day = draw(days)
     date_form = draw(
-        st.sampled_from(
-            ["date", "datetime", "period", "period-start", "instant", "issued", "partial", "none", "junk"]
-        )
+        st.sampled_from(["date", "datetime", "period", "period-start", "instant", "issued", "partial", "none", "junk"])
     )
     dates: dict[str, Any] = {
         "date": {"effectiveDateTime": day.isoformat()},
@@ -285,9 +281,7 @@ DOSE_TEXTS = (
 )  # fmt: skip
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=8,
 )
 
@@ -328,11 +322,7 @@ def dosage_instructions(draw: st.DrawFn) -> dict[str, Any]:
                     {
                         "code": {
                             "coding": [
-                                {
-                                    "code": draw(
-                                        st.sampled_from(["QD", "BID", "QOD", "Q0H", "Q48H", "WK", "XYZ"])
-                                    )
-                                }
+                                {"code": draw(st.sampled_from(["QD", "BID", "QOD", "Q0H", "Q48H", "WK", "XYZ"]))}
                             ]
                         }
                     },
@@ -389,17 +379,11 @@ def medication_requests(draw: st.DrawFn) -> dict[str, Any]:
     if request["category"] is None:
         del request["category"]
     if draw(st.booleans()):
-        request["authoredOn"] = draw(
-            st.sampled_from(["2026-11-20", "2026-11", "2026-11-20T10:00:00Z", "junk"])
-        )
+        request["authoredOn"] = draw(st.sampled_from(["2026-11-20", "2026-11", "2026-11-20T10:00:00Z", "junk"]))
     request["dosageInstruction"] = draw(st.lists(dosage_instructions(), max_size=3))
     if draw(st.integers(0, 5)) == 0:
         request[
-            draw(
-                st.sampled_from(
-                    ["category", "dosageInstruction", "medicationReference", "authoredOn", "note"]
-                )
-            )
+            draw(st.sampled_from(["category", "dosageInstruction", "medicationReference", "authoredOn", "note"]))
         ] = draw(json_values)
     return request
 
@@ -485,12 +469,8 @@ def junk_resources(draw: st.DrawFn) -> dict[str, Any]:
 
 @SETTINGS
 @given(st.lists(junk_resources(), max_size=6), st.lists(junk_resources(), max_size=2))
-def test_malformed_resources_never_raise(
-    resources: list[dict[str, Any]], drafts: list[dict[str, Any]]
-) -> None:
-    snapshot = build_snapshot(
-        resources, patient_id=PATIENT, draft_orders=drafts, selections=["MedicationRequest/x"]
-    )
+def test_malformed_resources_never_raise(resources: list[dict[str, Any]], drafts: list[dict[str, Any]]) -> None:
+    snapshot = build_snapshot(resources, patient_id=PATIENT, draft_orders=drafts, selections=["MedicationRequest/x"])
     unresolved_medication_references(resources)
     assert snapshot.patient_id == PATIENT
     assert measurements(snapshot) == []  # nothing here is a usable LOINC-coded value
@@ -502,9 +482,7 @@ TEMPLATES: list[dict[str, Any]] = [
     {
         "resourceType": "Condition",
         "clinicalStatus": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
-            ]
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
         },
         "verificationStatus": {"coding": [{"code": "confirmed"}]},
         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I26.99"}], "text": "PE"},
@@ -590,9 +568,7 @@ def mutated_resources(draw: st.DrawFn) -> dict[str, Any]:
     st.lists(medication_requests().map(lambda r: {**r, "status": "draft"}), max_size=2),
 )
 def test_mutated_resources_never_raise(resources: list[dict[str, Any]], drafts: list[dict[str, Any]]) -> None:
-    snapshot = build_snapshot(
-        resources, patient_id=PATIENT, draft_orders=drafts, selections=["MedicationRequest/a"]
-    )
+    snapshot = build_snapshot(resources, patient_id=PATIENT, draft_orders=drafts, selections=["MedicationRequest/a"])
     unresolved_medication_references(resources + drafts)
     for _, measurement in measurements(snapshot):
         assert math.isfinite(measurement.value) and measurement.value >= 0

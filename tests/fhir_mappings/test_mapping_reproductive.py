@@ -17,15 +17,21 @@ CPT = "http://www.ama-assn.org/go/cpt"
 ICD10PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
 
 
-def procedure(code: str | None, system: str = SNOMED, *, status: str = "completed", text: str | None = None,
-              **fields: Any) -> dict[str, Any]:
+def procedure(
+    code: str | None, system: str = SNOMED, *, status: str = "completed", text: str | None = None, **fields: Any
+) -> dict[str, Any]:
     concept: dict[str, Any] = {}
     if code is not None:
         concept["coding"] = [{"system": system, "code": code}]
     if text is not None:
         concept["text"] = text
-    return {"resourceType": "Procedure", "status": status, "code": concept,
-            "subject": {"reference": f"Patient/{PATIENT}"}, **fields}
+    return {
+        "resourceType": "Procedure",
+        "status": status,
+        "code": concept,
+        "subject": {"reference": f"Patient/{PATIENT}"},
+        **fields,
+    }
 
 
 def procedure_categories(*resources: dict[str, Any]) -> set[str]:
@@ -109,8 +115,9 @@ def test_refuted_or_mistaken_entries_are_not_used() -> None:
 
 
 def test_postmenopausal_dates_are_kept() -> None:
-    snapshot = build_snapshot([condition("N95.1", onsetDateTime="2019-03-04", recordedDate="2020-01-02")],
-                              patient_id=PATIENT)
+    snapshot = build_snapshot(
+        [condition("N95.1", onsetDateTime="2019-03-04", recordedDate="2020-01-02")], patient_id=PATIENT
+    )
     [entry] = snapshot.conditions
     assert (entry.onset, entry.recorded) == (date(2019, 3, 4), date(2020, 1, 2))
 
@@ -158,18 +165,25 @@ def woman_starting_lenalidomide(*extra: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 DRAFT = {
-    "resourceType": "MedicationRequest", "id": "len-1", "status": "draft", "intent": "order",
+    "resourceType": "MedicationRequest",
+    "id": "len-1",
+    "status": "draft",
+    "intent": "order",
     "subject": {"reference": f"Patient/{PATIENT}"},
-    "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                                              "code": "342369"}]},
+    "medicationCodeableConcept": {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "342369"}]
+    },
     "dosageInstruction": [{"text": "25 mg once daily days 1-21 of 28"}],
 }
 
 
 def teratogenicity_severity(resources: list[dict[str, Any]]) -> str | None:
     snapshot = build_snapshot(resources, patient_id=PATIENT, draft_orders=[DRAFT])
-    found = [r for r in evaluate(snapshot, Evaluation(hook="order-sign", today=date(2026, 6, 1)))
-             if r.concern == "teratogenicity"]
+    found = [
+        r
+        for r in evaluate(snapshot, Evaluation(hook="order-sign", today=date(2026, 6, 1)))
+        if r.concern == "teratogenicity"
+    ]
     return found[0].severity if found else None
 
 
@@ -192,5 +206,6 @@ def test_an_operation_denied_in_its_clause_is_not_recorded() -> None:
     # "TAH, no BSO": the uterus is removed, the ovaries are not — childbearing is over, but the
     # text must not record a bilateral oophorectomy it denies.
     from fhir_mappings.procedures import classify_procedure
+
     found = {category for category, _ in classify_procedure({"text": "Total abdominal hysterectomy, no BSO"})}
     assert "bilateral-oophorectomy" not in found and "hysterectomy" in found

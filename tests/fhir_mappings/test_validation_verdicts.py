@@ -8,7 +8,9 @@ import copy
 from fhir_mappings import validation
 
 OBSERVATION = {
-    "resourceType": "Observation", "id": "cr-1", "status": "final",
+    "resourceType": "Observation",
+    "id": "cr-1",
+    "status": "final",
     "code": {"coding": [{"system": "http://loinc.org", "code": "2160-0"}]},
     "valueQuantity": {"value": 1.3, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"},
     "effectiveDateTime": "2026-11-22",

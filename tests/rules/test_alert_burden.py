@@ -6,7 +6,6 @@ the routine card — and no warning or critical finding ever dropped."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 
@@ -18,11 +17,8 @@ from tests.rules.patient_builder import (
     TODAY,
     condition,
     counts,
-    dexamethasone,
-    lab,
     lenalidomide,
     new_cycle,
-    patient,
     starting,
     with_crcl,
 )
@@ -44,6 +40,7 @@ def concern(cards: list[Recommendation], name: str) -> Recommendation | None:
 
 # --- routine reminders -------------------------------------------------------------------
 
+
 def test_a_new_course_gets_its_routine_reminders_as_one_card() -> None:
     cards = shown(starting())  # a man starting lenalidomide, no VTE risk factor
     start = concern(cards, "course-start")
@@ -57,10 +54,17 @@ def test_a_new_course_gets_its_routine_reminders_as_one_card() -> None:
     assert start.selection == "at-most-one" and {a.drug for a in start.actions if isinstance(a, NewMedication)}
 
 
-@pytest.mark.parametrize(("last_given_days_ago", "new_course"), [
-    (COURSE_GAP_DAYS + 1, True), (COURSE_GAP_DAYS, False), (20, False),
-])
-def test_routine_reminders_only_when_no_lenalidomide_in_the_last_60_days(last_given_days_ago: int, new_course: bool) -> None:
+@pytest.mark.parametrize(
+    ("last_given_days_ago", "new_course"),
+    [
+        (COURSE_GAP_DAYS + 1, True),
+        (COURSE_GAP_DAYS, False),
+        (20, False),
+    ],
+)
+def test_routine_reminders_only_when_no_lenalidomide_in_the_last_60_days(
+    last_given_days_ago: int, new_course: bool
+) -> None:
     earlier = lenalidomide(id="len-old", status="completed", authored_days_ago=last_given_days_ago)
     cards = shown(starting(earlier))
     assert bool(rules_of(cards) & {"R-INF-VACCINE", "R-TERATO-M"}) is new_course
@@ -93,9 +97,12 @@ def test_warning_reminders_stay_cards_of_their_own() -> None:
 
 # --- order-sign ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("snapshot", [starting(), starting(**counts(anc=400)), with_crcl(starting(), 40.0),
-                                      starting(sex="female", birth_date=None)],
-                         ids=["clean-start", "anc-400", "crcl-40", "sex-female-no-age"])
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [starting(), starting(**counts(anc=400)), with_crcl(starting(), 40.0), starting(sex="female", birth_date=None)],
+    ids=["clean-start", "anc-400", "crcl-40", "sex-female-no-age"],
+)
 def test_order_sign_shows_warning_and_critical_only_and_drops_none_of_them(snapshot: PatientSnapshot) -> None:
     signed = shown(snapshot, "order-sign")
     assert all(c.severity != "info" for c in signed)
@@ -103,9 +110,16 @@ def test_order_sign_shows_warning_and_critical_only_and_drops_none_of_them(snaps
     assert {c.concern for c in signed} == {c.concern for c in everything if c.severity != "info"}
 
 
-@pytest.mark.parametrize("snapshot", [starting(), starting(**counts(anc=900)), with_crcl(starting(), 20.0),
-                                      starting(conditions=(condition("dvt", onset_days_ago=200),))],
-                         ids=["clean-start", "anc-900", "crcl-20", "old-dvt"])
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        starting(),
+        starting(**counts(anc=900)),
+        with_crcl(starting(), 20.0),
+        starting(conditions=(condition("dvt", onset_days_ago=200),)),
+    ],
+    ids=["clean-start", "anc-900", "crcl-20", "old-dvt"],
+)
 def test_order_select_never_drops_a_warning_or_critical_finding(snapshot: PatientSnapshot) -> None:
     everything = findings(snapshot, Evaluation("order-select", TODAY))
     cards = shown(snapshot)
@@ -114,16 +128,21 @@ def test_order_select_never_drops_a_warning_or_critical_finding(snapshot: Patien
 
 # --- critical contraindications -----------------------------------------------------------
 
+
 def _holds(card: Recommendation) -> list[HoldDraft]:
     return [a for a in card.actions if isinstance(a, HoldDraft)]
 
 
-@pytest.mark.parametrize(("start", "fields", "concern_name"), [
-    (True, counts(anc=400), "lenalidomide-dose"),
-    (True, counts(platelets=25_000), "lenalidomide-dose"),
-    (False, counts(anc=400), "neutropenia"),
-    (False, counts(platelets=25_000), "thrombocytopenia"),
-], ids=["start-anc-400", "start-platelets-25000", "cycle-anc-400", "cycle-platelets-25000"])
+@pytest.mark.parametrize(
+    ("start", "fields", "concern_name"),
+    [
+        (True, counts(anc=400), "lenalidomide-dose"),
+        (True, counts(platelets=25_000), "lenalidomide-dose"),
+        (False, counts(anc=400), "neutropenia"),
+        (False, counts(platelets=25_000), "thrombocytopenia"),
+    ],
+    ids=["start-anc-400", "start-platelets-25000", "cycle-anc-400", "cycle-platelets-25000"],
+)
 def test_a_critical_count_holds_the_draft_and_suppresses_the_routine_card(
     start: bool, fields: dict[str, object], concern_name: str
 ) -> None:
@@ -140,8 +159,9 @@ def test_a_critical_count_holds_the_draft_and_suppresses_the_routine_card(
 
 
 def test_pregnancy_removes_the_draft_and_suppresses_the_routine_card() -> None:
-    pregnant = starting(sex="female", birth_date=TODAY.replace(year=TODAY.year - 30),
-                        conditions=(condition("pregnancy"),))
+    pregnant = starting(
+        sex="female", birth_date=TODAY.replace(year=TODAY.year - 30), conditions=(condition("pregnancy"),)
+    )
     cards = shown(pregnant)
     (critical,) = [c for c in cards if c.severity == "critical"]
     assert any(isinstance(a, RemoveDraft) for a in critical.actions)
@@ -152,8 +172,9 @@ def test_a_delayed_cycle_offers_a_hold_also_below_critical() -> None:
     cards = shown(new_cycle(**counts(anc=900)))  # "do not start this cycle", a warning
     delay = cards[0]
     assert delay.concern == "neutropenia" and delay.severity == "warning"
-    assert _holds(delay) and not any(isinstance(a, DoseChange) for c in cards for a in c.actions
-                                     if a.drug == "lenalidomide")
+    assert _holds(delay) and not any(
+        isinstance(a, DoseChange) for c in cards for a in c.actions if a.drug == "lenalidomide"
+    )
 
 
 def test_an_overdose_offers_the_dose_change_and_removal_of_the_order() -> None:
@@ -167,8 +188,12 @@ def test_an_overdose_offers_the_dose_change_and_removal_of_the_order() -> None:
 
 
 def test_every_critical_card_at_an_order_hook_holds_or_removes_the_draft() -> None:
-    snapshots = [starting(**counts(anc=400)), starting(**counts(platelets=20_000)), with_crcl(starting(), 12.0),
-                 starting(**counts(platelets=20_000), conditions=(condition("dvt", onset_days_ago=5),))]
+    snapshots = [
+        starting(**counts(anc=400)),
+        starting(**counts(platelets=20_000)),
+        with_crcl(starting(), 12.0),
+        starting(**counts(platelets=20_000), conditions=(condition("dvt", onset_days_ago=5),)),
+    ]
     for snapshot in snapshots:
         for hook in ("order-select", "order-sign"):
             for card in shown(snapshot, hook):
@@ -178,6 +203,7 @@ def test_every_critical_card_at_an_order_hook_holds_or_removes_the_draft() -> No
 
 # --- indication and reimbursement ---------------------------------------------------------
 
+
 def test_indication_and_reimbursement_about_no_prior_therapy_are_one_card() -> None:
     cards = shown(starting())  # nothing before on record
     merged = concern(cards, "indication")
@@ -186,10 +212,18 @@ def test_indication_and_reimbursement_about_no_prior_therapy_are_one_card() -> N
     assert "not reimbursed in Korea" in merged.summary
 
 
-@pytest.mark.parametrize(("anc", "platelets", "critical"), [
-    (499, 200_000, True), (500, 200_000, False), (3_000, 29_999, True), (3_000, 30_000, False),
-])
-def test_a_first_cycle_below_the_critical_counts_is_held_not_started(anc: float, platelets: float, critical: bool) -> None:
+@pytest.mark.parametrize(
+    ("anc", "platelets", "critical"),
+    [
+        (499, 200_000, True),
+        (500, 200_000, False),
+        (3_000, 29_999, True),
+        (3_000, 30_000, False),
+    ],
+)
+def test_a_first_cycle_below_the_critical_counts_is_held_not_started(
+    anc: float, platelets: float, critical: bool
+) -> None:
     dose = concern(shown(starting(**counts(anc=anc, platelets=platelets))), "lenalidomide-dose")
     assert dose is not None and (dose.severity == "critical") is critical
     if critical:

@@ -12,7 +12,9 @@ HIGH_DOSE_DAYS = (1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 20)
 FIRST_CYCLES_DAYS = (1, 2, 3, 4, 15, 16, 17, 18)
 
 
-def dex_card(age: int | None, order: MedicationOrder, *extra: MedicationOrder, **fields: object) -> Recommendation | None:
+def dex_card(
+    age: int | None, order: MedicationOrder, *extra: MedicationOrder, **fields: object
+) -> Recommendation | None:
     birth = born_aged(age) if age is not None else None
     return card(run(patient(birth_date=birth, medications=(lenalidomide(), order) + extra, **fields)), "dexamethasone")
 
@@ -37,8 +39,9 @@ def test_weekly_40_mg_by_age(age: int, card_expected: bool, severity: str | None
     assert found.summary == "Age 76: dexamethasone 160 mg/cycle is above the age-adjusted dose: use 20 mg once weekly"
 
 
-@pytest.mark.parametrize(("age", "band"), [(64, "under 65 years"), (65, "65–75 years"), (75, "65–75 years"),
-                                           (76, "over 75 years")])
+@pytest.mark.parametrize(
+    ("age", "band"), [(64, "under 65 years"), (65, "65–75 years"), (75, "65–75 years"), (76, "over 75 years")]
+)
 def test_age_bands(age: int, band: str) -> None:
     assert age_band(age).label == band
 
@@ -64,8 +67,9 @@ def test_high_dose_in_the_elderly_also_names_the_age_rule() -> None:
     assert target(found) == (20.0, 80.0)
 
 
-@pytest.mark.parametrize("indication", ["spinal-cord-compression", "hypercalcemia", "bone-pain", "renal-failure",
-                                        "aggressive-disease"])
+@pytest.mark.parametrize(
+    "indication", ["spinal-cord-compression", "hypercalcemia", "bone-pain", "renal-failure", "aggressive-disease"]
+)
 def test_high_dose_with_an_indication_is_accepted(indication: str) -> None:
     assert dex_card(60, dexamethasone(40.0, HIGH_DOSE_DAYS), conditions=(condition(indication),)) is None
 
@@ -111,9 +115,13 @@ def test_unreadable_schedule_is_not_judged() -> None:
 
 
 def test_dexamethasone_rules_are_order_rules() -> None:
-    snapshot = patient(birth_date=born_aged(80),
-                       medications=(dexamethasone(40.0, status="active", id="dex-active", authored_days_ago=10),
-                                    lenalidomide(status="active", id="len-active", authored_days_ago=10)))
+    snapshot = patient(
+        birth_date=born_aged(80),
+        medications=(
+            dexamethasone(40.0, status="active", id="dex-active", authored_days_ago=10),
+            lenalidomide(status="active", id="len-active", authored_days_ago=10),
+        ),
+    )
     assert card(run(snapshot, "patient-view"), "dexamethasone") is None
 
 

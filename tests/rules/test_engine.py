@@ -46,8 +46,9 @@ def raising(snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnd
     raise ZeroDivisionError("a defect in one rule")
 
 
-def lazily_raising(snapshot: PatientSnapshot, evaluation: Evaluation,
-                   orders: OrdersUnderReview) -> Iterable[Recommendation]:
+def lazily_raising(
+    snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview
+) -> Iterable[Recommendation]:
     yield from ()
     raise KeyError("a defect found while iterating")
 
@@ -66,8 +67,12 @@ def test_a_raising_family_does_not_hide_the_others(monkeypatch: pytest.MonkeyPat
 
 
 def test_cards_are_ordered_critical_first_and_one_per_concern() -> None:
-    snapshot = starting(dexamethasone(id="dex-2"), sex="female", birth_date=born_aged(30),
-                        conditions=(condition("pregnancy"), condition("dvt", onset_days_ago=10)))
+    snapshot = starting(
+        dexamethasone(id="dex-2"),
+        sex="female",
+        birth_date=born_aged(30),
+        conditions=(condition("pregnancy"), condition("dvt", onset_days_ago=10)),
+    )
     recommendations = run(snapshot)
     ranks = [{"critical": 0, "warning": 1, "info": 2}[r.severity] for r in recommendations]
     assert ranks == sorted(ranks)
@@ -85,8 +90,14 @@ def test_order_select_needs_a_selected_lenalidomide_or_dexamethasone() -> None:
 
 def test_full_start_of_treatment_produces_the_expected_concerns() -> None:
     concerns = {r.concern for r in run(starting())}
-    assert concerns == {"vte-prophylaxis", "infection-prophylaxis", "vaccination", "teratogenicity",
-                        "indication", "reimbursement"}
+    assert concerns == {
+        "vte-prophylaxis",
+        "infection-prophylaxis",
+        "vaccination",
+        "teratogenicity",
+        "indication",
+        "reimbursement",
+    }
 
 
 def test_pregnancy_withholds_the_supportive_orders_of_the_course() -> None:
@@ -97,6 +108,7 @@ def test_pregnancy_withholds_the_supportive_orders_of_the_course() -> None:
     from rules.model import NewMedication
     from tests.rules.patient_builder import condition as _condition
     from tests.rules.patient_builder import starting as _starting
+
     snapshot = _replace(_starting(), sex="female", conditions=(_condition("pregnancy"), _condition("immobilization")))
     recommendations = run(snapshot, "order-sign")
     assert any(r.concern == "teratogenicity" and r.severity == "critical" for r in recommendations)
@@ -112,6 +124,7 @@ def test_trimethoprim_sulfamethoxazole_is_not_preselected_beside_warfarin(warfar
     from tests.rules.patient_builder import lab as _lab
     from tests.rules.patient_builder import medication as _medication
     from tests.rules.patient_builder import starting as _starting
+
     if warfarin == "active":
         snapshot = _starting(_medication("warfarin"))
     else:  # immobilised, CrCl about 23 mL/min: Table 3 gives warfarin; TMP-SMX at half dose

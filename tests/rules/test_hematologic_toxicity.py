@@ -85,8 +85,7 @@ def lenalidomide_updates(recommendations: list[Recommendation]) -> list[DoseChan
 def test_anc_staying_low_at_a_new_cycle_delays_it_first(previous_days: int, hook: str) -> None:
     # Clinical rules section 5: the lower step is for when the cycle resumes at ANC >= 1,000/µL,
     # never a one-click change that starts the cycle now.
-    recommendations = run(new_cycle(current_mg=15.0, **counts(anc=900, previous_anc=((800, previous_days),))),
-                          hook)  # type: ignore[arg-type]
+    recommendations = run(new_cycle(current_mg=15.0, **counts(anc=900, previous_anc=((800, previous_days),))), hook)  # type: ignore[arg-type]
     found = neutropenia(recommendations)
     assert found.rule_ids == ("R-NEUT-DELAY", "R-NEUT-RESUME") and found.severity == "warning"
     assert found.summary.startswith("ANC 900/µL, still < 1,000/µL: do not start this cycle — delay 1 week")
@@ -193,8 +192,10 @@ def test_patient_view_on_lenalidomide(anc: float, severity: str | None) -> None:
 
 
 def test_patient_view_not_on_lenalidomide_says_nothing() -> None:
-    snapshot = patient(medications=(lenalidomide(status="completed", id="old", authored_days_ago=400),),
-                       **counts(anc=300, platelets=10_000))
+    snapshot = patient(
+        medications=(lenalidomide(status="completed", id="old", authored_days_ago=400),),
+        **counts(anc=300, platelets=10_000),
+    )
     assert run(snapshot, "patient-view") == []
 
 
@@ -224,8 +225,10 @@ def test_ambiguous_anc_asks_for_an_exact_count() -> None:
 @pytest.mark.parametrize("hook", ["order-sign", "patient-view"])
 def test_low_platelets(platelets: float, comparator: str | None, critical: bool, hook: str) -> None:
     builder = new_cycle if hook == "order-sign" else on_lenalidomide
-    found = card(run(builder(**counts(platelets=platelets, platelet_comparator=comparator)), hook),  # type: ignore[arg-type]
-                 "thrombocytopenia")
+    found = card(
+        run(builder(**counts(platelets=platelets, platelet_comparator=comparator)), hook),  # type: ignore[arg-type]
+        "thrombocytopenia",
+    )
     if not critical:
         assert found is None
         return

@@ -30,15 +30,18 @@ def test_starting_with_dexamethasone_suggests_antibiotic_prophylaxis() -> None:
     assert found is not None and found.rule_ids == ("R-INF-PROPH",) and found.severity == "info"
     assert found.selection == "at-most-one"
     assert [(a.drug, a.recommended) for a in found.actions] == [
-        ("trimethoprim-sulfamethoxazole", True), ("levofloxacin", False)]
+        ("trimethoprim-sulfamethoxazole", True),
+        ("levofloxacin", False),
+    ]
     tmp_smx, levofloxacin = found.actions
     assert isinstance(tmp_smx, NewMedication) and tmp_smx.regimen.dose is None
     assert "160/800 mg" in (tmp_smx.regimen.text or "")
     assert (levofloxacin.regimen.dose, levofloxacin.regimen.dose_unit) == (500.0, "mg")
 
 
-@pytest.mark.parametrize("category", ["aggressive-disease", "neutropenia-history", "infection-history",
-                                      "active-infection"])
+@pytest.mark.parametrize(
+    "category", ["aggressive-disease", "neutropenia-history", "infection-history", "active-infection"]
+)
 def test_higher_risk_is_a_warning(category: str) -> None:
     found = prophylaxis(starting(conditions=(condition(category),)))
     assert found is not None and found.severity == "warning"
@@ -49,8 +52,10 @@ def test_resolved_history_still_counts() -> None:
     assert found is not None and found.severity == "warning"
 
 
-@pytest.mark.parametrize("antibiotic", ["trimethoprim-sulfamethoxazole", "levofloxacin", "ciprofloxacin",
-                                        "moxifloxacin", "penicillin", "amoxicillin"])
+@pytest.mark.parametrize(
+    "antibiotic",
+    ["trimethoprim-sulfamethoxazole", "levofloxacin", "ciprofloxacin", "moxifloxacin", "penicillin", "amoxicillin"],
+)
 def test_active_antibiotic_means_no_card(antibiotic: str) -> None:
     assert prophylaxis(starting(medication(antibiotic))) is None
 
@@ -68,8 +73,9 @@ def test_active_dexamethasone_counts() -> None:
 def test_first_3_cycles_window(started_days_ago: int, expected: bool) -> None:
     earlier = lenalidomide(id="len-first", status="completed", authored_days_ago=started_days_ago)
     assert (prophylaxis(starting(earlier)) is not None) is expected
-    view = on_lenalidomide(dexamethasone(status="active", id="dex-a", authored_days_ago=5),
-                           started_days_ago=started_days_ago)
+    view = on_lenalidomide(
+        dexamethasone(status="active", id="dex-a", authored_days_ago=5), started_days_ago=started_days_ago
+    )
     assert (prophylaxis(view, "patient-view") is not None) is expected
 
 
@@ -122,8 +128,9 @@ def pregnancy_test(positive: bool, days: int) -> Measurement:
         ("unknown", 60, ("R-TERATO-M",), "info"),
     ],
 )
-def test_precautions_by_sex_and_age(sex: str | None, age: int, rule_ids: tuple[str, ...] | None,
-                                    severity: str | None) -> None:
+def test_precautions_by_sex_and_age(
+    sex: str | None, age: int, rule_ids: tuple[str, ...] | None, severity: str | None
+) -> None:
     found = terato(starting(sex=sex, birth_date=born_aged(age), measured_crcl=lab(80.0, "mL/min")))
     assert (found.rule_ids if found else None) == rule_ids
     assert (found.severity if found else None) == severity
@@ -171,12 +178,14 @@ def test_no_current_pregnancy(fields: dict[str, object]) -> None:
 
 def test_patient_view_shows_only_pregnancy() -> None:
     assert terato(on_lenalidomide(sex="female", birth_date=born_aged(30)), "patient-view") is None
-    found = terato(on_lenalidomide(sex="female", birth_date=born_aged(30), conditions=(condition("pregnancy"),)),
-                   "patient-view")
+    found = terato(
+        on_lenalidomide(sex="female", birth_date=born_aged(30), conditions=(condition("pregnancy"),)), "patient-view"
+    )
     assert found is not None and found.severity == "critical"
     assert terato(patient(sex="female", conditions=(condition("pregnancy"),)), "patient-view") is None
 
 
 def test_dexamethasone_order_alone_has_no_teratogenicity_card() -> None:
-    assert terato(patient(sex="female", birth_date=born_aged(30), medications=(dexamethasone(),)),
-                  "order-select") is None
+    assert (
+        terato(patient(sex="female", birth_date=born_aged(30), medications=(dexamethasone(),)), "order-select") is None
+    )

@@ -166,8 +166,9 @@ def test_neutropenia_now_makes_it_a_warning(anc_fields: dict[str, object], sever
 
 
 def test_neutropenia_now_on_patient_view() -> None:
-    view = on_lenalidomide(dexamethasone(status="active", id="dex-a", authored_days_ago=5),
-                           started_days_ago=20, **counts(anc=700.0))
+    view = on_lenalidomide(
+        dexamethasone(status="active", id="dex-a", authored_days_ago=5), started_days_ago=20, **counts(anc=700.0)
+    )
     assert prophylaxis(view, "patient-view").severity == "warning"
 
 

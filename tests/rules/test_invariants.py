@@ -51,23 +51,74 @@ from rules.renal import RenalFunction, assess_renal_function
 from rules.vte_prophylaxis import VteTier, vte_risk
 
 HOOKS: tuple[Hook, ...] = ("order-select", "order-sign", "patient-view")
-ORDERABLE = {"enoxaparin", "dalteparin", "warfarin", "aspirin", "filgrastim",
-             "trimethoprim-sulfamethoxazole", "levofloxacin"}
+ORDERABLE = {
+    "enoxaparin",
+    "dalteparin",
+    "warfarin",
+    "aspirin",
+    "filgrastim",
+    "trimethoprim-sulfamethoxazole",
+    "levofloxacin",
+}
 CATEGORIES = (
-    "multiple-myeloma", "dialysis", "esrd", "ckd", "dvt", "pe", "vte", "heart-failure",
-    "pulmonary-disease", "active-infection", "arterial-thromboembolism", "thrombophilia",
-    "immobilization", "pregnancy", "heavy-marrow-infiltration", "aggressive-disease",
-    "spinal-cord-compression", "hypercalcemia", "bone-pain", "renal-failure",
-    "neutropenia-history", "infection-history", "pelvic-hip-femur-fracture",
-    "central-venous-catheter", "disease-progression", "asian-ethnicity", "transplant-ineligible",
+    "multiple-myeloma",
+    "dialysis",
+    "esrd",
+    "ckd",
+    "dvt",
+    "pe",
+    "vte",
+    "heart-failure",
+    "pulmonary-disease",
+    "active-infection",
+    "arterial-thromboembolism",
+    "thrombophilia",
+    "immobilization",
+    "pregnancy",
+    "heavy-marrow-infiltration",
+    "aggressive-disease",
+    "spinal-cord-compression",
+    "hypercalcemia",
+    "bone-pain",
+    "renal-failure",
+    "neutropenia-history",
+    "infection-history",
+    "pelvic-hip-femur-fracture",
+    "central-venous-catheter",
+    "disease-progression",
+    "asian-ethnicity",
+    "transplant-ineligible",
     "something-else",
 )
 DRUGS = (
-    "lenalidomide", "dexamethasone", "bortezomib", "thalidomide", "pomalidomide", "melphalan",
-    "cyclophosphamide", "carfilzomib", "daratumumab", "doxorubicin", "enoxaparin", "dalteparin",
-    "heparin", "warfarin", "aspirin", "rivaroxaban", "apixaban", "dabigatran", "edoxaban",
-    "filgrastim", "pegfilgrastim", "epoetin", "darbepoetin", "trimethoprim-sulfamethoxazole",
-    "levofloxacin", "ciprofloxacin", "penicillin", "other",
+    "lenalidomide",
+    "dexamethasone",
+    "bortezomib",
+    "thalidomide",
+    "pomalidomide",
+    "melphalan",
+    "cyclophosphamide",
+    "carfilzomib",
+    "daratumumab",
+    "doxorubicin",
+    "enoxaparin",
+    "dalteparin",
+    "heparin",
+    "warfarin",
+    "aspirin",
+    "rivaroxaban",
+    "apixaban",
+    "dabigatran",
+    "edoxaban",
+    "filgrastim",
+    "pegfilgrastim",
+    "epoetin",
+    "darbepoetin",
+    "trimethoprim-sulfamethoxazole",
+    "levofloxacin",
+    "ciprofloxacin",
+    "penicillin",
+    "other",
 )
 STATUSES = ("draft", "active", "on-hold", "completed", "stopped", "cancelled", "entered-in-error", "unknown")
 
@@ -83,9 +134,16 @@ some_dates = st.one_of(
 comparators = st.sampled_from([None, None, None, None, "<", "<=", ">", ">="])
 # Plausible ranges by unit, mixed with odd values (0, negative, huge, infinite).
 PLAUSIBLE: dict[str, tuple[float, float]] = {
-    "mg/dL": (0.3, 8.0), "kg": (30.0, 150.0), "cm": (140.0, 200.0), "kg/m2": (15.0, 45.0),
-    "mL/min": (5.0, 150.0), "mL/min/1.73m2": (5.0, 150.0), "cells/uL": (0.0, 400_000.0),
-    "": (0.0, 4.0), "U/L": (5.0, 200.0), "mIU/L": (0.1, 10.0),
+    "mg/dL": (0.3, 8.0),
+    "kg": (30.0, 150.0),
+    "cm": (140.0, 200.0),
+    "kg/m2": (15.0, 45.0),
+    "mL/min": (5.0, 150.0),
+    "mL/min/1.73m2": (5.0, 150.0),
+    "cells/uL": (0.0, 400_000.0),
+    "": (0.0, 4.0),
+    "U/L": (5.0, 200.0),
+    "mIU/L": (0.1, 10.0),
 }
 
 
@@ -104,8 +162,17 @@ regimens = st.builds(
     dose=optional(st.one_of(st.sampled_from([5.0, 10.0, 15.0, 20.0, 25.0, 40.0, 120.0]), odd_numbers)),
     dose_unit=st.sampled_from([None, "mg", "mg", "mg", "IU", "ug"]),
     every_hours=optional(st.one_of(st.sampled_from([24.0, 24.0, 48.0, 168.0, 12.0, 0.0, -24.0]), odd_numbers)),
-    cycle_days=st.sampled_from([(), tuple(range(1, 22)), (1, 8, 15, 22), (1, 2, 3, 4),
-                                (1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 20), (0,), (99,)]),
+    cycle_days=st.sampled_from(
+        [
+            (),
+            tuple(range(1, 22)),
+            (1, 8, 15, 22),
+            (1, 2, 3, 4),
+            (1, 2, 3, 4, 9, 10, 11, 12, 17, 18, 19, 20),
+            (0,),
+            (99,),
+        ]
+    ),
     cycle_length_days=optional(st.sampled_from([0, 21, 28])),
     route=optional(st.sampled_from(["oral", "subcutaneous"])),
 )
@@ -117,12 +184,17 @@ def medication_lists(draw: st.DrawFn) -> tuple[MedicationOrder, ...]:
     for index in range(draw(st.integers(0, 6))):
         status = draw(st.sampled_from(STATUSES))
         draft = status == "draft" or draw(st.booleans()) and status == "unknown"
-        orders.append(MedicationOrder(
-            id=f"order-{index}", drug=draw(st.one_of(st.sampled_from(["lenalidomide", "dexamethasone"]),
-                                                   st.sampled_from(DRUGS))), status=status,
-            authored=draw(optional(some_dates)), regimen=draw(optional(regimens)),
-            is_draft=draft, selected=draft and draw(st.booleans()),
-        ))
+        orders.append(
+            MedicationOrder(
+                id=f"order-{index}",
+                drug=draw(st.one_of(st.sampled_from(["lenalidomide", "dexamethasone"]), st.sampled_from(DRUGS))),
+                status=status,
+                authored=draw(optional(some_dates)),
+                regimen=draw(optional(regimens)),
+                is_draft=draft,
+                selected=draft and draw(st.booleans()),
+            )
+        )
     return tuple(orders)
 
 
@@ -146,17 +218,40 @@ def snapshots(draw: st.DrawFn) -> PatientSnapshot:
         platelets=platelets,
         platelet_history=(platelets,) if platelets else (),
         ecog=draw(optional(measurements(""))),
-        pregnancy_test=draw(optional(st.builds(Measurement, value=st.sampled_from([0.0, 1.0, 0.5]),
-                                               unit=st.just(""), when=some_dates))),
+        pregnancy_test=draw(
+            optional(st.builds(Measurement, value=st.sampled_from([0.0, 1.0, 0.5]), unit=st.just(""), when=some_dates))
+        ),
         alt=draw(optional(measurements("U/L"))),
         ast=draw(optional(measurements("U/L"))),
         tsh=draw(optional(measurements("mIU/L"))),
-        conditions=tuple(draw(st.lists(st.builds(
-            ClinicalCondition, category=st.sampled_from(CATEGORIES), display=st.just("c"),
-            active=st.booleans(), onset=optional(some_dates), recorded=optional(some_dates)), max_size=4))),
-        procedures=tuple(draw(st.lists(st.builds(
-            ClinicalProcedure, category=st.sampled_from(["dialysis", "asct", "other"]), display=st.just("p"),
-            performed=optional(some_dates)), max_size=2))),
+        conditions=tuple(
+            draw(
+                st.lists(
+                    st.builds(
+                        ClinicalCondition,
+                        category=st.sampled_from(CATEGORIES),
+                        display=st.just("c"),
+                        active=st.booleans(),
+                        onset=optional(some_dates),
+                        recorded=optional(some_dates),
+                    ),
+                    max_size=4,
+                )
+            )
+        ),
+        procedures=tuple(
+            draw(
+                st.lists(
+                    st.builds(
+                        ClinicalProcedure,
+                        category=st.sampled_from(["dialysis", "asct", "other"]),
+                        display=st.just("p"),
+                        performed=optional(some_dates),
+                    ),
+                    max_size=2,
+                )
+            )
+        ),
         medications=draw(medication_lists()),
     )
 
@@ -188,8 +283,11 @@ def check_contract(snapshot: PatientSnapshot, hook: Hook, recommendations: list[
 
 
 @settings(max_examples=200, deadline=None)
-@given(snapshots(), st.one_of(st.just(TODAY), st.dates(min_value=date(2013, 1, 1), max_value=date(2030, 12, 31))),
-       st.sampled_from(["KR", "US"]))
+@given(
+    snapshots(),
+    st.one_of(st.just(TODAY), st.dates(min_value=date(2013, 1, 1), max_value=date(2030, 12, 31))),
+    st.sampled_from(["KR", "US"]),
+)
 def test_evaluate_never_fails_and_keeps_the_contract(snapshot: PatientSnapshot, today: date, region: str) -> None:
     for hook in HOOKS:
         evaluation = Evaluation(hook=hook, today=today, region=region)
@@ -219,8 +317,15 @@ def dose_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     """A lenalidomide draft, maybe a current course, and counts; kidney function set per test."""
     medications: tuple[MedicationOrder, ...] = (lenalidomide(draw(ladder), draw(frequencies)),)
     if draw(st.booleans()):
-        medications += (lenalidomide(draw(ladder), draw(frequencies), id="len-active", status="active",
-                                     authored_days_ago=draw(st.integers(1, 400))),)
+        medications += (
+            lenalidomide(
+                draw(ladder),
+                draw(frequencies),
+                id="len-active",
+                status="active",
+                authored_days_ago=draw(st.integers(1, 400)),
+            ),
+        )
     previous = draw(st.lists(st.tuples(counts_per_ul, st.integers(2, 40)), max_size=2))
     return {
         "medications": medications,
@@ -244,14 +349,24 @@ def recommended_daily_mg(snapshot: PatientSnapshot, hook: Hook) -> float:
 
 def build(scenario: dict[str, Any], **changes: Any) -> PatientSnapshot:
     fields = {**scenario, **changes}
-    return patient(medications=fields["medications"], conditions=fields["conditions"],
-                   **counts(anc=fields["anc"], platelets=fields["platelets"], previous_anc=fields["previous_anc"]))
+    return patient(
+        medications=fields["medications"],
+        conditions=fields["conditions"],
+        **counts(anc=fields["anc"], platelets=fields["platelets"], previous_anc=fields["previous_anc"]),
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(dose_scenarios(), st.floats(1, 150), st.floats(1, 150), st.booleans(), st.sampled_from(["order-select", "order-sign"]))
-def test_lower_clearance_never_raises_the_dose(scenario: dict[str, Any], a: float, b: float, measured: bool,
-                                               hook: Hook) -> None:
+@given(
+    dose_scenarios(),
+    st.floats(1, 150),
+    st.floats(1, 150),
+    st.booleans(),
+    st.sampled_from(["order-select", "order-sign"]),
+)
+def test_lower_clearance_never_raises_the_dose(
+    scenario: dict[str, Any], a: float, b: float, measured: bool, hook: Hook
+) -> None:
     higher, lower = max(a, b), min(a, b)
 
     def at(clearance: float) -> PatientSnapshot:
@@ -325,10 +440,15 @@ def table_3_tier(snapshot: PatientSnapshot) -> VteTier:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sets(st.sampled_from(sorted(RISK_FACTORS))), st.sampled_from(sorted(RISK_FACTORS)),
-       counts_per_ul, st.floats(1, 150))
-def test_adding_a_risk_factor_never_lowers_the_vte_tier(base: set[str], added: str, platelets: float,
-                                                        clearance: float) -> None:
+@given(
+    st.sets(st.sampled_from(sorted(RISK_FACTORS))),
+    st.sampled_from(sorted(RISK_FACTORS)),
+    counts_per_ul,
+    st.floats(1, 150),
+)
+def test_adding_a_risk_factor_never_lowers_the_vte_tier(
+    base: set[str], added: str, platelets: float, clearance: float
+) -> None:
     before = table_3_tier(with_factors(base, platelets, clearance))
     after = table_3_tier(with_factors(base | {added}, platelets, clearance))
     assert after >= before
@@ -349,10 +469,15 @@ MISSING_OR_STALE: dict[str, dict[str, Any]] = {
 
 
 @settings(max_examples=200, deadline=None)
-@given(dose_scenarios(), st.sampled_from(sorted(MISSING_OR_STALE)), st.sampled_from(["order-select", "order-sign"]),
-       st.floats(1, 150))
-def test_missing_or_stale_data_never_changes_the_lenalidomide_dose(scenario: dict[str, Any], gap: str, hook: Hook,
-                                                                   clearance: float) -> None:
+@given(
+    dose_scenarios(),
+    st.sampled_from(sorted(MISSING_OR_STALE)),
+    st.sampled_from(["order-select", "order-sign"]),
+    st.floats(1, 150),
+)
+def test_missing_or_stale_data_never_changes_the_lenalidomide_dose(
+    scenario: dict[str, Any], gap: str, hook: Hook, clearance: float
+) -> None:
     snapshot = replace(with_crcl(build(scenario), clearance), **MISSING_OR_STALE[gap])
     recommendations = evaluate(snapshot, Evaluation(hook=hook, today=TODAY))
     assert lenalidomide_changes(recommendations) == []

@@ -36,10 +36,10 @@ def viewed(snapshot: PatientSnapshot, concern: str) -> Recommendation | None:
 @pytest.mark.parametrize(
     ("started_days_ago", "cbc_days_ago", "due"),
     [
-        (30, 14, False),   # first 3 cycles: every 14 days
+        (30, 14, False),  # first 3 cycles: every 14 days
         (30, 15, True),
         (83, 15, True),
-        (84, 15, False),   # after 84 days: every 28 days
+        (84, 15, False),  # after 84 days: every 28 days
         (200, 28, False),
         (200, 29, True),
     ],
@@ -94,8 +94,9 @@ def test_liver_and_thyroid_within_92_days(fields: dict[str, object], missing: st
 # --- R-RENAL-IMPROVED ------------------------------------------------------------------------
 
 
-def renally_reduced(mg: float, every_hours: float, clearance: float, earlier_creatinine: float | None = 1.5,
-                    earlier_days: int = 125) -> PatientSnapshot:
+def renally_reduced(
+    mg: float, every_hours: float, clearance: float, earlier_creatinine: float | None = 1.5, earlier_days: int = 125
+) -> PatientSnapshot:
     """On lenalidomide since 120 days; today's Cockcroft-Gault gives ``clearance`` from
     creatinine 1.0 mg/dL; an earlier creatinine (``earlier_days`` ago) gives clearance ×
     1.0 / earlier_creatinine."""
@@ -121,8 +122,9 @@ def renally_reduced(mg: float, every_hours: float, clearance: float, earlier_cre
         (5.0, 24.0, 45.0, 1.5, False),  # 5 mg daily: the dialysis dose or the last toxicity step
     ],
 )
-def test_renal_improvement(mg: float, every_hours: float, clearance: float, earlier_creatinine: float | None,
-                           improved: bool) -> None:
+def test_renal_improvement(
+    mg: float, every_hours: float, clearance: float, earlier_creatinine: float | None, improved: bool
+) -> None:
     found = viewed(renally_reduced(mg, every_hours, clearance, earlier_creatinine), "renal-improved")
     assert (found is not None) is improved
     if found is not None:
@@ -157,10 +159,20 @@ def test_dialysis_is_never_renal_improvement(every_hours: float) -> None:
 # --- R-SPM -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("started_days_ago", "shown"), [
-    (0, True), (29, True), (30, False), (120, False), (364, False),
-    (365, True), (365 + 29, True), (365 + 30, False), (2 * 365 + 5, True),
-])
+@pytest.mark.parametrize(
+    ("started_days_ago", "shown"),
+    [
+        (0, True),
+        (29, True),
+        (30, False),
+        (120, False),
+        (364, False),
+        (365, True),
+        (365 + 29, True),
+        (365 + 30, False),
+        (2 * 365 + 5, True),
+    ],
+)
 def test_spm_reminder_in_the_first_30_days_of_the_course_and_of_each_year(started_days_ago: int, shown: bool) -> None:
     recommendations = run(on_lenalidomide(started_days_ago=started_days_ago), "patient-view")
     assert ([r.rule_ids for r in recommendations if r.concern == "spm"] == [("R-SPM",)]) is shown
@@ -172,12 +184,12 @@ def test_spm_course_start_is_the_first_order_without_a_60_day_gap() -> None:
     # Cycles every 28 days since 400 days ago: the course began then, its anniversary was
     # 35 days ago: no reminder. A 70-day pause before the order of 20 days ago starts a
     # new course: reminder.
-    continuous = tuple(lenalidomide(id=f"len-{d}", status="completed", authored_days_ago=d)
-                       for d in range(400, 28, -28))
+    continuous = tuple(
+        lenalidomide(id=f"len-{d}", status="completed", authored_days_ago=d) for d in range(400, 28, -28)
+    )
     active = lenalidomide(id="len-active", status="active", authored_days_ago=20)
     assert viewed(patient(medications=continuous + (active,)), "spm") is None
-    paused = tuple(lenalidomide(id=f"len-{d}", status="completed", authored_days_ago=d)
-                   for d in range(400, 90, -28))
+    paused = tuple(lenalidomide(id=f"len-{d}", status="completed", authored_days_ago=d) for d in range(400, 90, -28))
     assert viewed(patient(medications=paused + (active,)), "spm") is not None
 
 
@@ -237,11 +249,11 @@ BORTEZOMIB = medication("bortezomib", status="completed", authored_days_ago=3000
 @pytest.mark.parametrize(
     ("today", "history", "expected"),
     [
-        (date(2013, 2, 28), (), None),                    # before the policy table: no card
+        (date(2013, 2, 28), (), None),  # before the policy table: no card
         (date(2013, 3, 1), (), "2013-03-01 to 2017-11-30"),
         (date(2017, 11, 30), (THALIDOMIDE,), "2013-03-01 to 2017-11-30"),  # bortezomib needed
         (date(2017, 11, 30), (BORTEZOMIB,), None),
-        (date(2017, 12, 1), (THALIDOMIDE,), None),       # ≥ 1 prior therapy is enough
+        (date(2017, 12, 1), (THALIDOMIDE,), None),  # ≥ 1 prior therapy is enough
         (date(2017, 12, 1), (), "since 2017-12-01"),
         (date(2025, 6, 1), (BORTEZOMIB,), None),
     ],

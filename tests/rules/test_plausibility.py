@@ -27,8 +27,7 @@ from tests.rules.patient_builder import TODAY, born_aged, lab, patient
 
 @pytest.mark.parametrize(
     ("kind", "label"),
-    [("creatinine", "0.1–20 mg/dL"), ("weight", "25–300 kg"), ("anc", "≤ 100,000/µL"),
-     ("platelets", "≤ 2,000,000/µL")],
+    [("creatinine", "0.1–20 mg/dL"), ("weight", "25–300 kg"), ("anc", "≤ 100,000/µL"), ("platelets", "≤ 2,000,000/µL")],
 )
 def test_the_ranges_read_as_the_clinical_rules_write_them(kind: str, label: str) -> None:
     assert RANGES[kind].label == label
@@ -41,14 +40,26 @@ def test_the_age_range_reads_as_the_clinical_rules_write_it() -> None:
 @pytest.mark.parametrize(
     ("kind", "value", "comparator", "plausible"),
     [
-        ("creatinine", 0.1, None, True), ("creatinine", 0.0999, None, False),
-        ("creatinine", 20.0, None, True), ("creatinine", 20.01, None, False),
-        ("weight", 25.0, None, True), ("weight", 24.9, None, False), ("weight", 300.1, None, False),
-        ("weight", 1e-300, None, False), ("weight", float("nan"), None, False),
-        ("anc", 0.0, None, True), ("anc", 100_000.0, None, True), ("anc", 100_001.0, None, False),
-        ("platelets", 2_000_000.0, None, True), ("platelets", 2_000_001.0, None, False),
-        ("creatinine", 0.1, "<", False), ("creatinine", 0.1, "<=", True), ("creatinine", 0.5, "<", True),
-        ("creatinine", 20.0, ">", False), ("creatinine", 20.0, ">=", True), ("creatinine", 30.0, "<", True),
+        ("creatinine", 0.1, None, True),
+        ("creatinine", 0.0999, None, False),
+        ("creatinine", 20.0, None, True),
+        ("creatinine", 20.01, None, False),
+        ("weight", 25.0, None, True),
+        ("weight", 24.9, None, False),
+        ("weight", 300.1, None, False),
+        ("weight", 1e-300, None, False),
+        ("weight", float("nan"), None, False),
+        ("anc", 0.0, None, True),
+        ("anc", 100_000.0, None, True),
+        ("anc", 100_001.0, None, False),
+        ("platelets", 2_000_000.0, None, True),
+        ("platelets", 2_000_001.0, None, False),
+        ("creatinine", 0.1, "<", False),
+        ("creatinine", 0.1, "<=", True),
+        ("creatinine", 0.5, "<", True),
+        ("creatinine", 20.0, ">", False),
+        ("creatinine", 20.0, ">=", True),
+        ("creatinine", 30.0, "<", True),
         ("egfr", 1e6, None, True),  # no range in the clinical rules: the mappers do not judge it
     ],
 )
@@ -94,7 +105,8 @@ def test_a_birth_date_after_the_evaluation_date_gives_no_age() -> None:
 def test_an_implausible_age_is_named_with_the_range() -> None:
     assert verify_notes(patient(birth_date=born_aged(130)), TODAY, "age") == (
         f"Verify: birth date {born_aged(130).isoformat()} gives an age of 130 years on {TODAY.isoformat()}, "
-        "outside 18–120 years",)
+        "outside 18–120 years",
+    )
 
 
 def test_a_plausible_patient_has_nothing_to_verify() -> None:
@@ -109,9 +121,11 @@ def test_the_mappers_findings_are_listed_by_kind() -> None:
     )
     snapshot = patient(creatinine=None, anc=None, birth_date=None, untrusted=held_back)
     assert verify_notes(snapshot, TODAY, "creatinine") == (
-        "Verify: creatinine 0.0001 mg/dL on 2025-05-30 is outside 0.1–20 mg/dL",)
+        "Verify: creatinine 0.0001 mg/dL on 2025-05-30 is outside 0.1–20 mg/dL",
+    )
     assert verify_notes(snapshot, TODAY, "anc", "platelets") == (
-        "Verify: two ANC results at 2025-05-30T08:00:00Z: 1.0 10*9/L and 3.0 10*9/L — which is right?",)
+        "Verify: two ANC results at 2025-05-30T08:00:00Z: 1.0 10*9/L and 3.0 10*9/L — which is right?",
+    )
     assert verify_notes(snapshot, TODAY, "age") == ("Verify: birth date 0001-01-01 is before 1900",)
     assert len(verify_notes(snapshot, TODAY)) == 3
     assert verify_notes(snapshot, TODAY, "weight") == ()

@@ -76,8 +76,12 @@ def test_measured_crcl_substitutes_for_missing_creatinine(measured: float, tier:
 
 @pytest.mark.parametrize(
     ("egfr", "comparator", "tier"),
-    [(60.0, None, "R-RENAL-NORMAL"), (59.6, None, "R-RENAL-MODERATE"), (29.9, None, "R-RENAL-SEVERE"),
-     (60.0, ">", "R-RENAL-NORMAL")],
+    [
+        (60.0, None, "R-RENAL-NORMAL"),
+        (59.6, None, "R-RENAL-MODERATE"),
+        (29.9, None, "R-RENAL-SEVERE"),
+        (60.0, ">", "R-RENAL-NORMAL"),
+    ],
 )
 def test_egfr_substitutes_when_weight_is_stale(egfr: float, comparator: str | None, tier: str) -> None:
     snapshot = patient(weight=lab(70.0, "kg", days=31), egfr=lab(egfr, "mL/min/1.73m2", comparator=comparator))
@@ -151,9 +155,9 @@ def test_sex_unknown_across_a_tier_boundary_needs_data() -> None:
 @pytest.mark.parametrize(
     ("creatinine", "comparator", "decided"),
     [
-        (0.5, "<", True),   # clearance ≥ 144: normal whatever the true value
+        (0.5, "<", True),  # clearance ≥ 144: normal whatever the true value
         (2.0, ">", False),  # clearance < 35: moderate or severe, not decided
-        (3.0, ">", True),   # clearance < 23.3: severe whatever the true value
+        (3.0, ">", True),  # clearance < 23.3: severe whatever the true value
     ],
 )
 def test_creatinine_bounds_are_used_only_when_they_decide(creatinine: float, comparator: str, decided: bool) -> None:
@@ -222,8 +226,9 @@ def test_an_implausible_creatinine_is_named_to_verify() -> None:
     renal = assess(patient(creatinine=None, untrusted=(HELD_BACK_CREATININE,)))
     assert isinstance(renal, RenalDataNeeded)
     assert renal.verify == (HELD_BACK_CREATININE.note,)
-    assert renal.missing == (f"verify: creatinine 0.0001 mg/dL on {(TODAY - timedelta(days=1)).isoformat()} "
-                             "is outside 0.1–20 mg/dL",)
+    assert renal.missing == (
+        f"verify: creatinine 0.0001 mg/dL on {(TODAY - timedelta(days=1)).isoformat()} is outside 0.1–20 mg/dL",
+    )
     assert not any(m.startswith("serum creatinine") for m in renal.missing)
 
 
@@ -241,9 +246,11 @@ def test_ambiguous_creatinines_ask_which_is_right() -> None:
     renal = assess(patient(creatinine=None, untrusted=(doubt,)))
     assert isinstance(renal, RenalDataNeeded)
     assert renal.verify == (
-        "Verify: two creatinine results at 2025-05-31T08:00:00Z: 1.0 mg/dL and 2.4 mg/dL — which is right?",)
+        "Verify: two creatinine results at 2025-05-31T08:00:00Z: 1.0 mg/dL and 2.4 mg/dL — which is right?",
+    )
     assert renal.missing == (
-        "verify which of two creatinine results at 2025-05-31T08:00:00Z is right: 1.0 mg/dL or 2.4 mg/dL",)
+        "verify which of two creatinine results at 2025-05-31T08:00:00Z is right: 1.0 mg/dL or 2.4 mg/dL",
+    )
 
 
 def test_an_implausible_weight_is_named_to_verify() -> None:
@@ -273,8 +280,9 @@ def test_a_creatinine_dated_in_the_future_is_named_to_verify() -> None:
     ahead = replace(lab(1.0, "mg/dL"), when=TODAY + timedelta(days=3), original="1.0 mg/dL")
     renal = assess(patient(creatinine=ahead, egfr=lab(80.0, "mL/min/1.73m2")))
     assert isinstance(renal, RenalDataNeeded)
-    assert renal.verify == (f"Verify: creatinine 1.0 mg/dL dated {(TODAY + timedelta(days=3)).isoformat()} "
-                            "is in the future",)
+    assert renal.verify == (
+        f"Verify: creatinine 1.0 mg/dL dated {(TODAY + timedelta(days=3)).isoformat()} is in the future",
+    )
 
 
 def test_untrusted_values_of_other_kinds_do_not_block_kidney_function() -> None:

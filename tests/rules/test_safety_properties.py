@@ -19,7 +19,7 @@ would agree with any mistake made there.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import given, settings
@@ -37,8 +37,16 @@ from rules.treatment_course import treated_before
 
 HOOKS: tuple[Hook, ...] = ("order-select", "order-sign", "patient-view")
 ORDER_HOOKS: tuple[Hook, ...] = ("order-select", "order-sign")
-ANTICOAGULANTS = ("enoxaparin", "dalteparin", "heparin", "warfarin", "rivaroxaban", "apixaban", "dabigatran",
-                  "edoxaban")
+ANTICOAGULANTS = (
+    "enoxaparin",
+    "dalteparin",
+    "heparin",
+    "warfarin",
+    "rivaroxaban",
+    "apixaban",
+    "dabigatran",
+    "edoxaban",
+)
 # Table 3's prophylactic amounts: anything above is a treatment dose.
 PROPHYLACTIC_MAX = {"enoxaparin": 40.0, "dalteparin": 5_000.0}
 
@@ -54,7 +62,8 @@ def lenalidomide_updates(recommendations: list[Recommendation]) -> list[DoseChan
 def lenalidomide_doses(recommendations: list[Recommendation]) -> list[DoseChange]:
     """Updates, and the dose a dose card names even without an update."""
     return lenalidomide_updates(recommendations) + [
-        r.dose for r in recommendations if r.dose is not None and r.dose.drug == "lenalidomide"]
+        r.dose for r in recommendations if r.dose is not None and r.dose.drug == "lenalidomide"
+    ]
 
 
 def platelets_below(snapshot: PatientSnapshot, evaluation: Evaluation, limit: float) -> bool | None:
@@ -65,9 +74,11 @@ def platelets_below(snapshot: PatientSnapshot, evaluation: Evaluation, limit: fl
 
 # --- generated patients with an active clot, counts across the thresholds -------------------
 
-platelet_counts = st.one_of(st.none(), st.sampled_from([10_000.0, 20_000.0, 49_999.0, 50_000.0, 99_999.0,
-                                                        100_000.0, 250_000.0]),
-                            st.floats(0, 400_000, allow_nan=False))
+platelet_counts = st.one_of(
+    st.none(),
+    st.sampled_from([10_000.0, 20_000.0, 49_999.0, 50_000.0, 99_999.0, 100_000.0, 250_000.0]),
+    st.floats(0, 400_000, allow_nan=False),
+)
 
 
 @st.composite
@@ -94,17 +105,26 @@ def check_bleeding_safety(snapshot: PatientSnapshot, hook: Hook) -> None:
     low = platelets_below(snapshot, evaluation, 50_000.0)
     if low is not False:  # below 50,000/µL, or not known: the bleeding risk is not weighed
         assert not any(a.recommended for a in anticoagulants), [a.label for a in anticoagulants]
-        treatment = [a for a in anticoagulants if a.drug in PROPHYLACTIC_MAX and a.regimen.dose is not None
-                     and a.regimen.dose > PROPHYLACTIC_MAX[a.drug]]
+        treatment = [
+            a
+            for a in anticoagulants
+            if a.drug in PROPHYLACTIC_MAX and a.regimen.dose is not None and a.regimen.dose > PROPHYLACTIC_MAX[a.drug]
+        ]
         assert treatment == [], [a.label for a in treatment]
     renal = assess_renal_function(snapshot, evaluation)
     if isinstance(renal, RenalFunction) and renal.tier.rule_id == "R-RENAL-DIALYSIS":
-        enoxaparin = [a for a in anticoagulants if a.drug == "enoxaparin"
-                      and (a.regimen.dose is None or a.regimen.dose > PROPHYLACTIC_MAX["enoxaparin"])]
+        enoxaparin = [
+            a
+            for a in anticoagulants
+            if a.drug == "enoxaparin" and (a.regimen.dose is None or a.regimen.dose > PROPHYLACTIC_MAX["enoxaparin"])
+        ]
         assert enoxaparin == [], [a.label for a in enoxaparin]
     if platelets_below(snapshot, evaluation, 100_000.0) is not False:
-        assert not any(a.recommended for a in anticoagulants if a.drug in PROPHYLACTIC_MAX
-                       and (a.regimen.dose or 0) > PROPHYLACTIC_MAX[a.drug])
+        assert not any(
+            a.recommended
+            for a in anticoagulants
+            if a.drug in PROPHYLACTIC_MAX and (a.regimen.dose or 0) > PROPHYLACTIC_MAX[a.drug]
+        )
 
 
 @settings(max_examples=300, deadline=None)
@@ -115,14 +135,14 @@ def test_no_full_dose_anticoagulant_against_low_platelets(snapshot: PatientSnaps
 
 @settings(max_examples=200, deadline=None)
 @given(snapshots(), st.sampled_from(HOOKS))
-def test_no_full_dose_anticoagulant_against_low_platelets_for_any_patient(snapshot: PatientSnapshot,
-                                                                         hook: Hook) -> None:
+def test_no_full_dose_anticoagulant_against_low_platelets_for_any_patient(
+    snapshot: PatientSnapshot, hook: Hook
+) -> None:
     check_bleeding_safety(snapshot, hook)
 
 
 def test_the_reported_case_active_dvt_at_20000_platelets() -> None:
-    snapshot = replace(new_cycle(), conditions=(condition("dvt", onset_days_ago=10),),
-                       **counts(platelets=20_000))
+    snapshot = replace(new_cycle(), conditions=(condition("dvt", onset_days_ago=10),), **counts(platelets=20_000))
     for hook in ORDER_HOOKS:
         recommendations = evaluate(snapshot, Evaluation(hook=hook, today=TODAY))
         assert [a for a in created(recommendations) if a.drug in ANTICOAGULANTS] == []
@@ -130,8 +150,9 @@ def test_the_reported_case_active_dvt_at_20000_platelets() -> None:
 
 # --- no cycle starts against a delay rule --------------------------------------------------------
 
-anc_counts = st.one_of(st.sampled_from([300.0, 499.0, 500.0, 900.0, 999.0, 1_000.0, 2_500.0]),
-                       st.floats(0, 10_000, allow_nan=False))
+anc_counts = st.one_of(
+    st.sampled_from([300.0, 499.0, 500.0, 900.0, 999.0, 1_000.0, 2_500.0]), st.floats(0, 10_000, allow_nan=False)
+)
 
 
 @st.composite
@@ -140,10 +161,15 @@ def next_cycles(draw: st.DrawFn) -> PatientSnapshot:
     return new_cycle(
         current_mg=draw(st.sampled_from([25.0, 15.0, 10.0, 5.0])),
         weight=lab(draw(st.sampled_from([35.0, 50.0, 70.0, 90.0])), "kg"),  # CrCl 19 to 90 mL/min
-        **counts(anc=draw(anc_counts), platelets=draw(st.one_of(st.sampled_from([20_000.0, 29_999.0, 30_000.0,
-                                                                                 200_000.0]),
-                                                                st.floats(0, 400_000, allow_nan=False))),
-                 previous_anc=previous),
+        **counts(
+            anc=draw(anc_counts),
+            platelets=draw(
+                st.one_of(
+                    st.sampled_from([20_000.0, 29_999.0, 30_000.0, 200_000.0]), st.floats(0, 400_000, allow_nan=False)
+                )
+            ),
+            previous_anc=previous,
+        ),
     )
 
 
@@ -154,7 +180,8 @@ def check_no_cycle_start(snapshot: PatientSnapshot, hook: Hook) -> None:
         return
     anc = usable_count(snapshot.anc, "anc", evaluation)
     delayed = (anc is not None and anc.is_below(1_000.0) is True) or platelets_below(
-        snapshot, evaluation, 30_000.0) is True
+        snapshot, evaluation, 30_000.0
+    ) is True
     if delayed:
         assert lenalidomide_updates(recommendations) == [], [r.summary for r in recommendations]
 
@@ -167,18 +194,17 @@ def test_no_lenalidomide_update_while_a_delay_rule_fires(snapshot: PatientSnapsh
 
 @settings(max_examples=200, deadline=None)
 @given(snapshots(), st.sampled_from(ORDER_HOOKS))
-def test_no_lenalidomide_update_while_a_delay_rule_fires_for_any_patient(snapshot: PatientSnapshot,
-                                                                        hook: Hook) -> None:
+def test_no_lenalidomide_update_while_a_delay_rule_fires_for_any_patient(snapshot: PatientSnapshot, hook: Hook) -> None:
     check_no_cycle_start(snapshot, hook)
 
 
 # --- antibiotics within their renal maximum -----------------------------------------------------
 
+
 def check_antibiotics(snapshot: PatientSnapshot, hook: Hook) -> None:
     evaluation = Evaluation(hook=hook, today=TODAY)
     recommendations = evaluate(snapshot, evaluation)
-    antibiotics = [a for a in created(recommendations)
-                   if a.drug in ("levofloxacin", "trimethoprim-sulfamethoxazole")]
+    antibiotics = [a for a in created(recommendations) if a.drug in ("levofloxacin", "trimethoprim-sulfamethoxazole")]
     if not antibiotics:
         return
     renal = assess_renal_function(snapshot, evaluation)
@@ -189,8 +215,9 @@ def check_antibiotics(snapshot: PatientSnapshot, hook: Hook) -> None:
         if action.drug == "levofloxacin":
             mg_per_day = daily_mg(action.regimen)
             assert mg_per_day is not None
-            limit = (125.0 if dialysis or clearance is None or clearance < 20
-                     else 250.0 if clearance < 50 else 500.0)  # 250 mg every 48 h = 125 mg/day
+            limit = (
+                125.0 if dialysis or clearance is None or clearance < 20 else 250.0 if clearance < 50 else 500.0
+            )  # 250 mg every 48 h = 125 mg/day
             assert mg_per_day <= limit, (clearance, action.label)
         else:
             assert not dialysis and clearance is not None and clearance >= 15, (clearance, action.label)
@@ -202,7 +229,7 @@ def check_antibiotics(snapshot: PatientSnapshot, hook: Hook) -> None:
 def first_cycle_patients(draw: st.DrawFn) -> PatientSnapshot:
     extra = draw(st.sampled_from([(), (condition("dialysis"),), (condition("infection-history"),)]))
     return patient(
-        medications=(lenalidomide(), ),
+        medications=(lenalidomide(),),
         birth_date=born_aged(draw(st.integers(40, 90))),
         sex=draw(st.sampled_from(["male", "female"])),
         weight=lab(draw(st.floats(30, 150, allow_nan=False)), "kg"),
@@ -220,8 +247,7 @@ def test_no_antibiotic_dose_above_its_renal_maximum(snapshot: PatientSnapshot, h
 
 @settings(max_examples=200, deadline=None)
 @given(snapshots(), st.sampled_from(HOOKS))
-def test_no_antibiotic_dose_above_its_renal_maximum_for_any_patient(snapshot: PatientSnapshot,
-                                                                   hook: Hook) -> None:
+def test_no_antibiotic_dose_above_its_renal_maximum_for_any_patient(snapshot: PatientSnapshot, hook: Hook) -> None:
     check_antibiotics(snapshot, hook)
 
 
@@ -232,7 +258,9 @@ PATIENT_ID = "safety"
 
 def observation(index: int, loinc: str, value: float, unit: str, when: str) -> dict[str, Any]:
     return {
-        "resourceType": "Observation", "id": f"obs-{index}", "status": "final",
+        "resourceType": "Observation",
+        "id": f"obs-{index}",
+        "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
         "subject": {"reference": f"Patient/{PATIENT_ID}"},
         "effectiveDateTime": when,
@@ -242,14 +270,24 @@ def observation(index: int, loinc: str, value: float, unit: str, when: str) -> d
 
 def draft_lenalidomide() -> dict[str, Any]:
     return {
-        "resourceType": "MedicationRequest", "id": "draft-lenalidomide-1", "status": "draft", "intent": "order",
-        "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                                                  "code": "342369", "display": "lenalidomide"}]},
+        "resourceType": "MedicationRequest",
+        "id": "draft-lenalidomide-1",
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {
+            "coding": [
+                {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "342369", "display": "lenalidomide"}
+            ]
+        },
         "subject": {"reference": f"Patient/{PATIENT_ID}"},
-        "dosageInstruction": [{"timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-                               "doseAndRate": [{"doseQuantity": {"value": 25, "unit": "mg",
-                                                                 "system": "http://unitsofmeasure.org",
-                                                                 "code": "mg"}}]}],
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [
+                    {"doseQuantity": {"value": 25, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}
+                ],
+            }
+        ],
     }
 
 
@@ -257,8 +295,16 @@ implausible_creatinine = st.sampled_from([0.0001, 0.05, 0.099, 20.5, 88.0, 1e6])
 plausible_creatinine = st.sampled_from([0.1, 0.6, 1.0, 1.3, 2.4, 4.0, 20.0])
 implausible_weight = st.sampled_from([1e-300, 0.5, 24.9, 300.5, 5_000.0])
 plausible_weight = st.sampled_from([25.0, 48.0, 70.0, 300.0])
-implausible_birth = st.sampled_from(["0001-01-01", "1850-06-01", "1899-12-31", "2026-06-01", "2100-01-01",
-                                     (TODAY - timedelta(days=365 * 10)).isoformat()])  # 10 years old
+implausible_birth = st.sampled_from(
+    [
+        "0001-01-01",
+        "1850-06-01",
+        "1899-12-31",
+        "2026-06-01",
+        "2100-01-01",
+        (TODAY - timedelta(days=365 * 10)).isoformat(),
+    ]
+)  # 10 years old
 plausible_birth = st.sampled_from(["1940-03-02", "1960-07-15", (TODAY - timedelta(days=365 * 30)).isoformat()])
 
 
@@ -271,8 +317,12 @@ def untrusted_records(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
     creatinine = draw(implausible_creatinine if flaw == "creatinine" else plausible_creatinine)
     weight = draw(implausible_weight if flaw == "weight" else plausible_weight)
     resources: list[dict[str, Any]] = [
-        {"resourceType": "Patient", "id": PATIENT_ID, "gender": draw(st.sampled_from(["male", "female"])),
-         "birthDate": birth},
+        {
+            "resourceType": "Patient",
+            "id": PATIENT_ID,
+            "gender": draw(st.sampled_from(["male", "female"])),
+            "birthDate": birth,
+        },
         observation(1, "2160-0", creatinine, "mg/dL", lab_time),
         observation(2, "29463-7", weight, "kg", lab_time),
         observation(3, "751-8", 3_000, "/uL", lab_time),
@@ -288,11 +338,14 @@ def untrusted_records(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str]:
 @given(untrusted_records(), st.sampled_from(ORDER_HOOKS))
 def test_no_dose_from_implausible_or_ambiguous_data(record: tuple[list[dict[str, Any]], str], hook: Hook) -> None:
     resources, flaw = record
-    snapshot = build_snapshot(resources, patient_id=PATIENT_ID, draft_orders=[draft_lenalidomide()],
-                              selections=["MedicationRequest/draft-lenalidomide-1"])
+    snapshot = build_snapshot(
+        resources,
+        patient_id=PATIENT_ID,
+        draft_orders=[draft_lenalidomide()],
+        selections=["MedicationRequest/draft-lenalidomide-1"],
+    )
     recommendations = evaluate(snapshot, Evaluation(hook=hook, today=TODAY))
     assert lenalidomide_doses(recommendations) == [], (flaw, [r.summary for r in recommendations])
     dose_card = next(r for r in recommendations if r.concern == "lenalidomide-dose")
     assert dose_card.rule_ids == ("R-DATA-RENAL",), dose_card.rule_ids
-    assert any("verify" in p.lower() or "which is right" in p.lower() for p in dose_card.rationale), \
-        dose_card.rationale
+    assert any("verify" in p.lower() or "which is right" in p.lower() for p in dose_card.rationale), dose_card.rationale

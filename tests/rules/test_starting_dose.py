@@ -104,7 +104,9 @@ def test_unknown_renal_function_gives_no_dose(fields: dict[str, object], needed:
     assert card.rule_ids == ("R-DATA-RENAL",) and card.severity == "warning"
     assert card.actions == () and card.dose is None
     assert card.data_needed == needed
-    assert card.summary == f"Lenalidomide: renal function unknown — {' and '.join(needed)} needed before choosing the dose"
+    assert (
+        card.summary == f"Lenalidomide: renal function unknown — {' and '.join(needed)} needed before choosing the dose"
+    )
 
 
 def test_sex_across_a_tier_boundary_asks_for_sex_not_creatinine() -> None:
@@ -159,8 +161,11 @@ def test_ambiguous_bound_that_decides_is_used() -> None:
 
 @pytest.mark.parametrize(
     ("clearance", "expected"),
-    [(70.0, Regimen(15.0, every_hours=24.0)), (45.0, Regimen(5.0, every_hours=24.0)),
-     (20.0, Regimen(10.0, every_hours=48.0))],
+    [
+        (70.0, Regimen(15.0, every_hours=24.0)),
+        (45.0, Regimen(5.0, every_hours=24.0)),
+        (20.0, Regimen(10.0, every_hours=48.0)),
+    ],
 )
 def test_renal_and_cytopenia_combine(clearance: float, expected: Regimen) -> None:
     card = dose_card(with_crcl(drafting(**counts(anc=900)), clearance))
@@ -205,8 +210,9 @@ def test_no_reduction_for_age_alone(age: int, mg: float) -> None:
 
 def test_lower_dose_explained_by_earlier_treatment_gets_no_card() -> None:
     """A reduced dose during treatment is an earlier toxicity reduction, kept on purpose."""
-    snapshot = patient(medications=(lenalidomide(15.0, id="old", status="completed", authored_days_ago=90),
-                                    lenalidomide(15.0)))
+    snapshot = patient(
+        medications=(lenalidomide(15.0, id="old", status="completed", authored_days_ago=90), lenalidomide(15.0))
+    )
     assert dose_card(snapshot) is None
     above_ceiling = with_crcl(snapshot, 45.0)  # moderate tier: 10 mg is the most
     card = dose_card(above_ceiling)
@@ -215,8 +221,10 @@ def test_lower_dose_explained_by_earlier_treatment_gets_no_card() -> None:
 
 def test_low_counts_at_a_new_cycle_do_not_step_the_dose_card() -> None:
     """R-CYTO-START is for the start; at a new cycle the neutropenia card delays first."""
-    snapshot = patient(medications=(lenalidomide(25.0, id="old", status="completed", authored_days_ago=40),
-                                    lenalidomide(25.0)), **counts(anc=800))
+    snapshot = patient(
+        medications=(lenalidomide(25.0, id="old", status="completed", authored_days_ago=40), lenalidomide(25.0)),
+        **counts(anc=800),
+    )
     recommendations = run(snapshot)
     assert dose_card(snapshot) is None
     neutropenia = next(r for r in recommendations if r.concern == "neutropenia")
@@ -238,8 +246,9 @@ def test_engine_runs_the_dose_card_on_order_hooks_only() -> None:
         (30.0, 15.0, 24.0, "warning", "warning"),  # moderate tier, 1.5 times 10 mg
     ],
 )
-def test_renal_overdose_at_signing_is_critical(clearance: float, mg: float, every_hours: float,
-                                               signed_severity: str | None, selected_severity: str | None) -> None:
+def test_renal_overdose_at_signing_is_critical(
+    clearance: float, mg: float, every_hours: float, signed_severity: str | None, selected_severity: str | None
+) -> None:
     signed = dose_card(with_crcl(drafting(mg, every_hours), clearance))
     assert (signed.severity if signed else None) == signed_severity
     if signed is not None and signed_severity == "critical":
@@ -252,16 +261,17 @@ def test_renal_overdose_at_signing_is_critical(clearance: float, mg: float, ever
 @pytest.mark.parametrize(
     ("clearance", "mg", "every_hours", "overdose"),
     [
-        (90.0, 100.0, 12.0, True),   # 4 capsules of 25 mg twice daily: 200 mg a day
-        (90.0, 30.0, 24.0, True),    # above 25 mg a day
-        (90.0, 25.0, 24.0, False),   # the standard dose: no card at all
-        (45.0, 25.0, 24.0, True),    # 2.5 times the 10 mg recommended
-        (45.0, 20.0, 24.0, False),   # exactly twice: a warning
-        (20.0, 25.0, 24.0, True),    # 3.3 times 15 mg every 48 hours
+        (90.0, 100.0, 12.0, True),  # 4 capsules of 25 mg twice daily: 200 mg a day
+        (90.0, 30.0, 24.0, True),  # above 25 mg a day
+        (90.0, 25.0, 24.0, False),  # the standard dose: no card at all
+        (45.0, 25.0, 24.0, True),  # 2.5 times the 10 mg recommended
+        (45.0, 20.0, 24.0, False),  # exactly twice: a warning
+        (20.0, 25.0, 24.0, True),  # 3.3 times 15 mg every 48 hours
     ],
 )
-def test_overdose_is_critical_at_every_order_hook(clearance: float, mg: float, every_hours: float,
-                                                  overdose: bool, hook: Hook) -> None:
+def test_overdose_is_critical_at_every_order_hook(
+    clearance: float, mg: float, every_hours: float, overdose: bool, hook: Hook
+) -> None:
     card = dose_card(with_crcl(drafting(mg, every_hours), clearance), hook)
     if card is None:
         assert not overdose
@@ -282,6 +292,7 @@ def test_dialysis_overdose_at_signing_is_critical_and_the_fix_says_after_dialysi
 
 def test_continuing_patient_is_given_not_started() -> None:
     from tests.rules.patient_builder import new_cycle
+
     card = dose_card(with_crcl(new_cycle(current_mg=25.0), 45.0))
     assert card is not None and "— give 10 mg once daily" in card.summary and "start" not in card.summary
     new = dose_card(with_crcl(drafting(), 45.0))
@@ -290,8 +301,10 @@ def test_continuing_patient_is_given_not_started() -> None:
 
 def test_an_unreadable_dose_form_is_named_not_called_not_stated() -> None:
     from dataclasses import replace as _replace
-    order = _replace(lenalidomide(), regimen=Regimen(dose=None, every_hours=24.0),
-                     dose_problem="dose form '{puff}' not understood")
+
+    order = _replace(
+        lenalidomide(), regimen=Regimen(dose=None, every_hours=24.0), dose_problem="dose form '{puff}' not understood"
+    )
     card = dose_card(with_crcl(patient(medications=(order,)), 45.0))
     assert card is not None
     assert any("dose form '{puff}' not understood" in p for p in card.rationale)

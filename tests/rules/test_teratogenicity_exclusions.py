@@ -117,8 +117,9 @@ def test_unknown_sex_past_55_is_asked_for_sex_with_the_male_precautions() -> Non
 def test_pregnancy_at_any_age_and_despite_an_exclusion_is_critical() -> None:
     hysterectomy = ClinicalCondition("hysterectomy", "Status post hysterectomy")
     for fields in ({"birth_date": born_aged(60)}, {"conditions": (hysterectomy,)}):
-        found = terato(starting(**{"sex": "female", "birth_date": born_aged(40), "pregnancy_test": positive_test(),
-                                   **fields}))
+        found = terato(
+            starting(**{"sex": "female", "birth_date": born_aged(40), "pregnancy_test": positive_test(), **fields})
+        )
         assert found is not None and found.severity == "critical"
 
 
@@ -182,16 +183,23 @@ def test_pregnancy_on_patient_view_has_nothing_to_remove() -> None:
 def test_pregnancy_card_renders_a_cds_hooks_delete_of_the_draft() -> None:
     found = terato(starting(**WOMAN_52, pregnancy_test=positive_test()))
     assert found is not None
-    draft = {"resourceType": "MedicationRequest", "id": "len-draft", "status": "draft", "intent": "order",
-             "subject": {"reference": "Patient/test-patient"}, "medicationCodeableConcept": {"text": "lenalidomide"}}
-    [rendered] = to_cards([found], hook_instance="h-1", patient_id="test-patient",
-                          drafts_by_id={"len-draft": draft})
+    draft = {
+        "resourceType": "MedicationRequest",
+        "id": "len-draft",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/test-patient"},
+        "medicationCodeableConcept": {"text": "lenalidomide"},
+    }
+    [rendered] = to_cards([found], hook_instance="h-1", patient_id="test-patient", drafts_by_id={"len-draft": draft})
     [suggestion] = rendered["suggestions"]
-    assert suggestion["actions"] == [{
-        "type": "delete",
-        "description": found.actions[0].description,
-        "resourceId": "MedicationRequest/len-draft",
-    }]
+    assert suggestion["actions"] == [
+        {
+            "type": "delete",
+            "description": found.actions[0].description,
+            "resourceId": "MedicationRequest/len-draft",
+        }
+    ]
     assert suggestion["isRecommended"] is True and rendered["indicator"] == "critical"
 
 

@@ -61,8 +61,9 @@ def test_platelets_below_50_000_make_full_dose_a_specialist_decision(platelets: 
     assert "platelet support" in options and "reduced dose" in options and "retrievable IVC filter" in options
 
 
-@pytest.mark.parametrize(("category", "words"), [("active-bleeding", "active bleeding"),
-                                                 ("intracranial-bleed", "recent intracranial bleed")])
+@pytest.mark.parametrize(
+    ("category", "words"), [("active-bleeding", "active bleeding"), ("intracranial-bleed", "recent intracranial bleed")]
+)
 def test_a_bleeding_condition_makes_full_dose_a_specialist_decision(category: str, words: str) -> None:
     found = treatment(starting_with_clot(conditions=(condition(category),)))
     assert found.actions == () and f"({words})" in found.summary
@@ -75,8 +76,7 @@ def test_a_resolved_bleeding_condition_does_not_block_the_treatment_dose(categor
 
 
 def test_a_prophylactic_heparin_in_place_is_left_to_the_specialist_too() -> None:
-    found = treatment(starting_with_clot(medication("enoxaparin", dose=40.0, unit="mg"),
-                                         **counts(platelets=30_000)))
+    found = treatment(starting_with_clot(medication("enoxaparin", dose=40.0, unit="mg"), **counts(platelets=30_000)))
     assert found.actions == ()
     assert any("part of the specialist decision" in p for p in found.rationale)
     assert not any("change it to the treatment dose" in p for p in found.rationale)
@@ -120,7 +120,8 @@ def test_a_lower_bound_above_50_000_is_treated_as_a_possible_bleeding_risk() -> 
     ],
 )
 def test_without_a_current_platelet_count_no_anticoagulant_is_suggested(
-        fields: dict[str, Any], asked: tuple[str, ...]) -> None:
+    fields: dict[str, Any], asked: tuple[str, ...]
+) -> None:
     found = treatment(starting_with_clot(**fields))
     assert found.actions == () and found.data_needed == asked
     assert "platelet count is needed" in found.summary
@@ -169,10 +170,18 @@ def test_crcl_of_30_is_every_12_hours_without_anti_xa() -> None:
 @pytest.mark.parametrize(
     ("fields", "asked", "named", "not_named"),
     [
-        ({"weight": lab(70.0, "kg", days=40), "measured_crcl": lab(80.0, "mL/min")},
-         ("body weight",), "a current body weight", "kidney function"),
-        ({"weight": None, "measured_crcl": lab(80.0, "mL/min")},
-         ("body weight",), "a current body weight", "kidney function"),
+        (
+            {"weight": lab(70.0, "kg", days=40), "measured_crcl": lab(80.0, "mL/min")},
+            ("body weight",),
+            "a current body weight",
+            "kidney function",
+        ),
+        (
+            {"weight": None, "measured_crcl": lab(80.0, "mL/min")},
+            ("body weight",),
+            "a current body weight",
+            "kidney function",
+        ),
         ({"creatinine": None}, ("serum creatinine",), "kidney function", "body weight"),
         ({"weight": None, "creatinine": None}, ("body weight", "serum creatinine"), "and kidney function", ""),
         # A stale weight with nothing else for the clearance: the weight alone is missing.
@@ -180,7 +189,8 @@ def test_crcl_of_30_is_every_12_hours_without_anti_xa() -> None:
     ],
 )
 def test_a_treatment_dose_needs_a_current_weight_and_kidney_function(
-        fields: dict[str, Any], asked: tuple[str, ...], named: str, not_named: str) -> None:
+    fields: dict[str, Any], asked: tuple[str, ...], named: str, not_named: str
+) -> None:
     found = treatment(starting_with_clot(**fields))
     assert found.actions == () and found.data_needed == asked
     assert named in found.summary
@@ -210,8 +220,9 @@ def resuming_with_clot() -> PatientSnapshot:
         (resuming_with_clot(), "order-sign", "before resuming lenalidomide", "before lenalidomide is resumed"),
     ],
 )
-def test_wording_follows_the_treatment_course(snapshot: PatientSnapshot, hook: str, summary_words: str,
-                                              detail_words: str) -> None:
+def test_wording_follows_the_treatment_course(
+    snapshot: PatientSnapshot, hook: str, summary_words: str, detail_words: str
+) -> None:
     found = treatment(snapshot, hook)
     assert found.summary.startswith(f"Active DVT {summary_words}: ")
     assert detail_words in found.rationale[0]
@@ -224,7 +235,9 @@ def test_wording_follows_the_treatment_course(snapshot: PatientSnapshot, hook: s
 
 PLATELETS = (None, 20_000, 49_999, 50_000, 99_999, 100_000, 250_000)
 KIDNEYS: tuple[dict[str, Any], ...] = (
-    {}, {"creatinine": None}, {"creatinine": None, "measured_crcl": lab(20.0, "mL/min")},
+    {},
+    {"creatinine": None},
+    {"creatinine": None, "measured_crcl": lab(20.0, "mL/min")},
     {"conditions": (condition("dialysis"),)},
 )
 WEIGHTS: tuple[Measurement | None, ...] = (lab(70.0, "kg"), lab(70.0, "kg", days=40), None)
@@ -255,8 +268,14 @@ def test_no_combination_gives_a_full_dose_against_a_bleeding_risk_or_without_its
 
 
 def high_risk(platelets: float, clearance: float) -> Recommendation:
-    snapshot = with_crcl(patient(medications=(lenalidomide(), dexamethasone()),
-                                 conditions=(condition("immobilization"),), **counts(platelets=platelets)), clearance)
+    snapshot = with_crcl(
+        patient(
+            medications=(lenalidomide(), dexamethasone()),
+            conditions=(condition("immobilization"),),
+            **counts(platelets=platelets),
+        ),
+        clearance,
+    )
     found = card(run(snapshot), "vte-prophylaxis")
     assert found is not None and found.rule_ids[0] == "R-VTE-HIGH"
     return found

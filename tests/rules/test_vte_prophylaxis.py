@@ -91,7 +91,8 @@ def test_renal_disease_is_crcl_below_60(clearance: float, expected: VteTier) -> 
 
 
 @pytest.mark.parametrize(
-    ("platelets", "expected"), [(99_999, VteTier.NONE), (100_000, VteTier.STANDARD), (None, None)],
+    ("platelets", "expected"),
+    [(99_999, VteTier.NONE), (100_000, VteTier.STANDARD), (None, None)],
 )
 def test_platelets_decide_the_standard_tier(platelets: float | None, expected: VteTier | None) -> None:
     assert tier(ordering(birth_date=born_aged(75), **counts(platelets=platelets))) == expected
@@ -108,7 +109,11 @@ def test_standard_tier_suggests_aspirin() -> None:
     (action,) = found.actions
     assert isinstance(action, NewMedication) and action.drug == "aspirin"
     assert (action.regimen.dose, action.regimen.dose_unit, action.regimen.every_hours, action.regimen.route) == (
-        100.0, "mg", 24.0, "oral")
+        100.0,
+        "mg",
+        24.0,
+        "oral",
+    )
 
 
 @pytest.mark.parametrize(
@@ -134,8 +139,9 @@ def test_lmwh_regimens() -> None:
     enoxaparin, dalteparin = (a.regimen for a in new_medications(found))
     assert (enoxaparin.dose, enoxaparin.dose_unit, enoxaparin.route) == (40.0, "mg", "subcutaneous")
     assert (dalteparin.dose, dalteparin.dose_unit) == (5000.0, "IU")
-    assert enoxaparin.text == ("Enoxaparin 40 mg subcutaneously once daily for the first 4 cycles, then aspirin "
-                               "100 mg daily")
+    assert enoxaparin.text == (
+        "Enoxaparin 40 mg subcutaneously once daily for the first 4 cycles, then aspirin 100 mg daily"
+    )
 
 
 def test_warfarin_has_no_dose() -> None:
@@ -228,8 +234,9 @@ def test_aspirin_is_not_enough_for_high_risk_in_the_first_cycles() -> None:
 
 
 def test_aspirin_after_the_lmwh_cycles_is_in_place() -> None:
-    snapshot = on_lenalidomide(medication("aspirin", dose=100.0, unit="mg"), started_days_ago=140,
-                               conditions=(condition("immobilization"),))
+    snapshot = on_lenalidomide(
+        medication("aspirin", dose=100.0, unit="mg"), started_days_ago=140, conditions=(condition("immobilization"),)
+    )
     assert vte(snapshot, "patient-view") is None
 
 
@@ -262,8 +269,10 @@ def impede(snapshot: PatientSnapshot) -> tuple[int, str]:
         (ordering(dex=dexamethasone(40.0, HIGH_DOSE_DAYS)), (8, "high")),
         (ordering(dex=dexamethasone(160.0 / 4)), (6, "intermediate")),  # 160 mg/month is low-dose
         (ordering(conditions=(condition("dvt", onset_days_ago=900, active=False),)), (11, "high")),
-        (ordering(conditions=(condition("pelvic-hip-femur-fracture"), condition("central-venous-catheter"))),
-         (12, "high")),
+        (
+            ordering(conditions=(condition("pelvic-hip-femur-fracture"), condition("central-venous-catheter"))),
+            (12, "high"),
+        ),
         (ordering(medication("doxorubicin"), medication("darbepoetin"), bmi=lab(25.0, "kg/m2")), (11, "high")),
         (ordering(medication("aspirin")), (3, "low")),
         (ordering(medication("warfarin")), (1, "low")),
@@ -313,15 +322,21 @@ def test_active_clot_with_severe_renal_impairment_is_once_daily() -> None:
 
 
 def test_active_clot_without_a_current_weight_gets_no_suggestion() -> None:
-    found = treatment(ordering(conditions=(condition("dvt", onset_days_ago=10),), weight=lab(70.0, "kg", days=40),
-                               measured_crcl=lab(80.0, "mL/min")))
+    found = treatment(
+        ordering(
+            conditions=(condition("dvt", onset_days_ago=10),),
+            weight=lab(70.0, "kg", days=40),
+            measured_crcl=lab(80.0, "mL/min"),
+        )
+    )
     assert found is not None and found.actions == ()
     assert found.data_needed == ("body weight",)
 
 
 def test_active_clot_on_prophylactic_lmwh_asks_for_a_treatment_dose() -> None:
-    found = treatment(ordering(medication("enoxaparin", dose=40.0, unit="mg"),
-                               conditions=(condition("pe", onset_days_ago=3),)))
+    found = treatment(
+        ordering(medication("enoxaparin", dose=40.0, unit="mg"), conditions=(condition("pe", onset_days_ago=3),))
+    )
     assert found is not None and found.actions == ()  # no second heparin
     assert any("treatment dose" in p for p in found.rationale)
 

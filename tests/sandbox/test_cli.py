@@ -94,7 +94,9 @@ def test_fire_json_is_the_raw_response(live_service):
 
 
 def test_fire_json_with_fetch_for_patient_view(live_service):
-    code, out = run(["fire", "low-platelets", "--hook", "patient-view", "--fetch", "--url", live_service.base_url, "--json"])
+    code, out = run(
+        ["fire", "low-platelets", "--hook", "patient-view", "--fetch", "--url", live_service.base_url, "--json"]
+    )
     assert code == 0
     cards = json.loads(out)["cards"]
     assert cards[0]["indicator"] == "critical"
@@ -102,7 +104,9 @@ def test_fire_json_with_fetch_for_patient_view(live_service):
 
 
 def test_the_lenadex_command_has_the_sandbox_subcommand(live_service, capsys):
-    code = lenadex(["sandbox", "fire", "severe-renal", "--hook", "order-select", "--url", live_service.base_url, "--json"])
+    code = lenadex(
+        ["sandbox", "fire", "severe-renal", "--hook", "order-select", "--url", live_service.base_url, "--json"]
+    )
     assert code == 0
     cards = json.loads(capsys.readouterr().out)["cards"]
     doses = [c["extension"]["org.lenadex.dose"] for c in cards if "org.lenadex.dose" in c["extension"]]
@@ -113,9 +117,14 @@ def test_the_lenadex_command_has_the_sandbox_subcommand(live_service, capsys):
     ("argv", "message"),
     [
         (["fire", "no-such-patient", "--hook", "order-select"], "unknown patient 'no-such-patient'"),
-        (["fire", "low-platelets", "--hook", "order-select"], "low-platelets is written for patient-view, not order-select"),
-        (["fire", "moderate-renal", "--hook", "order-select", "--url", "http://127.0.0.1:9", "--timeout", "2"],
-         "cannot reach http://127.0.0.1:9/cds-services"),
+        (
+            ["fire", "low-platelets", "--hook", "order-select"],
+            "low-platelets is written for patient-view, not order-select",
+        ),
+        (
+            ["fire", "moderate-renal", "--hook", "order-select", "--url", "http://127.0.0.1:9", "--timeout", "2"],
+            "cannot reach http://127.0.0.1:9/cds-services",
+        ),
     ],
 )
 def test_fire_says_what_is_wrong_in_one_line(argv, message, capsys):

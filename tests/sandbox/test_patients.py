@@ -149,8 +149,11 @@ def test_expected_rules_can_fire_on_the_story_hooks() -> None:
 
 def test_readme_table_agrees_with_the_catalogue() -> None:
     readme = (PATIENTS_DIR / "README.md").read_text(encoding="utf-8")
-    rows = {line.split("|")[1].strip(" `"): [cell.strip() for cell in line.split("|")[2:-1]]
-            for line in readme.splitlines() if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip(" `"): [cell.strip() for cell in line.split("|")[2:-1]]
+        for line in readme.splitlines()
+        if line.startswith("| `")
+    }
     assert set(rows) == {f"{slug}.json" for slug in SLUGS}
     for slug, story in PATIENTS.items():
         text, _crcl, hooks, fire, not_fire = rows[f"{slug}.json"]
@@ -273,8 +276,10 @@ def test_patients_on_or_starting_lenalidomide_have_myeloma_and_current_labs(slug
     orders = [o for o in of_type(bundle, "MedicationRequest") if is_lenalidomide(o)]
     if not any(o["status"] in ("draft", "active") for o in orders):
         pytest.skip("not on lenalidomide")
-    assert any("109989006" in codes(c["code"], SNOMED) or "C90.0" in codes(c["code"], KCD8)
-               for c in of_type(bundle, "Condition"))
+    assert any(
+        "109989006" in codes(c["code"], SNOMED) or "C90.0" in codes(c["code"], KCD8)
+        for c in of_type(bundle, "Condition")
+    )
     if PATIENTS[slug].hooks == ("patient-view",):
         return  # monitoring stories set their own lab dates
 
@@ -323,8 +328,11 @@ def cockcroft_gault(bundle: dict[str, Any], today: date) -> float:
     (patient,) = of_type(bundle, "Patient")
     age = age_on(date.fromisoformat(patient["birthDate"]), today)
     mg_dl = observations(bundle, "2160-0")
-    creatinine = float(mg_dl[0]["valueQuantity"]["value"] if mg_dl
-                       else observations(bundle, "14682-9")[0]["valueQuantity"]["value"] / 88.4)
+    creatinine = float(
+        mg_dl[0]["valueQuantity"]["value"]
+        if mg_dl
+        else observations(bundle, "14682-9")[0]["valueQuantity"]["value"] / 88.4
+    )
     weight = float(observations(bundle, "29463-7")[0]["valueQuantity"]["value"])
     clearance = (140 - age) * weight / (72 * creatinine)
     return clearance * 0.85 if patient["gender"] == "female" else clearance
@@ -355,10 +363,15 @@ def days_before_anchor(value: str) -> int:
 def test_ckd5_not_on_dialysis_has_stage_5_and_no_dialysis_evidence() -> None:
     bundle = load_bundle("ckd5-not-on-dialysis", ANCHOR_DATE)
     conditions = of_type(bundle, "Condition")
-    assert any(codes(c["code"], ICD10CM) == {"N18.5"} and codes(c["code"], SNOMED) == {"433146000"}
-               and c["clinicalStatus"]["coding"][0]["code"] == "active" for c in conditions)
-    assert not any(codes(c["code"], ICD10CM) & DIALYSIS_ICD10 or codes(c["code"], SNOMED) & DIALYSIS_SNOMED
-                   for c in conditions)
+    assert any(
+        codes(c["code"], ICD10CM) == {"N18.5"}
+        and codes(c["code"], SNOMED) == {"433146000"}
+        and c["clinicalStatus"]["coding"][0]["code"] == "active"
+        for c in conditions
+    )
+    assert not any(
+        codes(c["code"], ICD10CM) & DIALYSIS_ICD10 or codes(c["code"], SNOMED) & DIALYSIS_SNOMED for c in conditions
+    )
     assert "dialysis" not in json.dumps([c["code"] for c in conditions]).lower()
     assert not of_type(bundle, "Procedure")
 
@@ -370,8 +383,10 @@ def test_old_aki_dialysis_is_history_only() -> None:
     assert all(days_before_anchor(p["performedDateTime"]) > 700 for p in procedures)
     (aki,) = [c for c in of_type(bundle, "Condition") if "N17.9" in codes(c["code"], ICD10CM)]
     assert aki["clinicalStatus"]["coding"][0]["code"] == "resolved"
-    assert not any(codes(c["code"], ICD10CM) & DIALYSIS_ICD10 or codes(c["code"], SNOMED) & DIALYSIS_SNOMED
-                   for c in of_type(bundle, "Condition"))
+    assert not any(
+        codes(c["code"], ICD10CM) & DIALYSIS_ICD10 or codes(c["code"], SNOMED) & DIALYSIS_SNOMED
+        for c in of_type(bundle, "Condition")
+    )
 
 
 def test_ambiguous_creatinine_has_two_disagreeing_results_at_one_time() -> None:
@@ -397,8 +412,9 @@ def test_active_dvt_low_platelets_has_a_fresh_dvt_no_anticoagulant_and_20000_pla
     (dvt,) = [c for c in of_type(bundle, "Condition") if "128053003" in codes(c["code"], SNOMED)]
     assert dvt["clinicalStatus"]["coding"][0]["code"] == "active" and "abatementDateTime" not in dvt
     assert days_before_anchor(dvt["onsetDateTime"]) == 10
-    active = {o["medicationCodeableConcept"]["text"] for o in of_type(bundle, "MedicationRequest")
-              if o["status"] == "active"}
+    active = {
+        o["medicationCodeableConcept"]["text"] for o in of_type(bundle, "MedicationRequest") if o["status"] == "active"
+    }
     assert active == {"lenalidomide", "dexamethasone"}
     platelets = observations(bundle, "777-3")[0]
     assert platelets["valueQuantity"]["value"] == 20 and days_before_anchor(platelets["effectiveDateTime"]) <= 14
@@ -426,7 +442,8 @@ def test_time_shift_keeps_ages_and_relative_spacing(slug: str, today: date) -> N
         assert new[10:] == old[10:], path  # time of day and offset unchanged
     (old_patient,), (new_patient,) = of_type(anchored, "Patient"), of_type(shifted, "Patient")
     assert age_on(date.fromisoformat(new_patient["birthDate"]), today) == age_on(
-        date.fromisoformat(old_patient["birthDate"]), ANCHOR_DATE)
+        date.fromisoformat(old_patient["birthDate"]), ANCHOR_DATE
+    )
     assert datetime.fromisoformat(shifted["timestamp"]).date() == today
     if slug in STATED_CRCL:
         assert cockcroft_gault(shifted, today) == pytest.approx(cockcroft_gault(anchored, ANCHOR_DATE))
@@ -500,8 +517,13 @@ def test_hook_request_has_the_cds_hooks_shape(slug: str, hook: str) -> None:
 def test_hook_request_options() -> None:
     bare = hook_request("moderate-renal", "order-sign", today=ANCHOR_DATE, with_prefetch=False)
     assert "prefetch" not in bare and "fhirServer" not in bare
-    served = hook_request("moderate-renal", "order-select", today=ANCHOR_DATE,
-                          fhir_server="http://127.0.0.1:9090/fhir/", hook_instance="fixed")
+    served = hook_request(
+        "moderate-renal",
+        "order-select",
+        today=ANCHOR_DATE,
+        fhir_server="http://127.0.0.1:9090/fhir/",
+        hook_instance="fixed",
+    )
     assert served["fhirServer"] == "http://127.0.0.1:9090/fhir/"
     assert served["hookInstance"] == "fixed"
     entry = served["prefetch"]["observations"]["entry"][0]
@@ -529,7 +551,11 @@ def test_hook_requests_of_a_day_are_the_same_records_moved() -> None:
 def test_committed_request_files_equal_a_rebuild_for_the_anchor_date() -> None:
     expected = request_files(ANCHOR_DATE)
     committed = {path.name: path.read_text(encoding="utf-8") for path in REQUESTS_DIR.glob("*.json")}
-    assert sorted(committed) == sorted(expected), "run: python -m sandbox.build_requests --today 2026-11-25 --out sandbox/requests"
+    assert sorted(committed) == sorted(expected), (
+        "run: python -m sandbox.build_requests --today 2026-11-25 --out sandbox/requests"
+    )
     for name, text in expected.items():
-        assert committed[name] == text, f"{name} is stale: python -m sandbox.build_requests --today 2026-11-25 --out sandbox/requests"
+        assert committed[name] == text, (
+            f"{name} is stale: python -m sandbox.build_requests --today 2026-11-25 --out sandbox/requests"
+        )
     assert len(expected) == len(HOOK_CASES)

@@ -137,7 +137,11 @@ def sandbox_token(sandbox_private_key: Any) -> Callable[..., str]:
         now = int(time.time())
         header: dict[str, Any] = {"typ": "JWT", "kid": SANDBOX_KID, "jku": SANDBOX_JKU}
         claims: dict[str, Any] = {
-            "iss": SANDBOX_ISSUER, "aud": aud, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4()),
+            "iss": SANDBOX_ISSUER,
+            "aud": aud,
+            "iat": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
         }
         for name, value in changes.items():
             target = header if name in ("typ", "kid", "jku") else claims

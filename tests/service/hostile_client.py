@@ -23,8 +23,10 @@ class SlowClient:
             self.data = f"POST {HOOK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".encode() + b"a" * 4000
         elif slow_part == "body":
             # A complete head, then a body that arrives far slower than it is announced.
-            head = (f"POST {HOOK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    "Content-Length: 4000\r\n\r\n")
+            head = (
+                f"POST {HOOK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "Content-Length: 4000\r\n\r\n"
+            )
             self.data = head.encode() + b" " * 4000
             self.burst = len(head)  # the head at once, then the body byte by byte
         else:
@@ -103,14 +105,17 @@ def raw_request(port: int, request: bytes, *, timeout: float = 10) -> bytes:
 
 
 def head_with_a_header_of(size: int) -> bytes:
-    return (b"GET /cds-services HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Large: " + b"a" * size
-            + b"\r\nConnection: close\r\n\r\n")
+    return (
+        b"GET /cds-services HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Large: " + b"a" * size + b"\r\nConnection: close\r\n\r\n"
+    )
 
 
 def chunked_post(path: str, total: int, chunk: int = 64 * 1024) -> bytes:
     """A POST whose body is sent in chunks, with no Content-Length to refuse it by."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
     body = b""
     sent = 0
     while sent < total:

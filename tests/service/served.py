@@ -53,8 +53,15 @@ def sandbox_auth(port: int) -> dict[str, str]:
 
 
 @contextmanager
-def serving(database_url: str, workdir: Path, run: int = 1, *, workers: int = 2, auth: bool = True,
-            settings: dict[str, str] | None = None) -> Iterator[Server]:
+def serving(
+    database_url: str,
+    workdir: Path,
+    run: int = 1,
+    *,
+    workers: int = 2,
+    auth: bool = True,
+    settings: dict[str, str] | None = None,
+) -> Iterator[Server]:
     """``lenadex serve --workers N`` until the block ends, then SIGTERM (a graceful stop)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LENADEX_") and k != "PROMETHEUS_MULTIPROC_DIR"}
@@ -89,7 +96,9 @@ def wait_until_ready(server: Server, workers: int) -> None:
             requests.get(server.base_url + "/healthz", timeout=2)
         except requests.RequestException:
             pass
-        answered = {e["pid"] for e in server.log() if e["logger"] == "lenadex.access" and e["message"] == "GET /healthz 200"}
+        answered = {
+            e["pid"] for e in server.log() if e["logger"] == "lenadex.access" and e["message"] == "GET /healthz 200"
+        }
         if len(answered) >= workers:
             return
         assert time.monotonic() < deadline, "lenadex serve did not start:\n" + server.log_text()

@@ -113,6 +113,7 @@ def assert_refused(response: Any) -> None:
 
 # --- accepted ------------------------------------------------------------------------------
 
+
 def test_a_token_of_the_public_sandbox_is_accepted(jwt_app: Flask, sandbox_token: Token) -> None:
     assert _get(jwt_app, sandbox_token(DISCOVERY)).status_code == 200
 
@@ -161,17 +162,24 @@ def test_behind_a_proxy_aud_is_the_public_url(make_jwt_app: Callable[..., Flask]
     assert_refused(_get(app, sandbox_token(DISCOVERY)))
 
 
-def test_rs384_with_an_rsa_key_is_accepted(make_jwt_app: Callable[..., Flask], sandbox_token: Token, tmp_path: Path) -> None:
+def test_rs384_with_an_rsa_key_is_accepted(
+    make_jwt_app: Callable[..., Flask], sandbox_token: Token, tmp_path: Path
+) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwks = _write_jwks(tmp_path / "ehr.json", _jwk(key.public_key(), "ehr-rsa-1", "RS384"))
     app = make_jwt_app(
-        jwks=f"{SANDBOX_ISSUER}={SANDBOX_JWKS},https://ehr.example={jwks}", trusted_issuers=f"{SANDBOX_ISSUER},https://ehr.example"
+        jwks=f"{SANDBOX_ISSUER}={SANDBOX_JWKS},https://ehr.example={jwks}",
+        trusted_issuers=f"{SANDBOX_ISSUER},https://ehr.example",
     )
     token = sandbox_token(DISCOVERY, key=key, alg="RS384", kid="ehr-rsa-1", jku=None, iss="https://ehr.example")
     assert _get(app, token).status_code == 200
     # The same key with another algorithm, or a key of the wrong kind, is refused.
-    assert_refused(_get(app, sandbox_token(DISCOVERY, key=key, alg="RS256", kid="ehr-rsa-1", jku=None, iss="https://ehr.example")))
-    assert_refused(_get(app, sandbox_token(DISCOVERY, alg="ES384", kid="ehr-rsa-1", jku=None, iss="https://ehr.example")))
+    assert_refused(
+        _get(app, sandbox_token(DISCOVERY, key=key, alg="RS256", kid="ehr-rsa-1", jku=None, iss="https://ehr.example"))
+    )
+    assert_refused(
+        _get(app, sandbox_token(DISCOVERY, alg="ES384", kid="ehr-rsa-1", jku=None, iss="https://ehr.example"))
+    )
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -186,6 +194,7 @@ def test_rsa_keys_shorter_than_2048_bits_are_refused(
 
 
 # --- refused -------------------------------------------------------------------------------
+
 
 def test_expired_token(jwt_app: Flask, sandbox_token: Token, auth_log: pytest.LogCaptureFixture) -> None:
     now = int(time.time())
@@ -220,7 +229,9 @@ def test_unknown_kid(jwt_app: Flask, sandbox_token: Token, auth_log: pytest.LogC
     assert "unknown kid 'not-a-known-key'" in reasons(auth_log)
 
 
-def test_tampered_signature_and_payload(jwt_app: Flask, sandbox_token: Token, auth_log: pytest.LogCaptureFixture) -> None:
+def test_tampered_signature_and_payload(
+    jwt_app: Flask, sandbox_token: Token, auth_log: pytest.LogCaptureFixture
+) -> None:
     header, payload, signature = sandbox_token(DISCOVERY).split(".")
     raw = bytearray(base64.urlsafe_b64decode(signature + "=="))
     raw[10] ^= 0x01
@@ -249,7 +260,11 @@ def test_hmac_signed_with_the_public_key_as_secret(jwt_app: Flask, auth_log: pyt
     )
     for secret in (public_pem, json.dumps(jwk).encode()):
         header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": jwk["kid"]}).encode())
-        payload = _b64(json.dumps({"iss": SANDBOX_ISSUER, "aud": DISCOVERY, "iat": now, "exp": now + 300, "jti": f"hs-{len(secret)}"}).encode())
+        payload = _b64(
+            json.dumps(
+                {"iss": SANDBOX_ISSUER, "aud": DISCOVERY, "iat": now, "exp": now + 300, "jti": f"hs-{len(secret)}"}
+            ).encode()
+        )
         signature = _b64(hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
         assert_refused(_get(jwt_app, f"{header}.{payload}.{signature}"))
     assert reasons(auth_log).count("algorithm 'HS256' not allowed") == 2
@@ -277,6 +292,7 @@ def test_a_token_signed_with_another_key_under_the_sandbox_kid(
 
 # --- replay --------------------------------------------------------------------------------
 
+
 def test_a_replayed_jti_is_refused_also_by_another_instance_sharing_the_store(
     make_app: Callable[..., Flask], sandbox_token: Token, auth_log: pytest.LogCaptureFixture
 ) -> None:
@@ -300,6 +316,7 @@ def test_a_refused_token_does_not_use_up_its_jti(jwt_app: Flask, sandbox_token: 
 
 # --- jku -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def ehr_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP384R1())
@@ -309,7 +326,9 @@ def test_an_allow_listed_jku_is_fetched_cached_and_refreshed_for_a_new_kid(
     make_jwt_app: Callable[..., Flask], sandbox_token: Token, httpserver: HTTPServer, ehr_key: Any
 ) -> None:
     jku = httpserver.url_for("/.well-known/jwks.json")
-    httpserver.expect_request("/.well-known/jwks.json").respond_with_json({"keys": [_jwk(ehr_key.public_key(), "k1", "ES384")]})
+    httpserver.expect_request("/.well-known/jwks.json").respond_with_json(
+        {"keys": [_jwk(ehr_key.public_key(), "k1", "ES384")]}
+    )
     app = make_jwt_app(jwks=jku, trusted_issuers="https://ehr.example")
 
     def token(kid: str, key: Any = ehr_key) -> str:
@@ -323,7 +342,9 @@ def test_an_allow_listed_jku_is_fetched_cached_and_refreshed_for_a_new_kid(
     # few seconds, so made-up kids cannot make us hammer the EHR.
     rotated = ec.generate_private_key(ec.SECP384R1())
     httpserver.clear_all_handlers()
-    httpserver.expect_request("/.well-known/jwks.json").respond_with_json({"keys": [_jwk(rotated.public_key(), "k2", "ES384")]})
+    httpserver.expect_request("/.well-known/jwks.json").respond_with_json(
+        {"keys": [_jwk(rotated.public_key(), "k2", "ES384")]}
+    )
     assert_refused(_get(app, token("k2", rotated)))
     assert len(httpserver.log) == 1
     verifier: JwtVerifier = app.extensions["lenadex.auth"]
@@ -336,13 +357,17 @@ def test_a_jku_that_is_not_allow_listed_is_never_fetched(
     jwt_app: Flask, sandbox_token: Token, httpserver: HTTPServer, ehr_key: Any, auth_log: pytest.LogCaptureFixture
 ) -> None:
     jku = httpserver.url_for("/attacker/jwks.json")
-    httpserver.expect_request("/attacker/jwks.json").respond_with_json({"keys": [_jwk(ehr_key.public_key(), "attacker", "ES384")]})
+    httpserver.expect_request("/attacker/jwks.json").respond_with_json(
+        {"keys": [_jwk(ehr_key.public_key(), "attacker", "ES384")]}
+    )
     assert_refused(_get(jwt_app, sandbox_token(DISCOVERY, key=ehr_key, kid="attacker", jku=jku)))
     assert httpserver.log == []
     assert "is not allow-listed in LENADEX_JWKS" in reasons(auth_log)
 
 
-def test_a_jwks_url_that_does_not_answer_refuses_tokens(make_jwt_app: Callable[..., Flask], sandbox_token: Token, ehr_key: Any) -> None:
+def test_a_jwks_url_that_does_not_answer_refuses_tokens(
+    make_jwt_app: Callable[..., Flask], sandbox_token: Token, ehr_key: Any
+) -> None:
     jku = "http://127.0.0.1:9/jwks.json"
     app = make_jwt_app(jwks=jku, trusted_issuers="https://ehr.example", fetch_timeout_seconds=1)
     assert_refused(_get(app, sandbox_token(DISCOVERY, key=ehr_key, kid="k1", jku=jku, iss="https://ehr.example")))
@@ -350,7 +375,10 @@ def test_a_jwks_url_that_does_not_answer_refuses_tokens(make_jwt_app: Callable[.
 
 # --- what is logged ------------------------------------------------------------------------
 
-def test_the_reason_is_logged_at_info_and_the_token_never(jwt_app: Flask, sandbox_token: Token, caplog: pytest.LogCaptureFixture) -> None:
+
+def test_the_reason_is_logged_at_info_and_the_token_never(
+    jwt_app: Flask, sandbox_token: Token, caplog: pytest.LogCaptureFixture
+) -> None:
     token = sandbox_token("https://elsewhere.example/cds-services")
     with caplog.at_level(logging.DEBUG):
         assert_refused(_get(jwt_app, token))
@@ -363,6 +391,7 @@ def test_the_reason_is_logged_at_info_and_the_token_never(jwt_app: Flask, sandbo
 
 
 # --- configuration -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("missing", ["jwks", "trusted_issuers"])
 def test_jwt_auth_without_keys_or_issuers_does_not_start(tmp_path: Path, missing: str) -> None:

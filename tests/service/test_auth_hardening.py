@@ -61,12 +61,17 @@ def ehr_key() -> ec.EllipticCurvePrivateKey:
 def two_issuers(tmp_path: Path, ehr_key: ec.EllipticCurvePrivateKey) -> Flask:
     """The public sandbox and an EHR, each with its own JWKS."""
     ehr_jwks = _write_jwks(tmp_path / "ehr.json", _jwk(ehr_key.public_key(), "ehr-1", "ES384"))
-    return create_app(_settings(
-        tmp_path, trusted_issuers=f"{SANDBOX_ISSUER},{EHR}", jwks=f"{SANDBOX_ISSUER}={SANDBOX_JWKS},{EHR}={ehr_jwks}"
-    ))
+    return create_app(
+        _settings(
+            tmp_path,
+            trusted_issuers=f"{SANDBOX_ISSUER},{EHR}",
+            jwks=f"{SANDBOX_ISSUER}={SANDBOX_JWKS},{EHR}={ehr_jwks}",
+        )
+    )
 
 
 # --- each JWKS belongs to one issuer -------------------------------------------------------
+
 
 def test_an_issuer_is_not_accepted_with_another_issuers_key(
     two_issuers: Flask, sandbox_token: Token, ehr_key: Any, auth_log: pytest.LogCaptureFixture
@@ -85,7 +90,9 @@ def test_an_unbound_jwks_with_several_issuers_does_not_start(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="is not in LENADEX_TRUSTED_ISSUERS"):
         create_app(_settings(tmp_path, jwks=f"{EHR}={SANDBOX_JWKS}"))
     with pytest.raises(ValueError, match=f"no JWKS for the trusted issuer.*{EHR}"):
-        create_app(_settings(tmp_path, trusted_issuers=f"{SANDBOX_ISSUER},{EHR}", jwks=f"{SANDBOX_ISSUER}={SANDBOX_JWKS}"))
+        create_app(
+            _settings(tmp_path, trusted_issuers=f"{SANDBOX_ISSUER},{EHR}", jwks=f"{SANDBOX_ISSUER}={SANDBOX_JWKS}")
+        )
 
 
 def test_an_ambiguous_configuration_stops_serve_with_one_line_and_exit_code_2(
@@ -98,7 +105,10 @@ def test_an_ambiguous_configuration_stops_serve_with_one_line_and_exit_code_2(
     monkeypatch.chdir(tmp_path)
     for name, value in {
         "LENADEX_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-        **{f"LENADEX_{key.upper()}": value for key, value in auth_options(trusted_issuers=f"{SANDBOX_ISSUER},{EHR}").items()},
+        **{
+            f"LENADEX_{key.upper()}": value
+            for key, value in auth_options(trusted_issuers=f"{SANDBOX_ISSUER},{EHR}").items()
+        },
     }.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["serve", "--workers", "1"]) == 2
@@ -107,6 +117,7 @@ def test_an_ambiguous_configuration_stops_serve_with_one_line_and_exit_code_2(
 
 
 # --- aud: the configured public URL, never the Host header ----------------------------------
+
 
 def test_jwt_auth_without_a_public_base_url_does_not_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="LENADEX_PUBLIC_BASE_URL must be the http"):
@@ -134,10 +145,16 @@ def test_the_host_header_does_not_make_the_aud(
         token = sandbox_token(f"http://{host}/cds-services")
         assert_refused(client.get("/cds-services", headers={"Host": host, "Authorization": f"Bearer {token}"}))
     token = sandbox_token("https://cds.hospital.example/cds-services")
-    assert client.get("/cds-services", headers={"Host": "attacker.example", "Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        client.get(
+            "/cds-services", headers={"Host": "attacker.example", "Authorization": f"Bearer {token}"}
+        ).status_code
+        == 200
+    )
 
 
 # --- exp and iat ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("claim", "value"),
@@ -195,6 +212,7 @@ def test_the_longest_lifetime_is_a_setting(make_jwt_app: Callable[..., Flask], s
 
 # --- an oversized token --------------------------------------------------------------------
 
+
 def _padded_token(sandbox_token: Token, size: int) -> str:
     """A validly signed sandbox token of about ``size`` characters."""
     bare = len(sandbox_token(DISCOVERY, padding=""))
@@ -214,4 +232,6 @@ def test_a_9_kib_token_is_refused_with_the_json_401(
 
 def test_the_authorization_limit_is_a_setting(make_jwt_app: Callable[..., Flask], sandbox_token: Token) -> None:
     assert_refused(_get(make_jwt_app(max_authorization_bytes=4096), _padded_token(sandbox_token, 5 * 1024)))
-    assert _get(make_jwt_app(max_authorization_bytes=16 * 1024), _padded_token(sandbox_token, 9 * 1024)).status_code == 200
+    assert (
+        _get(make_jwt_app(max_authorization_bytes=16 * 1024), _padded_token(sandbox_token, 9 * 1024)).status_code == 200
+    )

@@ -38,8 +38,9 @@ def sqlite_url(tmp_path: Path) -> str:
 def lenadex(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
     """``lenadex ARGS`` in tmp_path, with no LENADEX_ variable but the store's URL and ``settings``
     (``LENADEX_PORT="x"``). The timeout only guards against a hang; nothing here is timed."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith("LENADEX_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.upper().startswith("LENADEX_") and k != "PROMETHEUS_MULTIPROC_DIR"
+    }
     env["LENADEX_DATABASE_URL"] = sqlite_url(tmp_path)
     env.update(settings)
     return subprocess.run(
@@ -100,8 +101,12 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "log_format": ("xml", "one of json, text"),
     "freshness_days": ("kidney=14", "unknown input 'kidney'"),
 }
-JWT = {"LENADEX_AUTH": "jwt", "LENADEX_TRUSTED_ISSUERS": SANDBOX_ISSUER, "LENADEX_JWKS": str(SANDBOX_JWKS),
-       "LENADEX_PUBLIC_BASE_URL": "https://cds.hospital.example"}
+JWT = {
+    "LENADEX_AUTH": "jwt",
+    "LENADEX_TRUSTED_ISSUERS": SANDBOX_ISSUER,
+    "LENADEX_JWKS": str(SANDBOX_JWKS),
+    "LENADEX_PUBLIC_BASE_URL": "https://cds.hospital.example",
+}
 # Settings whose values are only wrong together with others (LENADEX_AUTH=jwt): what to set, the
 # variable the line names, and what it says.
 CROSS_FIELD: dict[str, tuple[dict[str, str], str, str]] = {
@@ -164,6 +169,7 @@ def test_several_bad_values_are_still_one_line_naming_each(tmp_path: Path) -> No
 
 # --- unknown variables ---------------------------------------------------------------------
 
+
 def test_a_mistyped_variable_warns_naming_the_closest_setting(tmp_path: Path) -> None:
     result = lenadex(tmp_path, "check-config", LENADEX_DATABSE_URL=f"postgresql+psycopg://u:{SECRET}@db/x")
     assert result.returncode == 0, result.stderr
@@ -191,8 +197,9 @@ def test_our_variables_that_are_not_settings_and_lowercase_settings_do_not_warn(
 
 
 def test_the_service_starts_despite_a_mistyped_variable_and_warns_once(tmp_path: Path) -> None:
-    with serving(sqlite_url(tmp_path), tmp_path, workers=1, auth=False,
-                 settings={"LENADEX_LOG_FORMATT": "text"}) as server:
+    with serving(
+        sqlite_url(tmp_path), tmp_path, workers=1, auth=False, settings={"LENADEX_LOG_FORMATT": "text"}
+    ) as server:
         assert requests.get(server.base_url + "/cds-services", timeout=10).status_code == 200
     lines = server.log_path.read_text().splitlines()
     warnings = [line for line in lines if line.startswith("lenadex: warning")]
@@ -203,6 +210,7 @@ def test_the_service_starts_despite_a_mistyped_variable_and_warns_once(tmp_path:
 
 
 # --- migrations ----------------------------------------------------------------------------
+
 
 def test_migrate_brings_an_empty_store_to_the_newest_revision_and_exits(tmp_path: Path) -> None:
     first = lenadex(tmp_path, "migrate")
@@ -232,8 +240,10 @@ def test_with_migrate_at_start_false_an_unmigrated_store_is_refused_in_one_line(
     result = lenadex(tmp_path, "serve", LENADEX_MIGRATE_AT_START="false")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.splitlines() == [
-        (f"lenadex: the store has no schema yet, not at the newest ({NEWEST}), and LENADEX_MIGRATE_AT_START "
-         "is false: run `lenadex migrate` first")
+        (
+            f"lenadex: the store has no schema yet, not at the newest ({NEWEST}), and LENADEX_MIGRATE_AT_START "
+            "is false: run `lenadex migrate` first"
+        )
     ]
     assert result.stdout == ""
     assert not (tmp_path / "var" / "store.sqlite3").exists()  # not even an empty file
@@ -247,8 +257,10 @@ def test_a_rolling_deploy_older_schema_refused_then_migrate_then_serve(tmp_path:
     refused = lenadex(tmp_path, "serve", LENADEX_MIGRATE_AT_START="false")
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr.splitlines() == [
-        (f"lenadex: the store's schema is at revision {older}, not at the newest ({NEWEST}), and "
-         "LENADEX_MIGRATE_AT_START is false: run `lenadex migrate` first")
+        (
+            f"lenadex: the store's schema is at revision {older}, not at the newest ({NEWEST}), and "
+            "LENADEX_MIGRATE_AT_START is false: run `lenadex migrate` first"
+        )
     ]
     assert revision_of(url) == older  # the refused start changed nothing
     checked = lenadex(tmp_path, "check-config", LENADEX_MIGRATE_AT_START="false")
@@ -291,22 +303,32 @@ def test_an_unreachable_store_is_one_line_without_the_password(tmp_path: Path) -
         result = lenadex(tmp_path, subcommand, LENADEX_DATABASE_URL=url)
         assert result.returncode == code, (subcommand, result.stdout + result.stderr)
         [line] = result.stderr.splitlines()
-        assert line.startswith("lenadex: LENADEX_DATABASE_URL: the store postgresql+psycopg://lenadex:***@127.0.0.1:9/lenadex "
-                               "cannot be reached: "), line
+        assert line.startswith(
+            "lenadex: LENADEX_DATABASE_URL: the store postgresql+psycopg://lenadex:***@127.0.0.1:9/lenadex "
+            "cannot be reached: "
+        ), line
         assert SECRET not in result.stdout + result.stderr
 
 
 # --- check-config and --version ------------------------------------------------------------
 
+
 def test_check_config_prints_a_summary_without_secrets_and_creates_nothing(tmp_path: Path) -> None:
     salt = "a-salt-that-must-stay-secret-0123456789"
-    result = lenadex(tmp_path, "check-config", LENADEX_REPORTS_TOKEN=OPERATOR_TOKEN, LENADEX_AUDIT_SALT=salt,
-                     **{k: v for k, v in JWT.items()})
+    result = lenadex(
+        tmp_path,
+        "check-config",
+        LENADEX_REPORTS_TOKEN=OPERATOR_TOKEN,
+        LENADEX_AUDIT_SALT=salt,
+        **{k: v for k, v in JWT.items()},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert lines[0] == f"lenadex: configuration OK (lenadex {version('lenadex')})"
-    assert f"  store       {sqlite_url(tmp_path)}: no file yet (the first start creates it, at revision {NEWEST})" in lines
+    assert (
+        f"  store       {sqlite_url(tmp_path)}: no file yet (the first start creates it, at revision {NEWEST})" in lines
+    )
     assert "  auth        jwt, 1 trusted issuer(s), aud https://cds.hospital.example" in lines
     assert "  reports     operator token set" in lines
     assert OPERATOR_TOKEN not in result.stdout and salt not in result.stdout

@@ -28,11 +28,14 @@ def make_sqlite_app(tmp_path: Path) -> Callable[..., Flask]:
 
 
 def _preflight(app: Flask, path: str, origin: str = SANDBOX_ORIGIN) -> Any:
-    return app.test_client().options(path, headers={
-        "Origin": origin,
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,content-type",
-    })
+    return app.test_client().options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
 
 
 def _allows(response: Any) -> tuple[set[str], set[str]]:
@@ -43,9 +46,14 @@ def _allows(response: Any) -> tuple[set[str], set[str]]:
 
 # --- CORS ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ENDPOINTS)
-def test_preflight_is_answered_without_a_token_even_with_auth_on(make_sqlite_app: Callable[..., Flask], path: str) -> None:
-    app = make_sqlite_app(auth="jwt", jwks=str(SANDBOX_JWKS), trusted_issuers=SANDBOX_ISSUER, public_base_url="http://localhost")
+def test_preflight_is_answered_without_a_token_even_with_auth_on(
+    make_sqlite_app: Callable[..., Flask], path: str
+) -> None:
+    app = make_sqlite_app(
+        auth="jwt", jwks=str(SANDBOX_JWKS), trusted_issuers=SANDBOX_ISSUER, public_base_url="http://localhost"
+    )
     response = _preflight(app, path)
     assert response.status_code in (200, 204)
     assert response.headers["Access-Control-Allow-Origin"] == "*"
@@ -69,7 +77,9 @@ def test_an_origin_list_echoes_the_matching_origin_only(make_sqlite_app: Callabl
 
 def test_errors_carry_the_cors_headers_too(make_sqlite_app: Callable[..., Flask]) -> None:
     """A browser hides an answer without them from the page, the error included."""
-    auth_app = make_sqlite_app(auth="jwt", jwks=str(SANDBOX_JWKS), trusted_issuers=SANDBOX_ISSUER, public_base_url="http://localhost")
+    auth_app = make_sqlite_app(
+        auth="jwt", jwks=str(SANDBOX_JWKS), trusted_issuers=SANDBOX_ISSUER, public_base_url="http://localhost"
+    )
     open_app = make_sqlite_app(max_body_bytes=100)
     client = open_app.test_client()
     origin = {"Origin": SANDBOX_ORIGIN}
@@ -93,6 +103,7 @@ def test_options_on_an_unknown_path_is_still_404(make_sqlite_app: Callable[..., 
 
 # --- limits --------------------------------------------------------------------------------
 
+
 def test_the_body_limit_is_5_mib_by_default() -> None:
     assert Settings().max_body_bytes == 5 * 1024 * 1024
 
@@ -103,7 +114,9 @@ def _feedback_of_size(size: int) -> bytes:
 
 
 @pytest.mark.parametrize("path", [HOOK, FEEDBACK])
-def test_a_body_over_the_limit_is_413_and_at_the_limit_is_read(make_sqlite_app: Callable[..., Flask], path: str) -> None:
+def test_a_body_over_the_limit_is_413_and_at_the_limit_is_read(
+    make_sqlite_app: Callable[..., Flask], path: str
+) -> None:
     client = make_sqlite_app(max_body_bytes=2048).test_client()
     over = client.post(path, data=_feedback_of_size(2049), content_type="application/json")
     at = client.post(path, data=_feedback_of_size(2048), content_type="application/json")
@@ -120,13 +133,16 @@ def live_small_limit(start_service: Callable[[Settings], Any], tmp_path: Path) -
 
 def test_over_real_http_a_streamed_body_without_length_is_cut_at_the_limit(live_small_limit: str) -> None:
     """Chunked transfer announces no length: the limit must hold while reading."""
+
     def chunks() -> Iterator[bytes]:
         yield b'{"feedback": ['
         for _ in range(100):
             yield b" " * 100
         yield b"]}"
 
-    response = requests.post(live_small_limit + FEEDBACK, data=chunks(), headers={"Content-Type": "application/json"}, timeout=10)
+    response = requests.post(
+        live_small_limit + FEEDBACK, data=chunks(), headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert response.status_code == 413
     assert response.json()["resourceType"] == "OperationOutcome"
     small = requests.post(live_small_limit + FEEDBACK, json={"feedback": []}, timeout=10)
@@ -142,5 +158,7 @@ def test_a_body_that_is_not_json_is_415(make_sqlite_app: Callable[..., Flask], p
 
 
 def test_fhir_json_is_json(make_sqlite_app: Callable[..., Flask]) -> None:
-    response = make_sqlite_app().test_client().post(FEEDBACK, data='{"feedback": []}', content_type="application/fhir+json")
+    response = (
+        make_sqlite_app().test_client().post(FEEDBACK, data='{"feedback": []}', content_type="application/fhir+json")
+    )
     assert response.status_code == 200

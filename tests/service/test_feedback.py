@@ -40,16 +40,21 @@ def _rows(app: Flask) -> list[Any]:
 
 def test_feedback_is_committed_before_the_200(app: Flask) -> None:
     overridden = _item(
-        card="card-b", outcome="overridden", acceptedSuggestions=None,
-        overrideReason={"reason": {"system": "http://snomed.info/sct", "code": "183944003", "display": "Procedure refused"},
-                        "userComment": "will review next week"},
+        card="card-b",
+        outcome="overridden",
+        acceptedSuggestions=None,
+        overrideReason={
+            "reason": {"system": "http://snomed.info/sct", "code": "183944003", "display": "Procedure refused"},
+            "userComment": "will review next week",
+        },
     )
     response = app.test_client().post(URL, json={"feedback": [_item(card="card-a"), overridden]})
     assert response.status_code == 200
     assert response.json == {"received": 2, "stored": 2, "duplicates": 0, "unknownCards": 2}
     rows = _rows(app)
     assert [(r.card_uuid, r.outcome, r.service_id) for r in rows] == [
-        ("card-a", "accepted", SERVICE), ("card-b", "overridden", SERVICE)
+        ("card-a", "accepted", SERVICE),
+        ("card-b", "overridden", SERVICE),
     ]
     assert rows[0].accepted_suggestions == ["e56e1945-20b3-4393-8503-a1a20fd73152"]
     assert (rows[1].override_code, rows[1].override_comment) == ("183944003", "will review next week")
@@ -138,9 +143,10 @@ def test_bodies_that_are_not_feedback_json(app: Flask, data: str, content_type: 
     assert response.json["resourceType"] == "OperationOutcome"
 
 
-def test_feedback_when_the_store_is_down_is_503_not_a_false_200(app: Flask, break_store: Callable[[Flask], None]) -> None:
+def test_feedback_when_the_store_is_down_is_503_not_a_false_200(
+    app: Flask, break_store: Callable[[Flask], None]
+) -> None:
     break_store(app)
     response = app.test_client().post(URL, json=_item())
     assert response.status_code == 503
     assert response.json["resourceType"] == "OperationOutcome"
-

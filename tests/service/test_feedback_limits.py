@@ -37,8 +37,7 @@ BASE = "http://localhost"
 SHORT_BOUND_SECONDS = 0.1
 # Rows of a query that would run for many seconds unless the store's bound stops it.
 LONG_QUERY = (
-    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200000000) "
-    "SELECT count(*) FROM n"
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200000000) SELECT count(*) FROM n"
 )
 
 
@@ -106,6 +105,7 @@ def assert_busy(response: Any) -> None:
 
 # --- the item cap ----------------------------------------------------------------------------
 
+
 def test_the_item_cap_is_one_hundred() -> None:
     assert MAX_FEEDBACK_ITEMS == 100
 
@@ -143,6 +143,7 @@ def test_the_same_item_twice_in_one_body_is_stored_once(app: Flask) -> None:
 
 
 # --- the time bounds -------------------------------------------------------------------------
+
 
 def test_every_store_transaction_is_bounded_by_the_configured_time(store: Store) -> None:
     assert 0 < STORE_LOCK_TIMEOUT_SECONDS <= 1.0
@@ -186,6 +187,7 @@ def test_feedback_while_another_writer_holds_the_lock_is_503_with_retry_after(
 
 # --- the JWT replay check does not queue behind feedback -----------------------------------
 
+
 def _jwt_app(bounded_app: Callable[..., Flask], **options: Any) -> Flask:
     return bounded_app(
         auth="jwt", jwks=str(SANDBOX_JWKS), trusted_issuers=SANDBOX_ISSUER, public_base_url=BASE, **options
@@ -224,9 +226,11 @@ def test_the_jti_check_answers_while_a_feedback_transaction_is_open(
     event.listen(store.engine, "before_cursor_execute", pause_in_feedback_insert)
     answers: list[Any] = []
     feedback_token = sandbox_token(f"{BASE}{URL}")
-    writer = threading.Thread(target=lambda: answers.append(app.test_client().post(
-        URL, json=_body(2), headers={"Authorization": f"Bearer {feedback_token}"}
-    )))
+    writer = threading.Thread(
+        target=lambda: answers.append(
+            app.test_client().post(URL, json=_body(2), headers={"Authorization": f"Bearer {feedback_token}"})
+        )
+    )
     writer.start()
     try:
         assert inside.wait(timeout=60), "the feedback write never started"

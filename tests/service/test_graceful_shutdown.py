@@ -38,15 +38,20 @@ def _refused(port: int) -> bool:
 def test_sigterm_finishes_the_calls_in_flight_and_refuses_new_ones(tmp_path: Path, workers: int) -> None:
     fhir = StandInFhirServer(fhir_resources("moderate-renal"), delay_seconds=FETCH_DELAY_SECONDS)
     running = fhir.start()
-    settings = {"LENADEX_FETCH_TIMEOUT_SECONDS": "10", "LENADEX_FETCH_BUDGET_SECONDS": "20",
-                "LENADEX_THREADS": str(THREADS)}
+    settings = {
+        "LENADEX_FETCH_TIMEOUT_SECONDS": "10",
+        "LENADEX_FETCH_BUDGET_SECONDS": "20",
+        "LENADEX_THREADS": str(THREADS),
+    }
     try:
-        with serving(f"sqlite:///{tmp_path / 'store.sqlite3'}", tmp_path, workers=workers, auth=False,
-                     settings=settings) as server:
+        with serving(
+            f"sqlite:///{tmp_path / 'store.sqlite3'}", tmp_path, workers=workers, auth=False, settings=settings
+        ) as server:
             body = hook_request("moderate-renal", "order-select", with_prefetch=False, fhir_server=running.base_url)
             with ThreadPoolExecutor(max_workers=CALLS) as pool:
-                calls = [pool.submit(requests.post, server.base_url + HOOK_PATH, json=body, timeout=60)
-                         for _ in range(CALLS)]
+                calls = [
+                    pool.submit(requests.post, server.base_url + HOOK_PATH, json=body, timeout=60) for _ in range(CALLS)
+                ]
                 # Until the first calls wait on their fetches, then a moment for every call to
                 # connect (the others wait for an app thread or a fetch worker, accepted); each
                 # fetch takes FETCH_DELAY_SECONDS, so none can be answered yet.

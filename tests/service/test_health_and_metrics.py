@@ -97,6 +97,7 @@ def _fetching_call(app: Flask, base_url: str) -> int:
 
 # --- liveness and readiness ------------------------------------------------------------------
 
+
 def test_all_three_answer_200_when_the_store_is_ready(app: Flask) -> None:
     client = app.test_client()
     for path in ("/livez", "/readyz", "/healthz"):
@@ -175,10 +176,15 @@ def test_livez_never_touches_the_store(app: Flask, break_store: Callable[[Flask]
 
 
 def test_the_health_endpoints_need_no_token(tmp_path: Path) -> None:
-    app = create_app(Settings(
-        database_url=f"sqlite:///{tmp_path / 'auth.sqlite3'}", auth="jwt", jwks=str(SANDBOX_JWKS),
-        trusted_issuers=SANDBOX_ISSUER, public_base_url="http://localhost",
-    ))
+    app = create_app(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'auth.sqlite3'}",
+            auth="jwt",
+            jwks=str(SANDBOX_JWKS),
+            trusted_issuers=SANDBOX_ISSUER,
+            public_base_url="http://localhost",
+        )
+    )
     client = app.test_client()
     assert client.get("/cds-services").status_code == 401
     for path in ("/livez", "/readyz", "/healthz"):
@@ -197,6 +203,7 @@ def test_the_health_endpoints_answer_as_documented_over_http(
 
 # --- metrics ---------------------------------------------------------------------------------
 
+
 def test_request_latency_buckets_start_at_half_a_millisecond(app: Flask) -> None:
     app.test_client().get("/livez")
     bounds = sorted(
@@ -211,7 +218,9 @@ def test_request_latency_buckets_start_at_half_a_millisecond(app: Flask) -> None
 
 def test_build_info_names_the_release_and_python(app: Flask) -> None:
     samples = _samples(app)
-    [(labels, value)] = [(dict(labels), value) for (name, labels), value in samples.items() if name == "lenadex_build_info"]
+    [(labels, value)] = [
+        (dict(labels), value) for (name, labels), value in samples.items() if name == "lenadex_build_info"
+    ]
     assert value == 1
     assert labels == {"version": metadata.version("lenadex"), "python": platform.python_version()}
 
@@ -250,8 +259,10 @@ def test_a_failed_fetch_is_counted_by_outcome(
         assert _fetching_call(app, base_url) == 412
     after = _samples(app)
     counted = {
-        seen: sum(_increase(before, after, "lenadex_fhir_fetches_total", service=SELECT, key=key, outcome=seen)
-                  for key in KEYS)
+        seen: sum(
+            _increase(before, after, "lenadex_fhir_fetches_total", service=SELECT, key=key, outcome=seen)
+            for key in KEYS
+        )
         for seen in ("ok", "failed", "refused", "over-limit", "stopped")
     }
     assert counted[outcome] >= 1, counted
@@ -262,7 +273,9 @@ def test_store_operations_are_timed(app: Flask) -> None:
     client = app.test_client()
     before = _samples(app)
     assert client.post(f"/cds-services/{SELECT}/feedback", json=FEEDBACK).status_code == 200
-    assert client.post(f"/cds-services/{SELECT}", json=hook_request("moderate-renal", "order-select")).status_code == 200
+    assert (
+        client.post(f"/cds-services/{SELECT}", json=hook_request("moderate-renal", "order-select")).status_code == 200
+    )
     assert client.get("/readyz").status_code == 200
     after = _samples(app)
     for operation in ("feedback_write", "audit_write", "health"):
@@ -273,10 +286,15 @@ def test_store_operations_are_timed(app: Flask) -> None:
 
 
 def test_the_jti_check_is_timed(tmp_path: Path, sandbox_token: Callable[..., str]) -> None:
-    app = create_app(Settings(
-        database_url=f"sqlite:///{tmp_path / 'auth.sqlite3'}", auth="jwt", jwks=str(SANDBOX_JWKS),
-        trusted_issuers=SANDBOX_ISSUER, public_base_url="http://localhost",
-    ))
+    app = create_app(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'auth.sqlite3'}",
+            auth="jwt",
+            jwks=str(SANDBOX_JWKS),
+            trusted_issuers=SANDBOX_ISSUER,
+            public_base_url="http://localhost",
+        )
+    )
     before = _samples(app)
     token = sandbox_token("http://localhost/cds-services")
     assert app.test_client().get("/cds-services", headers={"Authorization": f"Bearer {token}"}).status_code == 200
@@ -286,6 +304,7 @@ def test_the_jti_check_is_timed(tmp_path: Path, sandbox_token: Callable[..., str
 
 # --- request id ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("given", ["abc", "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", "trace:span.1_2-3", "x" * 128])
 def test_a_safe_request_id_is_echoed(app: Flask, given: str) -> None:
     response = app.test_client().get("/livez", headers={"X-Request-Id": given})
@@ -293,7 +312,8 @@ def test_a_safe_request_id_is_echoed(app: Flask, given: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "given", ["", "a\nb", "a\r\nX-Injected: 1", "x" * 129, "y" * 1024, "with space", "<script>", "é", "a/b"],
+    "given",
+    ["", "a\nb", "a\r\nX-Injected: 1", "x" * 129, "y" * 1024, "with space", "<script>", "é", "a/b"],
     ids=["empty", "newline", "crlf", "129 chars", "1 KB", "space", "markup", "non-ascii", "slash"],
 )
 def test_an_unsafe_request_id_is_replaced(app: Flask, given: str) -> None:
@@ -326,10 +346,15 @@ def test_errors_carry_the_request_id_too(app: Flask, break_store: Callable[[Flas
 
 
 def test_a_refused_token_answer_carries_the_request_id(tmp_path: Path) -> None:
-    app = create_app(Settings(
-        database_url=f"sqlite:///{tmp_path / 'auth.sqlite3'}", auth="jwt", jwks=str(SANDBOX_JWKS),
-        trusted_issuers=SANDBOX_ISSUER, public_base_url="http://localhost",
-    ))
+    app = create_app(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'auth.sqlite3'}",
+            auth="jwt",
+            jwks=str(SANDBOX_JWKS),
+            trusted_issuers=SANDBOX_ISSUER,
+            public_base_url="http://localhost",
+        )
+    )
     response = app.test_client().get("/cds-services", headers={"X-Request-Id": "no-token"})
     assert response.status_code == 401 and response.headers["X-Request-Id"] == "no-token"
 

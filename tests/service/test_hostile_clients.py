@@ -36,14 +36,20 @@ WORKER_TIMEOUT = "120"
 @pytest.fixture(params=[1, 2], ids=["default-one-worker", "two-workers"], scope="module")
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("served")
-    with serving(f"sqlite:///{workdir / 'store.sqlite3'}", workdir, workers=request.param, auth=False,
-                 settings={"LENADEX_REQUEST_TIMEOUT_SECONDS": WORKER_TIMEOUT}) as served:
+    with serving(
+        f"sqlite:///{workdir / 'store.sqlite3'}",
+        workdir,
+        workers=request.param,
+        auth=False,
+        settings={"LENADEX_REQUEST_TIMEOUT_SECONDS": WORKER_TIMEOUT},
+    ) as served:
         yield served
 
 
 def _hook_call(server: Server) -> requests.Response:
-    return requests.post(server.base_url + HOOK_PATH, json=hook_request("moderate-renal", "order-select"),
-                         timeout=CLIENT_TIMEOUT)
+    return requests.post(
+        server.base_url + HOOK_PATH, json=hook_request("moderate-renal", "order-select"), timeout=CLIENT_TIMEOUT
+    )
 
 
 @pytest.mark.parametrize("heads, bodies", [(2, 0), (0, 2), (2, 2)], ids=["slow-heads", "slow-bodies", "both"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +42,15 @@ def _value(metrics: dict[tuple[str, frozenset[tuple[str, str]]], float], name: s
 
 # --- health --------------------------------------------------------------------------------
 
+
 def test_healthz_checks_the_store(app: Flask) -> None:
     response = app.test_client().get("/healthz")
     assert response.status_code == 200 and response.json == {"status": "ok"}
 
 
-def test_healthz_is_503_with_an_operation_outcome_when_the_store_is_down(app: Flask, break_store: Callable[[Flask], None]) -> None:
+def test_healthz_is_503_with_an_operation_outcome_when_the_store_is_down(
+    app: Flask, break_store: Callable[[Flask], None]
+) -> None:
     break_store(app)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
@@ -55,6 +58,7 @@ def test_healthz_is_503_with_an_operation_outcome_when_the_store_is_down(app: Fl
 
 
 # --- metrics -------------------------------------------------------------------------------
+
 
 def test_requests_latency_and_errors_are_counted_per_service(app: Flask) -> None:
     client = app.test_client()
@@ -66,10 +70,22 @@ def test_requests_latency_and_errors_are_counted_per_service(app: Flask) -> None
     after = _metrics(app)
 
     labels = {"endpoint": "cds.feedback", "service": SELECT}
-    assert _value(after, "lenadex_http_requests_total", **labels, status="200") - _value(before, "lenadex_http_requests_total", **labels, status="200") == 3
-    assert _value(after, "lenadex_http_request_duration_seconds_count", **labels) - _value(before, "lenadex_http_request_duration_seconds_count", **labels) == 3
+    assert (
+        _value(after, "lenadex_http_requests_total", **labels, status="200")
+        - _value(before, "lenadex_http_requests_total", **labels, status="200")
+        == 3
+    )
+    assert (
+        _value(after, "lenadex_http_request_duration_seconds_count", **labels)
+        - _value(before, "lenadex_http_request_duration_seconds_count", **labels)
+        == 3
+    )
     assert _value(after, "lenadex_http_request_duration_seconds_bucket", **labels, le="+Inf") >= 3
-    assert _value(after, "lenadex_http_errors_total", status="404") - _value(before, "lenadex_http_errors_total", status="404") == 1
+    assert (
+        _value(after, "lenadex_http_errors_total", status="404")
+        - _value(before, "lenadex_http_errors_total", status="404")
+        == 1
+    )
     # An unknown service id does not become a label value.
     assert not any(("service", "nope") in labels_ for _, labels_ in after)
 
@@ -82,7 +98,9 @@ def test_cards_are_counted_by_the_rule_ids_that_produced_them(app: Flask) -> Non
     fired = [rule for card in response.json["cards"] for rule in card["extension"]["org.lenadex.rules"]]
     assert "R-RENAL-MODERATE" in fired
     for rule in set(fired):
-        increase = _value(after, "lenadex_cards_total", service=SELECT, rule=rule) - _value(before, "lenadex_cards_total", service=SELECT, rule=rule)
+        increase = _value(after, "lenadex_cards_total", service=SELECT, rule=rule) - _value(
+            before, "lenadex_cards_total", service=SELECT, rule=rule
+        )
         assert increase == fired.count(rule)
 
 
@@ -92,13 +110,18 @@ def test_prefetch_fetches_and_failures_are_counted(app: Flask) -> None:
 
     def counts() -> tuple[float, float]:
         metrics = _metrics(app)
-        return (_value(metrics, "lenadex_prefetch_fetches_total", service=SELECT),
-                _value(metrics, "lenadex_prefetch_failures_total", service=SELECT))
+        return (
+            _value(metrics, "lenadex_prefetch_fetches_total", service=SELECT),
+            _value(metrics, "lenadex_prefetch_failures_total", service=SELECT),
+        )
 
     fetched_0, failed_0 = counts()
     fhir = StandInFhirServer(fhir_resources("moderate-renal")).start()
     try:
-        ok = client.post(f"/cds-services/{SELECT}", json=hook_request("moderate-renal", "order-select", with_prefetch=False, fhir_server=fhir.base_url))
+        ok = client.post(
+            f"/cds-services/{SELECT}",
+            json=hook_request("moderate-renal", "order-select", with_prefetch=False, fhir_server=fhir.base_url),
+        )
     finally:
         fhir.stop()
     fetched_1, failed_1 = counts()
@@ -107,7 +130,10 @@ def test_prefetch_fetches_and_failures_are_counted(app: Flask) -> None:
 
     broken = StandInFhirServer(fhir_resources("moderate-renal"), fault="status-500").start()
     try:
-        failed = client.post(f"/cds-services/{SELECT}", json=hook_request("moderate-renal", "order-select", with_prefetch=False, fhir_server=broken.base_url))
+        failed = client.post(
+            f"/cds-services/{SELECT}",
+            json=hook_request("moderate-renal", "order-select", with_prefetch=False, fhir_server=broken.base_url),
+        )
         # The first failure ends the call with 412; fetches still running may finish later.
         assert failed.status_code == 412
         assert counts()[1] - failed_1 >= 1
@@ -116,6 +142,7 @@ def test_prefetch_fetches_and_failures_are_counted(app: Flask) -> None:
 
 
 # --- audit ---------------------------------------------------------------------------------
+
 
 def _audit(app: Flask) -> list[Any]:
     store: Store = app.extensions["lenadex.store"]
@@ -128,7 +155,9 @@ def test_every_hook_call_leaves_an_audit_record_whatever_its_outcome(app: Flask)
     good = hook_request("moderate-renal", "order-select")
     answered = client.post(f"/cds-services/{SELECT}", json=good)
     wrong_hook = client.post(f"/cds-services/{SELECT}", json={**good, "hook": "patient-view"})
-    no_prefetch = client.post(f"/cds-services/{SELECT}", json=hook_request("moderate-renal", "order-select", with_prefetch=False))
+    no_prefetch = client.post(
+        f"/cds-services/{SELECT}", json=hook_request("moderate-renal", "order-select", with_prefetch=False)
+    )
     unknown = client.post("/cds-services/nope", json=good)
     assert [r.status_code for r in (answered, wrong_hook, no_prefetch, unknown)] == [200, 400, 412, 404]
 
@@ -141,7 +170,11 @@ def test_every_hook_call_leaves_an_audit_record_whatever_its_outcome(app: Flask)
     assert first.latency_ms > 0
     store: Store = app.extensions["lenadex.store"]
     with store.engine.connect() as connection:
-        shown = set(connection.execute(select(hook_call_card.c.card_uuid).where(hook_call_card.c.hook_call_id == first.id)).scalars())
+        shown = set(
+            connection.execute(
+                select(hook_call_card.c.card_uuid).where(hook_call_card.c.hook_call_id == first.id)
+            ).scalars()
+        )
     assert shown == {card["uuid"] for card in answered.json["cards"]}
     assert records[1].patient_hash is None and records[1].rule_ids == []  # refused before the context was read
     assert records[2].patient_hash == first.patient_hash
@@ -152,10 +185,15 @@ def test_a_failed_audit_write_does_not_withhold_the_cards(app: Flask, break_stor
     break_store(app)
     response = app.test_client().post(f"/cds-services/{SELECT}", json=hook_request("moderate-renal", "order-select"))
     assert response.status_code == 200 and response.json["cards"]
-    assert _value(_metrics(app), "lenadex_audit_write_failures_total") - _value(before, "lenadex_audit_write_failures_total") == 1
+    assert (
+        _value(_metrics(app), "lenadex_audit_write_failures_total")
+        - _value(before, "lenadex_audit_write_failures_total")
+        == 1
+    )
 
 
 # --- logs ----------------------------------------------------------------------------------
+
 
 def test_logs_are_one_json_object_per_line_correlated_by_hook_instance(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], root_logging: None
@@ -166,9 +204,16 @@ def test_logs_are_one_json_object_per_line_correlated_by_hook_instance(
     fhir = StandInFhirServer(fhir_resources("moderate-renal")).start()
     try:
         request = hook_request("moderate-renal", "order-select", with_prefetch=False, fhir_server=fhir.base_url)
-        request["fhirAuthorization"] = {"access_token": token, "token_type": "Bearer", "expires_in": 300,
-                                        "scope": "patient/*.read", "subject": "lenadex"}
-        response = app.test_client().post(f"/cds-services/{SELECT}", json=request, headers={"Authorization": "Bearer client.jwt.value"})
+        request["fhirAuthorization"] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "lenadex",
+        }
+        response = app.test_client().post(
+            f"/cds-services/{SELECT}", json=request, headers={"Authorization": "Bearer client.jwt.value"}
+        )
     finally:
         fhir.stop()
     assert response.status_code == 200
@@ -183,9 +228,7 @@ def test_logs_are_one_json_object_per_line_correlated_by_hook_instance(
         assert secret not in text
 
 
-def test_text_format_keeps_the_context(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], root_logging: None
-) -> None:
+def test_text_format_keeps_the_context(tmp_path: Path, capsys: pytest.CaptureFixture[str], root_logging: None) -> None:
     configure_logging(Settings(log_format="text"))
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'logs.sqlite3'}"))
     app.test_client().get("/healthz")

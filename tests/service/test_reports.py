@@ -9,7 +9,6 @@ the feedback sent, independently of service/store/report.py.
 from __future__ import annotations
 
 import base64
-import json
 import statistics
 import uuid
 from collections import defaultdict
@@ -66,8 +65,13 @@ def accepted(card: dict[str, Any], when: str = T1) -> dict[str, Any]:
     return {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": when}
 
 
-def overridden(card: dict[str, Any], code: str | None = None, when: str = T1, display: str | None = None,
-               comment: str | None = COMMENT) -> dict[str, Any]:
+def overridden(
+    card: dict[str, Any],
+    code: str | None = None,
+    when: str = T1,
+    display: str | None = None,
+    comment: str | None = COMMENT,
+) -> dict[str, Any]:
     item: dict[str, Any] = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": when}
     reason: dict[str, Any] = {}
     if code is not None:
@@ -125,9 +129,16 @@ def test_the_report_counts_cards_outcomes_and_reasons_of_real_calls(app: Flask) 
         for card in cards:
             outcome = plan.get((service, card["uuid"]))
             for rule_id in rules_of(card):
-                row = expected.setdefault((rule_id, HOOK_OF[service]), {
-                    "ruleId": rule_id, "hook": HOOK_OF[service], "shown": 0, "accepted": 0, "overridden": 0,
-                })
+                row = expected.setdefault(
+                    (rule_id, HOOK_OF[service]),
+                    {
+                        "ruleId": rule_id,
+                        "hook": HOOK_OF[service],
+                        "shown": 0,
+                        "accepted": 0,
+                        "overridden": 0,
+                    },
+                )
                 row["shown"] += 1
                 if outcome is not None:
                     row[outcome["outcome"]] += 1
@@ -135,7 +146,8 @@ def test_the_report_counts_cards_outcomes_and_reasons_of_real_calls(app: Flask) 
                     coding = outcome.get("overrideReason", {}).get("reason", {})
                     key = (coding.get("system"), coding.get("code"))
                     tally = reasons[(rule_id, HOOK_OF[service])].setdefault(
-                        key, {"system": key[0], "code": key[1], "display": coding.get("display"), "count": 0})
+                        key, {"system": key[0], "code": key[1], "display": coding.get("display"), "count": 0}
+                    )
                     tally["count"] += 1
     for key, row in expected.items():
         answered = row["accepted"] + row["overridden"]
@@ -155,10 +167,15 @@ def test_the_report_counts_cards_outcomes_and_reasons_of_real_calls(app: Flask) 
     assert [(r["code"], r["count"]) for r in renal["overridesByReason"]] == [("renal-function-improving", 1)]
     assert renal["overridesByReason"][0]["display"] == "Renal function is improving"
     assert [(r["code"], r["count"]) for r in rows[("R-INF-PROPH", "order-select")]["overridesByReason"]] == [
-        ("clinical-judgement", 1), ("patient-declined", 1)]
+        ("clinical-judgement", 1),
+        ("patient-declined", 1),
+    ]
     vte = rows[("R-VTE-STANDARD", "order-select")]
     assert (vte["accepted"], vte["overridden"], vte["overridesByReason"]) == (
-        1, 1, [{"system": None, "code": None, "display": None, "count": 1}])
+        1,
+        1,
+        [{"system": None, "code": None, "display": None, "count": 1}],
+    )
     assert rows[("R-RENAL-MODERATE", "order-sign")]["overrideRate"] == 1.0
     assert rows[("R-VTE-STANDARD", "order-sign")]["overridden"] == 0  # its feedback went elsewhere
     assert report["feedbackOnUnknownCards"] == 1
@@ -169,7 +186,8 @@ def test_the_report_counts_cards_outcomes_and_reasons_of_real_calls(app: Flask) 
     counts = [len(first), len(first), len(second), len(signed), len(viewed)]  # the retry is a call too
     assert report["calls"]["count"] == 5
     assert report["calls"]["cardsPerCall"] == {
-        "median": statistics.median(counts), "p90": round(statistics.quantiles(counts, n=10, method="inclusive")[8], 4),
+        "median": statistics.median(counts),
+        "p90": round(statistics.quantiles(counts, n=10, method="inclusive")[8], 4),
     }
     by_hook = {row["hook"]: row for row in report["calls"]["byHook"]}
     assert list(by_hook) == ["order-select", "order-sign", "patient-view"]
@@ -179,8 +197,15 @@ def test_the_report_counts_cards_outcomes_and_reasons_of_real_calls(app: Flask) 
     # No patient data: no patient id or its hash, no hookInstance, no card uuid, no free text.
     text = response.get_data(as_text=True)
     store: Store = app.extensions["lenadex.store"]
-    for secret in ("moderate-renal", "severe-neutropenia", store.patient_hash("moderate-renal"),
-                   first_body["hookInstance"], first[0]["uuid"], "Hong Gildong", "userComment"):
+    for secret in (
+        "moderate-renal",
+        "severe-neutropenia",
+        store.patient_hash("moderate-renal"),
+        first_body["hookInstance"],
+        first[0]["uuid"],
+        "Hong Gildong",
+        "userComment",
+    ):
         assert secret not in text
 
 
@@ -200,8 +225,17 @@ def test_cards_per_call_median_and_p90(app: Flask) -> None:
     now = datetime.now(timezone.utc) - timedelta(hours=1)
     for index, cards in enumerate([0, 0, 1, 1, 2, 2, 3, 3, 4, 10]):
         uuids = tuple(f"c{index}-{n}" for n in range(cards))
-        store.record_hook_call(HookCall(SELECT, 200, 5.0, now, hook="order-select", card_uuids=uuids,
-                                        card_rule_ids={u: ("R-VTE-NONE",) for u in uuids}))
+        store.record_hook_call(
+            HookCall(
+                SELECT,
+                200,
+                5.0,
+                now,
+                hook="order-select",
+                card_uuids=uuids,
+                card_rule_ids={u: ("R-VTE-NONE",) for u in uuids},
+            )
+        )
     store.record_hook_call(HookCall(SELECT, 412, 5.0, now, hook="order-select"))  # not answered: not counted
     report = app.test_client().get("/reports/cards").json
     # Type 7: median between the 5th and 6th value (2, 2); p90 = 4 + 0.1 * (10 - 4).
@@ -213,7 +247,10 @@ def test_cards_per_call_median_and_p90(app: Flask) -> None:
 def test_an_empty_store_reports_nothing_shown(app: Flask) -> None:
     report = app.test_client().get("/reports/cards").json
     assert report["rules"] == [] and report["calls"] == {
-        "count": 0, "cardsPerCall": {"median": None, "p90": None}, "byHook": []}
+        "count": 0,
+        "cardsPerCall": {"median": None, "p90": None},
+        "byHook": [],
+    }
     assert len(report["notShown"]) == sum(len(rule.hooks) for rule in RULES)
 
 
@@ -222,8 +259,11 @@ def test_an_empty_store_reports_nothing_shown(app: Flask) -> None:
 
 def _record(store: Store, when: datetime, rule_id: str, *, cards: int = 1) -> None:
     uuids = tuple(str(uuid.uuid4()) for _ in range(cards))
-    store.record_hook_call(HookCall(SELECT, 200, 3.0, when, hook="order-select", card_uuids=uuids,
-                                    card_rule_ids={u: (rule_id,) for u in uuids}))
+    store.record_hook_call(
+        HookCall(
+            SELECT, 200, 3.0, when, hook="order-select", card_uuids=uuids, card_rule_ids={u: (rule_id,) for u in uuids}
+        )
+    )
 
 
 def _shown(client: FlaskClient, query: str) -> dict[str, int]:
@@ -269,9 +309,13 @@ def test_the_default_period_ends_after_the_latest_record(app: Flask) -> None:
     now = datetime(2026, 5, 4, 10, 20, 30, 250_000, tzinfo=timezone.utc)
     with app.test_request_context("/reports/cards"):
         assert requested_period(now=now) == (
-            datetime(2026, 4, 4, 10, 20, 31, tzinfo=timezone.utc), datetime(2026, 5, 4, 10, 20, 31, tzinfo=timezone.utc))
+            datetime(2026, 4, 4, 10, 20, 31, tzinfo=timezone.utc),
+            datetime(2026, 5, 4, 10, 20, 31, tzinfo=timezone.utc),
+        )
     with app.test_request_context("/reports/cards?from=2026-05-01"):
-        assert requested_period(now=now.replace(microsecond=0))[1] == datetime(2026, 5, 4, 10, 20, 30, tzinfo=timezone.utc)
+        assert requested_period(now=now.replace(microsecond=0))[1] == datetime(
+            2026, 5, 4, 10, 20, 30, tzinfo=timezone.utc
+        )
 
 
 @pytest.mark.parametrize(
@@ -307,8 +351,11 @@ def test_a_bad_period_is_a_400_operation_outcome(app: Flask, path: str, query: s
 def test_the_page_shows_the_numbers_and_escapes_every_text(app: Flask) -> None:
     client = app.test_client()
     _, cards = call(client, SELECT, "moderate-renal")
-    post_feedback(client, SELECT, overridden(card_with(cards, "R-RENAL-MODERATE"), "x-hostile",
-                                             display='<script>alert("display")</script>'))
+    post_feedback(
+        client,
+        SELECT,
+        overridden(card_with(cards, "R-RENAL-MODERATE"), "x-hostile", display='<script>alert("display")</script>'),
+    )
     store: Store = app.extensions["lenadex.store"]
     _record(store, datetime.now(timezone.utc) - timedelta(days=1), '<img src=x onerror="alert(1)">')
 
@@ -345,12 +392,23 @@ def test_rows_from_before_the_migration_keep_working(database_url: str) -> None:
             command.upgrade(config, "0001")
         when = datetime.now(timezone.utc) - timedelta(days=2)
         with old.engine.begin() as connection:  # the 0001 schema: no hook, no card rule ids
-            for service, rules, cards in ((SELECT, ["R-DEX-AGE"], ["old-1"]), (SIGN, ["R-PLT-LOW", "R-SPM"], ["old-2", "old-3"])):
-                call_id = connection.execute(insert(hook_call).returning(hook_call.c.id), {
-                    "received_at": when, "service_id": service, "hook_instance": str(uuid.uuid4()),
-                    "patient_hash": None, "rule_ids": rules, "card_count": len(cards), "status": 200,
-                    "latency_ms": 1.0,
-                }).scalar_one()
+            for service, rules, cards in (
+                (SELECT, ["R-DEX-AGE"], ["old-1"]),
+                (SIGN, ["R-PLT-LOW", "R-SPM"], ["old-2", "old-3"]),
+            ):
+                call_id = connection.execute(
+                    insert(hook_call).returning(hook_call.c.id),
+                    {
+                        "received_at": when,
+                        "service_id": service,
+                        "hook_instance": str(uuid.uuid4()),
+                        "patient_hash": None,
+                        "rule_ids": rules,
+                        "card_count": len(cards),
+                        "status": 200,
+                        "latency_ms": 1.0,
+                    },
+                ).scalar_one()
                 connection.execute(insert(hook_call_card), [{"hook_call_id": call_id, "card_uuid": c} for c in cards])
     finally:
         old.close()
@@ -377,7 +435,9 @@ def test_the_report_takes_no_write_lock(store: Store) -> None:
     _record(store, datetime.now(timezone.utc), "R-VTE-NONE")
     with store.engine.connect() as writer, writer.begin():
         writer.execute(hook_call.update().values(latency_ms=2.0))  # holds the lock until the end of the block
-        counts = store.card_counts(datetime.now(timezone.utc) - timedelta(days=1), datetime.now(timezone.utc) + timedelta(seconds=1))
+        counts = store.card_counts(
+            datetime.now(timezone.utc) - timedelta(days=1), datetime.now(timezone.utc) + timedelta(seconds=1)
+        )
     assert [t.rule_id for t in counts.rules] == ["R-VTE-NONE"]
 
 
@@ -386,8 +446,11 @@ def test_the_report_takes_no_write_lock(store: Store) -> None:
 
 def auth_on(**changes: Any) -> dict[str, Any]:
     return {
-        "auth": "jwt", "jwks": str(SANDBOX_JWKS), "trusted_issuers": SANDBOX_ISSUER,
-        "public_base_url": PUBLIC_BASE_URL, **changes,
+        "auth": "jwt",
+        "jwks": str(SANDBOX_JWKS),
+        "trusted_issuers": SANDBOX_ISSUER,
+        "public_base_url": PUBLIC_BASE_URL,
+        **changes,
     }
 
 
@@ -422,7 +485,9 @@ def test_with_auth_on_the_report_needs_the_operator_token_and_never_takes_the_eh
         assert response.json["resourceType"] == "OperationOutcome"
         assert response.json["issue"][0]["diagnostics"] == "authentication failed"
         assert response.headers.getlist("WWW-Authenticate") == [
-            'Bearer realm="lenadex governance report"', 'Basic realm="lenadex governance report", charset="UTF-8"']
+            'Bearer realm="lenadex governance report"',
+            'Basic realm="lenadex governance report", charset="UTF-8"',
+        ]
     for authorization in (f"Bearer {OPERATOR_TOKEN}", f"bearer  {OPERATOR_TOKEN}", _basic("committee", OPERATOR_TOKEN)):
         response = client.get(path, headers={"Authorization": authorization})
         assert response.status_code == 200, authorization
@@ -464,4 +529,3 @@ def test_a_weak_operator_token_stops_the_service_from_starting(token: str) -> No
 
 def test_the_operator_token_is_not_in_the_settings_repr() -> None:
     assert OPERATOR_TOKEN not in repr(load_settings(reports_token=OPERATOR_TOKEN))
-

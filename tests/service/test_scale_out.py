@@ -36,13 +36,18 @@ ITEMS = 40
 def _post_feedback(server: Server, token: Callable[..., str], item: dict[str, Any], **claims: Any) -> requests.Response:
     url = server.base_url + FEEDBACK_PATH
     # A new connection per request (no session): the workers take turns accepting them.
-    return requests.post(url, json={"feedback": [item]}, headers={"Authorization": f"Bearer {token(url, **claims)}"}, timeout=15)
+    return requests.post(
+        url, json={"feedback": [item]}, headers={"Authorization": f"Bearer {token(url, **claims)}"}, timeout=15
+    )
 
 
 def _items() -> list[dict[str, Any]]:
     return [
-        {"card": str(uuid.UUID(int=n)), "outcome": "accepted" if n % 2 else "overridden",
-         "outcomeTimestamp": f"2025-03-01T09:{n:02d}:00Z"}
+        {
+            "card": str(uuid.UUID(int=n)),
+            "outcome": "accepted" if n % 2 else "overridden",
+            "outcomeTimestamp": f"2025-03-01T09:{n:02d}:00Z",
+        }
         for n in range(ITEMS)
     ]
 
@@ -54,7 +59,8 @@ def _feedback_requests_counted(server: Server) -> float:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
         if sample.name == "lenadex_http_requests_total"
-        and sample.labels.get("endpoint") == "cds.feedback" and sample.labels.get("status") == "200"
+        and sample.labels.get("endpoint") == "cds.feedback"
+        and sample.labels.get("status") == "200"
     )
 
 
@@ -73,7 +79,9 @@ def _replay_reaches_another_worker(server: Server, token: Callable[..., str]) ->
         # Sent side by side, as an attacker would: while one worker is busy the other
         # accepts (sync workers that are idle would otherwise take turns unevenly).
         with ThreadPoolExecutor(max_workers=6) as pool:
-            replays = list(pool.map(lambda _: requests.post(url, json=item, headers=headers, timeout=15), range(6)))
+            replays = list(
+                pool.map(lambda _, h=headers: requests.post(url, json=item, headers=h, timeout=15), range(6))
+            )
         for replay in replays:
             assert replay.status_code == 401
             assert replay.json()["issue"][0]["diagnostics"] == "authentication failed"
@@ -85,15 +93,19 @@ def _replay_reaches_another_worker(server: Server, token: Callable[..., str]) ->
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])])
-def test_two_workers_share_one_store_across_a_restart(backend: str, tmp_path: Path, sandbox_token: Callable[..., str]) -> None:
-    with (postgres_schema() if backend == "postgres" else _sqlite(tmp_path)) as database_url:
+def test_two_workers_share_one_store_across_a_restart(
+    backend: str, tmp_path: Path, sandbox_token: Callable[..., str]
+) -> None:
+    with postgres_schema() if backend == "postgres" else _sqlite(tmp_path) as database_url:
         items = _items()
         with serving(database_url, tmp_path, run=1) as server:
             with ThreadPoolExecutor(max_workers=4) as pool:  # concurrent, as EHR clients are
                 answers = list(pool.map(lambda item: _post_feedback(server, sandbox_token, item), items))
             assert [a.status_code for a in answers] == [200] * ITEMS
             assert sum(a.json()["stored"] for a in answers) == ITEMS
-            served_by = {e["pid"] for e in server.log() if e["logger"] == "lenadex.access" and "feedback" in e["message"]}
+            served_by = {
+                e["pid"] for e in server.log() if e["logger"] == "lenadex.access" and "feedback" in e["message"]
+            }
             assert len(served_by) == 2, "both workers should have answered some of the requests"
             # Each worker counts in its own process; /metrics adds them up.
             assert _feedback_requests_counted(server) == ITEMS
@@ -121,6 +133,7 @@ def _sqlite(tmp_path: Path) -> Iterator[str]:
 
 
 # --- the gunicorn options ------------------------------------------------------------------
+
 
 def test_gunicorn_options_follow_the_settings() -> None:
     options = gunicorn_options(Settings(host="0.0.0.0", port=9090, workers=3, request_timeout_seconds=20, threads=2))

@@ -28,7 +28,9 @@ NOW = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
 T = TypeVar("T")
 
 
-def _feedback(card: str = "card-1", outcome: str = "accepted", when: str = "2025-03-01T09:30:00Z", **more: object) -> Feedback:
+def _feedback(
+    card: str = "card-1", outcome: str = "accepted", when: str = "2025-03-01T09:30:00Z", **more: object
+) -> Feedback:
     return Feedback.model_validate({"card": card, "outcome": outcome, "outcomeTimestamp": when, **more})
 
 
@@ -74,10 +76,7 @@ def test_concurrent_first_starts_migrate_once(database_url: str) -> None:
 
 def test_default_store_is_a_sqlite_file_under_var_created_on_first_start(tmp_path: Path) -> None:
     """`lenadex serve` with no settings: ./var/lenadex.sqlite3 appears, migrated."""
-    code = (
-        "from service.app import create_app; from service.settings import Settings; "
-        "create_app(Settings())"
-    )
+    code = "from service.app import create_app; from service.settings import Settings; create_app(Settings())"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LENADEX_")}
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, timeout=120)
     database = tmp_path / "var" / "lenadex.sqlite3"
@@ -89,12 +88,20 @@ def test_default_store_is_a_sqlite_file_under_var_created_on_first_start(tmp_pat
 
 # --- audit ---------------------------------------------------------------------------------
 
+
 def test_audit_record_keeps_the_patient_id_only_as_an_hmac(store: Store) -> None:
-    store.record_hook_call(HookCall(
-        service_id="lenalidomide-order-select", status=200, latency_ms=12.5, received_at=NOW,
-        hook_instance="d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", patient_id="patient-7731",
-        rule_ids=("R-CRCL-CG", "R-RENAL-MODERATE", "R-CRCL-CG"), card_uuids=("c-1", "c-2"),
-    ))
+    store.record_hook_call(
+        HookCall(
+            service_id="lenalidomide-order-select",
+            status=200,
+            latency_ms=12.5,
+            received_at=NOW,
+            hook_instance="d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            patient_id="patient-7731",
+            rule_ids=("R-CRCL-CG", "R-RENAL-MODERATE", "R-CRCL-CG"),
+            card_uuids=("c-1", "c-2"),
+        )
+    )
     with store.engine.connect() as connection:
         row = connection.execute(select(hook_call)).one()
         cards = connection.execute(select(hook_call_card.c.card_uuid)).scalars().all()
@@ -132,12 +139,17 @@ def test_sqlite_file_never_holds_the_patient_id(tmp_path: Path) -> None:
 
 # --- feedback ------------------------------------------------------------------------------
 
+
 def test_feedback_is_stored_with_all_its_fields(store: Store) -> None:
     item = _feedback(
         outcome="overridden",
         when="2025-03-01T18:30:00.250+09:00",
         overrideReason={
-            "reason": {"system": "http://example.org/reasons", "code": "patient-declined", "display": "Patient declined"},
+            "reason": {
+                "system": "http://example.org/reasons",
+                "code": "patient-declined",
+                "display": "Patient declined",
+            },
             "userComment": "discussed",
         },
     )
@@ -149,7 +161,10 @@ def test_feedback_is_stored_with_all_its_fields(store: Store) -> None:
     assert row.outcome == "overridden"
     assert row.outcome_timestamp == datetime(2025, 3, 1, 9, 30, 0, 250000, tzinfo=timezone.utc)
     assert (row.override_system, row.override_code, row.override_display, row.override_comment) == (
-        "http://example.org/reasons", "patient-declined", "Patient declined", "discussed"
+        "http://example.org/reasons",
+        "patient-declined",
+        "Patient declined",
+        "discussed",
     )
     assert row.accepted_suggestions == [] and row.card_known is False
 
@@ -195,6 +210,7 @@ def test_concurrent_duplicates_from_many_workers_are_stored_once(open_store: Cal
 
 # --- JWT replay cache ----------------------------------------------------------------------
 
+
 def test_a_jti_is_accepted_once_until_it_expires(store: Store) -> None:
     assert store.claim_jti("iss", "jti-1", expires_at=1_000, now=900) is True
     assert store.claim_jti("iss", "jti-1", expires_at=1_000, now=950) is False
@@ -225,6 +241,7 @@ def test_racing_replays_let_exactly_one_through(open_store: Callable[..., Store]
 
 
 # --- failures ------------------------------------------------------------------------------
+
 
 def test_an_unreachable_database_raises_store_unavailable() -> None:
     store = Store("postgresql+psycopg://lenadex@127.0.0.1:9/nowhere?connect_timeout=2")

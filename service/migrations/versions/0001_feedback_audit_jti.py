@@ -38,9 +38,7 @@ def upgrade() -> None:
 
     op.create_table(
         "hook_call_card",
-        sa.Column(
-            "hook_call_id", ROW_ID, sa.ForeignKey("hook_call.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("hook_call_id", ROW_ID, sa.ForeignKey("hook_call.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("card_uuid", sa.String(128), primary_key=True),
     )
     op.create_index("ix_hook_call_card_card_uuid", "hook_call_card", ["card_uuid"])

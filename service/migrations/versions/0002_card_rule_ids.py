@@ -38,15 +38,15 @@ def upgrade() -> None:
     hook_call = sa.table("hook_call", sa.column("service_id", sa.String()), sa.column("hook", sa.String()))
     for service_id, hook in _HOOK_OF_SERVICE.items():
         op.execute(
-            hook_call.update()
-            .where(hook_call.c.service_id == service_id, hook_call.c.hook.is_(None))
-            .values(hook=hook)
+            hook_call.update().where(hook_call.c.service_id == service_id, hook_call.c.hook.is_(None)).values(hook=hook)
         )
-    op.execute(sa.text(
-        "UPDATE hook_call_card SET rule_ids = "
-        "(SELECT hook_call.rule_ids FROM hook_call WHERE hook_call.id = hook_call_card.hook_call_id) "
-        "WHERE rule_ids IS NULL AND hook_call_id IN (SELECT id FROM hook_call WHERE card_count = 1)"
-    ))
+    op.execute(
+        sa.text(
+            "UPDATE hook_call_card SET rule_ids = "
+            "(SELECT hook_call.rule_ids FROM hook_call WHERE hook_call.id = hook_call_card.hook_call_id) "
+            "WHERE rule_ids IS NULL AND hook_call_id IN (SELECT id FROM hook_call WHERE card_count = 1)"
+        )
+    )
 
 
 def downgrade() -> None:
