@@ -521,17 +521,26 @@ def _sqlite_reader(url: URL, seconds: float) -> Engine:
         driver = connection.connection.driver_connection
         assert driver is not None
         connection.exec_driver_sql("BEGIN")
-        deadline = time.monotonic() + seconds
-        driver.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_CHECK_INSTRUCTIONS)
+        _interrupt_after(driver, seconds)
 
+    _no_deadline_at_the_end(engine)
+    return engine
+
+
+def _interrupt_after(driver: Any, seconds: float) -> None:
+    """SQLite interrupts the connection's statements once ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    driver.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_CHECK_INSTRUCTIONS)
+
+
+def _no_deadline_at_the_end(engine: Engine) -> None:
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _on_end(connection: Connection) -> None:
+        # Before COMMIT or ROLLBACK runs: neither may be interrupted half-way.
         driver = connection.connection.driver_connection
         if driver is not None:
             driver.set_progress_handler(None, 0)
-
-    return engine
 
 
 def _engine_for(url: URL, lock_timeout_seconds: float) -> Engine:
@@ -567,15 +576,7 @@ def _engine_for(url: URL, lock_timeout_seconds: float) -> Engine:
         # bound is interrupted (and the transaction rolled back), so no other writer waits longer.
         hold = connection.connection.info.get("lenadex.hold", lock_timeout_seconds)
         if hold is not None:
-            deadline = time.monotonic() + hold
-            driver.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_CHECK_INSTRUCTIONS)
+            _interrupt_after(driver, hold)
 
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _on_end(connection: Connection) -> None:
-        # Before COMMIT or ROLLBACK runs: neither may be interrupted half-way.
-        driver = connection.connection.driver_connection
-        if driver is not None:
-            driver.set_progress_handler(None, 0)
-
+    _no_deadline_at_the_end(engine)
     return engine
