@@ -49,7 +49,7 @@ def fit_to_alert_burden(
     found: list[Recommendation], snapshot: PatientSnapshot, evaluation: Evaluation, orders: OrdersUnderReview
 ) -> list[Recommendation]:
     if evaluation.hook == "patient-view":
-        return found
+        return [_with_hold_of_the_active_order(r, snapshot) for r in found]
     found = [_with_hold_or_removal(r, orders) for r in found]
     if evaluation.hook == "order-sign":
         return [r for r in found if r.severity != "info"]
@@ -150,6 +150,27 @@ def _with_hold_or_removal(recommendation: Recommendation, orders: OrdersUnderRev
     )
     # Holding the order goes with the card's other orders (G-CSF, say), not instead of them,
     # and every lenalidomide draft of the call is held.
+    actions = holds + recommendation.actions
+    return replace(recommendation, actions=actions, selection="any" if len(actions) > 1 else recommendation.selection)
+
+
+def _with_hold_of_the_active_order(recommendation: Recommendation, snapshot: PatientSnapshot) -> Recommendation:
+    """At patient-view a critical count (ANC < 500/µL, platelets < 30,000/µL) says to interrupt
+    lenalidomide now, mid-cycle: one click puts the active order on hold (recommended)."""
+    if not critical_contraindication(recommendation):
+        return recommendation
+    holds = tuple(
+        HoldDraft(
+            order.id,
+            "lenalidomide",
+            "Hold the active lenalidomide order (interrupt now)",
+            "Put the active lenalidomide order on hold: interrupt lenalidomide until the counts recover.",
+            note=f"On hold: {recommendation.summary}",
+        )
+        for order in snapshot.active_orders_of("lenalidomide")
+    )
+    if not holds:
+        return recommendation
     actions = holds + recommendation.actions
     return replace(recommendation, actions=actions, selection="any" if len(actions) > 1 else recommendation.selection)
 

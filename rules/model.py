@@ -354,8 +354,9 @@ class RemoveDraft:
 
 @dataclass(frozen=True)
 class HoldDraft:
-    """Keep a draft order of this call but put it on hold (CDS Hooks ``update`` to status
-    ``on-hold``), e.g. a cycle that the blood counts delay: it resumes when they recover."""
+    """Keep an order but put it on hold (CDS Hooks ``update`` to status ``on-hold``): a draft
+    of this call, e.g. a cycle that the blood counts delay, or at patient-view the active order
+    that a critical count interrupts. It resumes when the counts recover."""
 
     order_id: str
     drug: str

@@ -18,10 +18,10 @@ from typing import Any
 from cards import to_cards
 from fhir_mappings import build_snapshot, unresolved_medication_references
 from fhir_mappings.fhir_json import text_value
-from fhir_mappings.record import PatientRecord
+from fhir_mappings.record import PatientRecord, flatten
 from rules import Evaluation, evaluate
 from rules.engine import has_anything_to_say, orders_under_review
-from rules.model import Hook, Recommendation
+from rules.model import HoldDraft, Hook, Recommendation
 from service.hook_request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
 from service.prefetch import MAX_REFERENCES, FhirClient, fetch_references
 
@@ -95,6 +95,20 @@ def _deciding_references(drafts: list[dict[str, Any]], selections: list[str] | N
     return references
 
 
+def _orders_to_update(
+    drafts: list[dict[str, Any]], resources: list[dict[str, Any]], recommendations: list[Recommendation]
+) -> dict[str, dict[str, Any]]:
+    """The MedicationRequests that suggestions may update, by id: the drafts, and the record's
+    orders that a hold names (at patient-view, the active lenalidomide order)."""
+    by_id = {str(d["id"]): d for d in drafts if d.get("resourceType") == "MedicationRequest" and d.get("id")}
+    held = {a.order_id for r in recommendations for a in r.actions if isinstance(a, HoldDraft)} - set(by_id)
+    if held:
+        for resource, _ in flatten(resources):
+            if resource.get("resourceType") == "MedicationRequest" and str(resource.get("id")) in held:
+                by_id.setdefault(str(resource["id"]), resource)
+    return by_id
+
+
 def answer_hook(
     request: HookRequest,
     context: PatientViewContext,
@@ -120,12 +134,11 @@ def answer_hook(
     recommendations = evaluate(
         snapshot, Evaluation(hook=hook, today=today, region=region, freshness_days=freshness_days or {})
     )
-    drafts_by_id = {str(d["id"]): d for d in drafts if d.get("resourceType") == "MedicationRequest" and d.get("id")}
     cards = to_cards(
         recommendations,
         hook_instance=request.hookInstance,
         patient_id=context.patientId,
-        drafts_by_id=drafts_by_id,
+        drafts_by_id=_orders_to_update(drafts, resources, recommendations),
         orders=snapshot.medications,
     )
     return HookAnswer({"cards": cards}, recommendations)

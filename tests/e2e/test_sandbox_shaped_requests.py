@@ -209,3 +209,14 @@ def test_dexamethasone_tablets_for_a_78_year_old_get_the_age_card(service, fhir_
     body["context"]["selections"] = ["MedicationRequest/draft-dexamethasone-sandbox"]
     cards = call(service, body)
     assert [c for c in cards if "R-DEX-AGE" in rules_of(c)], [c["summary"] for c in cards]
+
+
+def test_a_critical_count_at_patient_view_puts_the_active_order_on_hold_as_valid_r4(service, fhir_server):
+    from fhir.resources.R4B.medicationrequest import MedicationRequest
+
+    cards = call(service, sandbox_request("patient-view.low-platelets", fhir_server))
+    critical = next(c for c in cards if c["indicator"] == "critical")
+    (action,) = critical["suggestions"][0]["actions"]
+    assert action["type"] == "update" and action["resource"]["status"] == "on-hold"
+    held = MedicationRequest.model_validate(action["resource"])
+    assert held.id.startswith("low-platelets-lenalidomide") and "Platelets 25,000/µL" in held.note[0].text

@@ -19,6 +19,7 @@ from tests.rules.patient_builder import (
     counts,
     lenalidomide,
     new_cycle,
+    on_lenalidomide,
     starting,
     with_crcl,
 )
@@ -254,3 +255,13 @@ def test_active_vte_offers_a_hold_for_the_specialist_not_pre_selected() -> None:
     assert vte is not None and vte.severity == "critical"
     (hold,) = _holds(vte)
     assert not hold.recommended
+
+
+@pytest.mark.parametrize("fields", [counts(anc=400), counts(platelets=25_000)], ids=["anc-400", "platelets-25000"])
+def test_at_patient_view_a_critical_count_holds_the_active_order(fields: dict[str, object]) -> None:
+    cards = shown(on_lenalidomide(**fields), "patient-view")
+    critical = next(c for c in cards if c.severity == "critical")
+    (hold,) = _holds(critical)
+    assert hold.order_id == "len-active" and hold.recommended
+    # Nothing to hold without an active order, and no hold for a card that is not critical.
+    assert not any(_holds(c) for c in shown(on_lenalidomide(**counts(anc=900)), "patient-view"))
