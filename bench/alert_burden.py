@@ -24,21 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sandbox.catalogue import PATIENTS, hook_request  # noqa: E402
-from service.declarations import SERVICES  # noqa: E402
-from service.hook_request import parse_hook_request  # noqa: E402
-from service.pipeline import answer_hook  # noqa: E402
-from service.prefetch import resolve_prefetch  # noqa: E402
+from service.pipeline import answer_prefetched  # noqa: E402
 
-SERVICE_FOR_HOOK = {service.hook: service for service in SERVICES}
 TARGETS = {"order-select median": 2, "order-select max": 4}
 
 
 def cards_of(slug: str, hook: str, today: date) -> list[dict[str, Any]]:
-    service = SERVICE_FOR_HOOK[hook]
-    request, context = parse_hook_request(hook_request(slug, hook, today=today), service.hook)
-    prefetched = resolve_prefetch(service.prefetch, request, context, None)
-    answer = answer_hook(request, context, prefetched, today=today, region="KR", client=None)
-    return list(answer.response["cards"])
+    return list(answer_prefetched(hook_request(slug, hook, today=today), hook, today=today).response["cards"])
 
 
 def removes_or_holds(card: dict[str, Any]) -> bool:

@@ -21,26 +21,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sandbox.catalogue import ANCHOR_DATE, PATIENTS, hook_request  # noqa: E402
-from service.declarations import SERVICES  # noqa: E402
-from service.hook_request import parse_hook_request  # noqa: E402
-from service.pipeline import answer_hook  # noqa: E402
-from service.prefetch import resolve_prefetch  # noqa: E402
+from service.pipeline import answer_prefetched  # noqa: E402
 
 RECORDED = REPO / "tests" / "golden" / "responses.json"
 
 
 def responses() -> dict[str, str]:
     """'slug.hook' → the response JSON text."""
-    by_hook = {service.hook: service for service in SERVICES}
     found = {}
     for slug, story in sorted(PATIENTS.items()):
         for hook in story.hooks:
             instance = str(uuid.uuid5(uuid.NAMESPACE_URL, f"lenadex-golden/{slug}/{hook}"))
             body = hook_request(slug, hook, today=ANCHOR_DATE, hook_instance=instance)
-            service = by_hook[hook]
-            request, context = parse_hook_request(body, hook)
-            prefetched = resolve_prefetch(service.prefetch, request, context, None)
-            answer = answer_hook(request, context, prefetched, today=ANCHOR_DATE, region="KR")
+            answer = answer_prefetched(body, hook, today=ANCHOR_DATE)
             found[f"{slug}.{hook}"] = json.dumps(answer.response, ensure_ascii=False)
     return found
 

@@ -197,14 +197,7 @@ def _suggestions(
             draft = drafts_by_id.get(action.order_id)
             if draft is None:  # not among this call's drafts: nothing the client could remove
                 continue
-            # CDS Hooks 2.0.1 Action: a delete names its target in resourceId, a relative
-            # reference string ("ServiceRequest/procedure-request-1" in the standard's example);
-            # sending the resource itself for a delete is deprecated.
-            fhir_action = {
-                "type": "delete",
-                "description": action.description,
-                "resourceId": f"{draft.get('resourceType') or 'MedicationRequest'}/{action.order_id}",
-            }
+            fhir_action = _delete(draft, action.order_id, action.description)
         elif isinstance(action, HoldDraft):
             draft = drafts_by_id.get(action.order_id)
             if draft is None:
@@ -216,12 +209,12 @@ def _suggestions(
                 # The draft as the EHR sent it is not valid R4, so an update of it could not be
                 # applied either: the one click that keeps it from starting is removing it.
                 label = "Remove this lenalidomide order (it cannot be put on hold as sent)"
-                fhir_action = {
-                    "type": "delete",
-                    "description": f"{action.description} The draft is not valid FHIR R4 and cannot be put "
-                    "on hold as it is: it is removed instead.",
-                    "resourceId": f"{draft.get('resourceType') or 'MedicationRequest'}/{action.order_id}",
-                }
+                fhir_action = _delete(
+                    draft,
+                    action.order_id,
+                    f"{action.description} The draft is not valid FHIR R4 and cannot be put on hold as it is: "
+                    "it is removed instead.",
+                )
         else:  # pragma: no cover - the union is closed
             continue
         suggestion: dict[str, Any] = {
@@ -235,6 +228,17 @@ def _suggestions(
     if recommendation.selection == "at-most-one":
         _keep_one_recommended(suggestions)
     return suggestions
+
+
+def _delete(draft: Mapping[str, Any], order_id: str, description: str) -> dict[str, Any]:
+    """CDS Hooks 2.0.1 Action: a delete names its target in resourceId, a relative reference
+    string ("ServiceRequest/procedure-request-1" in the standard's example); sending the
+    resource itself for a delete is deprecated."""
+    return {
+        "type": "delete",
+        "description": description,
+        "resourceId": f"{draft.get('resourceType') or 'MedicationRequest'}/{order_id}",
+    }
 
 
 def _keep_one_recommended(suggestions: list[dict[str, Any]]) -> None:

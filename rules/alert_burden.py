@@ -20,6 +20,7 @@ Warning and critical cards are never dropped or merged here: only information-le
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from rules.hematologic_toxicity import delays_cycle
@@ -27,6 +28,7 @@ from rules.model import (
     Evaluation,
     HoldDraft,
     InputUsed,
+    MedicationOrder,
     OrdersUnderReview,
     PatientSnapshot,
     Recommendation,
@@ -137,21 +139,9 @@ def _with_hold_or_removal(recommendation: Recommendation, orders: OrdersUnderRev
         )
     else:
         return recommendation
-    holds = tuple(
-        HoldDraft(
-            order.id,
-            "lenalidomide",
-            label,
-            f"Put the draft lenalidomide order on hold: {reason}.",
-            note=f"On hold: {recommendation.summary}",
-            recommended=recommended,
-        )
-        for order in orders.lenalidomide
+    return _holding(
+        recommendation, orders.lenalidomide, label, f"Put the draft lenalidomide order on hold: {reason}.", recommended
     )
-    # Holding the order goes with the card's other orders (G-CSF, say), not instead of them,
-    # and every lenalidomide draft of the call is held.
-    actions = holds + recommendation.actions
-    return replace(recommendation, actions=actions, selection="any" if len(actions) > 1 else recommendation.selection)
 
 
 def _with_hold_of_the_active_order(recommendation: Recommendation, snapshot: PatientSnapshot) -> Recommendation:
@@ -159,15 +149,31 @@ def _with_hold_of_the_active_order(recommendation: Recommendation, snapshot: Pat
     lenalidomide now, mid-cycle: one click puts the active order on hold (recommended)."""
     if not critical_contraindication(recommendation):
         return recommendation
+    return _holding(
+        recommendation,
+        snapshot.active_orders_of("lenalidomide"),
+        "Hold the active lenalidomide order (interrupt now)",
+        "Put the active lenalidomide order on hold: interrupt lenalidomide until the counts recover.",
+        recommended=True,
+    )
+
+
+def _holding(
+    recommendation: Recommendation, held: Sequence[MedicationOrder], label: str, description: str, recommended: bool
+) -> Recommendation:
+    """The card with a hold of each of ``held`` in front of its other suggestions. Holding the
+    order goes with the card's other orders (G-CSF, say), not instead of them: with more than
+    one suggestion the clinician may take any of them."""
     holds = tuple(
         HoldDraft(
             order.id,
             "lenalidomide",
-            "Hold the active lenalidomide order (interrupt now)",
-            "Put the active lenalidomide order on hold: interrupt lenalidomide until the counts recover.",
+            label,
+            description,
             note=f"On hold: {recommendation.summary}",
+            recommended=recommended,
         )
-        for order in snapshot.active_orders_of("lenalidomide")
+        for order in held
     )
     if not holds:
         return recommendation

@@ -22,8 +22,15 @@ from fhir_mappings.record import PatientRecord, flatten
 from rules import Evaluation, evaluate
 from rules.engine import has_anything_to_say, orders_under_review
 from rules.model import HoldDraft, Hook, Recommendation
-from service.hook_request import HookRequest, OrderSelectContext, OrderSignContext, PatientViewContext
-from service.prefetch import MAX_REFERENCES, FhirClient, fetch_references
+from service.declarations import SERVICES
+from service.hook_request import (
+    HookRequest,
+    OrderSelectContext,
+    OrderSignContext,
+    PatientViewContext,
+    parse_hook_request,
+)
+from service.prefetch import MAX_REFERENCES, FhirClient, fetch_references, resolve_prefetch
 
 
 @dataclass(frozen=True)
@@ -142,3 +149,13 @@ def answer_hook(
         orders=snapshot.medications,
     )
     return HookAnswer({"cards": cards}, recommendations)
+
+
+def answer_prefetched(body: dict[str, Any], hook: str, *, today: date, region: str = "KR") -> HookAnswer:
+    """The answer to a hook request that carries its prefetch, in process and without a FHIR
+    client: what the golden responses, the alert-burden measure and the card-length test read
+    (the HTTP endpoint adds the checks of the request and the fetching)."""
+    service = next(service for service in SERVICES if service.hook == hook)
+    request, context = parse_hook_request(body, hook)
+    prefetched = resolve_prefetch(service.prefetch, request, context, None)
+    return answer_hook(request, context, prefetched, today=today, region=region)

@@ -1,5 +1,5 @@
 """The test suite and the product need nothing outside the repository: no file reads a path
-beside it (a fresh clone has no ../shared), and no test installs anything."""
+beside it (a fresh clone has nothing beside it), and no test installs anything."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# A path to a folder named shared above the repository: '../shared', or a parents[...] / "shared".
-OUTSIDE = re.compile(r"""\.\./shared|["']shared["']""")
+# A path to the folder of material beside the repository: a relative parent path to it (dot
+# dot, slash or backslash, its name), or its name as a quoted path part (parents[...] / name).
+OUTSIDE = re.compile(r"""\.\.[/\\]shared|["']shared["']""")
 # Installing system packages is .ci/run's job, never the tests': a test that runs apt-get (or
 # pip) changes the machine it runs on.
 INSTALLS = re.compile(r"""["'](apt-get|apt|dpkg|pip|pip3)["']\s*,\s*["'](install|update|-i)["']""")

@@ -9,22 +9,15 @@ from datetime import date
 from typing import Any
 
 from sandbox.catalogue import ANCHOR_DATE, PATIENTS, hook_request
-from service.declarations import SERVICES
-from service.hook_request import parse_hook_request
-from service.pipeline import answer_hook
-from service.prefetch import resolve_prefetch
+from service.pipeline import answer_prefetched
 
-SERVICE_FOR_HOOK = {service.hook: service for service in SERVICES}
 # Before the Alert burden work the median detail was 1,241 characters and the longest 2,133.
 MEDIAN_DETAIL_AT_MOST = 1_000
 LONGEST_DETAIL_AT_MOST = 1_800
 
 
 def _cards(slug: str, hook: str, today: date) -> list[dict[str, Any]]:
-    service = SERVICE_FOR_HOOK[hook]
-    request, context = parse_hook_request(hook_request(slug, hook, today=today), service.hook)
-    prefetched = resolve_prefetch(service.prefetch, request, context, None)
-    return list(answer_hook(request, context, prefetched, today=today, region="KR", client=None).response["cards"])
+    return list(answer_prefetched(hook_request(slug, hook, today=today), hook, today=today).response["cards"])
 
 
 def _every_card() -> list[tuple[str, dict[str, Any]]]:
